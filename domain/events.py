@@ -1,0 +1,56 @@
+"""The canonical event envelope every event in the product travels in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class SourceSystem(StrEnum):
+    ERP = "ERP"
+    WMS = "WMS"
+    TMS = "TMS"
+    CARRIER = "CARRIER"
+    GATEWAY = "GATEWAY"
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class EventEnvelope:
+    """Who said what about which aggregate, when it happened and when we heard it.
+
+    `event_id` is the source's own id where it has one, so a redelivered event is recognised
+    as the same event; `correlation_id` ties the event to the request or workflow that caused it.
+    """
+
+    event_id: str
+    event_type: str
+    source: SourceSystem
+    source_name: str
+    aggregate_type: str
+    aggregate_id: str
+    occurred_at: datetime
+    received_at: datetime
+    correlation_id: str
+    tenant_id: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    schema_version: int = 1
+
+    def __post_init__(self) -> None:
+        _require_aware("occurred_at", self.occurred_at)
+        _require_aware("received_at", self.received_at)
+        if not self.event_id:
+            raise ValueError("event_id must not be empty")
+        if not self.aggregate_id:
+            raise ValueError("aggregate_id must not be empty")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,142 @@
+"""Shipments, packages and carrier milestones, with the rule that decides the current status.
+
+Carriers disagree on vocabulary, so every carrier code maps onto one small coarse set of
+statuses (the tracking aggregators' practice) while the milestone keeps the carrier's own code
+and text as its sub-status: nothing the carrier said is lost, and every portal shows the same
+words for the same state.
+
+Carrier events arrive late, twice and out of order. The current status is therefore a pure
+function of the *set* of milestones, independent of arrival order:
+
+- progress statuses have a rank; the furthest one wins, ties going to the newest occurrence;
+  a late IN_TRANSIT can never replace a DELIVERED;
+- an EXCEPTION interrupts progress: it is current while it is newer than the furthest progress
+  and that progress is not terminal; any newer progress clears it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from domain.units import Weight
+
+
+class MilestoneStatus(StrEnum):
+    INFO_RECEIVED = "INFO_RECEIVED"
+    IN_TRANSIT = "IN_TRANSIT"
+    OUT_FOR_DELIVERY = "OUT_FOR_DELIVERY"
+    FAILED_ATTEMPT = "FAILED_ATTEMPT"
+    AVAILABLE_FOR_PICKUP = "AVAILABLE_FOR_PICKUP"
+    DELIVERED = "DELIVERED"
+    EXCEPTION = "EXCEPTION"
+    RETURNED = "RETURNED"
+
+
+PROGRESS_RANK: dict[MilestoneStatus, int] = {
+    MilestoneStatus.INFO_RECEIVED: 1,
+    MilestoneStatus.IN_TRANSIT: 2,
+    MilestoneStatus.OUT_FOR_DELIVERY: 3,
+    MilestoneStatus.FAILED_ATTEMPT: 3,
+    MilestoneStatus.AVAILABLE_FOR_PICKUP: 4,
+    MilestoneStatus.DELIVERED: 5,
+    MilestoneStatus.RETURNED: 6,
+}
+"""Progress rank per status; EXCEPTION has none because it interrupts whatever stage it hits."""
+
+TERMINAL_STATUSES = frozenset({MilestoneStatus.DELIVERED, MilestoneStatus.RETURNED})
+
+
+def progress_rank(status: MilestoneStatus) -> int | None:
+    return PROGRESS_RANK.get(status)
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    """One carrier event, canonical status plus the carrier's own words."""
+
+    event_id: str
+    tracking_number: str
+    status: MilestoneStatus
+    occurred_at: datetime
+    carrier: str
+    carrier_code: str
+    carrier_description: str = ""
+    reason: str | None = None
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.occurred_at.tzinfo is None or self.occurred_at.utcoffset() is None:
+            raise ValueError("milestone occurred_at must be timezone-aware")
+
+
+def _progress_key(milestone: Milestone) -> tuple[int, datetime, str]:
+    return (PROGRESS_RANK[milestone.status], milestone.occurred_at, milestone.event_id)
+
+
+def _time_key(milestone: Milestone) -> tuple[datetime, str]:
+    return (milestone.occurred_at, milestone.event_id)
+
+
+def current_milestone(milestones: Iterable[Milestone]) -> Milestone | None:
+    """The milestone that states the shipment's current status (see the module docstring)."""
+    progress: Milestone | None = None
+    exception: Milestone | None = None
+    for milestone in milestones:
+        if milestone.status is MilestoneStatus.EXCEPTION:
+            if exception is None or _time_key(milestone) > _time_key(exception):
+                exception = milestone
+        elif progress is None or _progress_key(milestone) > _progress_key(progress):
+            progress = milestone
+    if exception is None:
+        return progress
+    if progress is None:
+        return exception
+    if progress.status in TERMINAL_STATUSES:
+        return progress
+    return exception if exception.occurred_at > progress.occurred_at else progress
+
+
+def merge_history(*histories: Iterable[Milestone]) -> tuple[Milestone, ...]:
+    """All milestones once each (by event id), oldest first: duplicates dropped, nothing lost."""
+    by_id: dict[str, Milestone] = {}
+    for history in histories:
+        for milestone in history:
+            by_id.setdefault(milestone.event_id, milestone)
+    return tuple(sorted(by_id.values(), key=_time_key))
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    package_id: str
+    weight: Weight
+    length_cm: int | None = None
+    width_cm: int | None = None
+    height_cm: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    """A booked movement of goods for an order; TMS owns the booking, carriers the milestones."""
+
+    shipment_id: str
+    order_id: str
+    customer_id: str
+    carrier: str
+    service: str
+    tracking_number: str
+    packages: tuple[Package, ...] = field(default_factory=tuple)
+    milestones: tuple[Milestone, ...] = field(default_factory=tuple)
+
+    @property
+    def current(self) -> Milestone | None:
+        return current_milestone(self.milestones)
+
+    @property
+    def status(self) -> MilestoneStatus | None:
+        current = self.current
+        return current.status if current else None
