@@ -6,7 +6,13 @@ bookings (carrier, service, tracking number, packages); carriers own milestones.
 """
 
 from domain.billing import FreightCharge, Invoice, InvoiceStatus
-from domain.events import EventEnvelope, SourceSystem, utc_now
+from domain.events import (
+    EventEnvelope,
+    SourceSystem,
+    envelope_from_dict,
+    envelope_to_dict,
+    utc_now,
+)
 from domain.inventory import InventoryPosition, InventoryState
 from domain.items import Item
 from domain.locations import Location, Warehouse
@@ -56,6 +62,8 @@ __all__ = [
     "Weight",
     "WeightUnit",
     "current_milestone",
+    "envelope_from_dict",
+    "envelope_to_dict",
     "merge_history",
     "progress_rank",
     "system_of_record",

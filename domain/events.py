@@ -54,3 +54,38 @@ class EventEnvelope:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def envelope_to_dict(envelope: EventEnvelope) -> dict[str, Any]:
+    """A JSON-ready form of the envelope, stable across stores and transports."""
+    return {
+        "event_id": envelope.event_id,
+        "event_type": envelope.event_type,
+        "source": envelope.source.value,
+        "source_name": envelope.source_name,
+        "aggregate_type": envelope.aggregate_type,
+        "aggregate_id": envelope.aggregate_id,
+        "occurred_at": envelope.occurred_at.isoformat(),
+        "received_at": envelope.received_at.isoformat(),
+        "correlation_id": envelope.correlation_id,
+        "tenant_id": envelope.tenant_id,
+        "payload": dict(envelope.payload),
+        "schema_version": envelope.schema_version,
+    }
+
+
+def envelope_from_dict(data: Mapping[str, Any]) -> EventEnvelope:
+    return EventEnvelope(
+        event_id=data["event_id"],
+        event_type=data["event_type"],
+        source=SourceSystem(data["source"]),
+        source_name=data["source_name"],
+        aggregate_type=data["aggregate_type"],
+        aggregate_id=data["aggregate_id"],
+        occurred_at=datetime.fromisoformat(data["occurred_at"]),
+        received_at=datetime.fromisoformat(data["received_at"]),
+        correlation_id=data["correlation_id"],
+        tenant_id=data.get("tenant_id"),
+        payload=data.get("payload") or {},
+        schema_version=int(data.get("schema_version", 1)),
+    )

@@ -1,0 +1,147 @@
+"""Dead letters: inbound payloads we could not accept, kept whole so they can be replayed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import orjson
+from sqlalchemy import Column, DateTime, LargeBinary, String, Table, Text, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from stores.sql import METADATA, as_utc
+
+DEAD_LETTERS = Table(
+    "dead_letters",
+    METADATA,
+    Column("dead_letter_id", String(40), primary_key=True),
+    Column("source", String(64), nullable=False, index=True),
+    Column("reason", Text, nullable=False),
+    Column("content_type", String(200), nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("correlation_id", String(100), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("replayed_at", DateTime(timezone=True), nullable=True),
+    Column("replay_outcome", Text, nullable=True),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    dead_letter_id: str
+    source: str
+    reason: str
+    content_type: str
+    headers: Mapping[str, str]
+    body: bytes
+    correlation_id: str
+    received_at: datetime
+    replayed_at: datetime | None = None
+    replay_outcome: str | None = None
+
+
+class DeadLetterStore(Protocol):
+    async def put(
+        self,
+        *,
+        source: str,
+        reason: str,
+        content_type: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        correlation_id: str,
+    ) -> DeadLetter: ...
+
+    async def get(self, dead_letter_id: str) -> DeadLetter | None: ...
+
+    async def list(
+        self, *, source: str | None = None, limit: int = 100
+    ) -> Sequence[DeadLetter]: ...
+
+    async def mark_replayed(self, dead_letter_id: str, outcome: str) -> None: ...
+
+
+class SqlDeadLetterStore:
+    """Dead letters in SQLite or PostgreSQL; `put` returns only after the row is committed."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def put(
+        self,
+        *,
+        source: str,
+        reason: str,
+        content_type: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        correlation_id: str,
+    ) -> DeadLetter:
+        letter = DeadLetter(
+            dead_letter_id=f"dl_{uuid.uuid4().hex}",
+            source=source,
+            reason=reason,
+            content_type=content_type,
+            headers=dict(headers),
+            body=body,
+            correlation_id=correlation_id,
+            received_at=datetime.now(UTC),
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                DEAD_LETTERS.insert().values(
+                    dead_letter_id=letter.dead_letter_id,
+                    source=letter.source,
+                    reason=letter.reason,
+                    content_type=letter.content_type,
+                    headers=orjson.dumps(letter.headers).decode(),
+                    body=letter.body,
+                    correlation_id=letter.correlation_id,
+                    received_at=letter.received_at,
+                )
+            )
+        return letter
+
+    async def get(self, dead_letter_id: str) -> DeadLetter | None:
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(DEAD_LETTERS).where(DEAD_LETTERS.c.dead_letter_id == dead_letter_id)
+                )
+            ).first()
+        return _from_row(row) if row else None
+
+    async def list(self, *, source: str | None = None, limit: int = 100) -> Sequence[DeadLetter]:
+        query = select(DEAD_LETTERS).order_by(DEAD_LETTERS.c.received_at.desc()).limit(limit)
+        if source is not None:
+            query = query.where(DEAD_LETTERS.c.source == source)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_from_row(row) for row in rows]
+
+    async def mark_replayed(self, dead_letter_id: str, outcome: str) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(DEAD_LETTERS)
+                .where(DEAD_LETTERS.c.dead_letter_id == dead_letter_id)
+                .values(replayed_at=datetime.now(UTC), replay_outcome=outcome)
+            )
+
+
+def _from_row(row) -> DeadLetter:  # type: ignore[no-untyped-def]
+    return DeadLetter(
+        dead_letter_id=row.dead_letter_id,
+        source=row.source,
+        reason=row.reason,
+        content_type=row.content_type,
+        headers=orjson.loads(row.headers),
+        body=bytes(row.body),
+        correlation_id=row.correlation_id,
+        received_at=as_utc(row.received_at),  # type: ignore[arg-type]
+        replayed_at=as_utc(row.replayed_at),
+        replay_outcome=row.replay_outcome,
+    )

@@ -1,0 +1,50 @@
+"""SQL engines for the embedded (SQLite) and scale-out (PostgreSQL) stores.
+
+One URL decides the engine: `sqlite+aiosqlite:///var/gateway.sqlite3` on one machine,
+`postgresql+asyncpg://user@host/db` for several replicas. Tables are created on open so a fresh
+machine needs no migration step.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+METADATA = MetaData()
+"""Every store's tables, so one `create_all` prepares a database."""
+
+
+def open_engine(url: str) -> AsyncEngine:
+    """An async engine for `url`; SQLite files get their folder created and WAL turned on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+async def create_tables(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(METADATA.create_all)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Read back a stored timestamp as aware UTC (SQLite drops the offset; we store UTC)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

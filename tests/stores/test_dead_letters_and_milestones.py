@@ -1,0 +1,74 @@
+"""Dead letters keep the whole payload for replay; the milestone store keeps every event once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from domain import Milestone, MilestoneStatus, current_milestone
+from stores import SqlDeadLetterStore, SqlMilestoneStore, create_tables, open_engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request, tmp_path) -> AsyncIterator:
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'stores.sqlite3'}"
+    engine = open_engine(url)
+    await create_tables(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def test_a_dead_letter_keeps_the_raw_payload_headers_and_reason(engine):
+    store = SqlDeadLetterStore(engine)
+    body = b"ISA*00*garbled\x00\xff"
+    letter = await store.put(
+        source="heritage",
+        reason="segment 3 (AT7): element 5 is not a date",
+        content_type="application/edi-x12",
+        headers={"x-correlation-id": "c-9"},
+        body=body,
+        correlation_id="c-9",
+    )
+    fetched = await store.get(letter.dead_letter_id)
+    assert fetched is not None
+    assert fetched.body == body
+    assert fetched.reason == letter.reason
+    assert fetched.headers == {"x-correlation-id": "c-9"}
+    assert fetched.received_at.tzinfo is not None
+    listed = await store.list(source="heritage")
+    assert letter.dead_letter_id in [item.dead_letter_id for item in listed]
+    await store.mark_replayed(letter.dead_letter_id, "accepted")
+    replayed = await store.get(letter.dead_letter_id)
+    assert replayed is not None and replayed.replay_outcome == "accepted"
+    assert replayed.replayed_at is not None
+
+
+def milestone(event_id: str, status: MilestoneStatus, hour: int, tracking: str) -> Milestone:
+    zone = timezone(timedelta(hours=-6))
+    return Milestone(
+        event_id=event_id,
+        tracking_number=tracking,
+        status=status,
+        occurred_at=datetime(2026, 11, 20, hour, 0, tzinfo=zone),
+        carrier="SWFT",
+        carrier_code=status.value[:2],
+    )
+
+
+async def test_a_late_in_transit_is_kept_but_does_not_undo_delivered(engine, request):
+    store = SqlMilestoneStore(engine)
+    tracking = f"SP{abs(hash(request.node.name)) % 10**10:010d}"
+    delivered = milestone("e2", MilestoneStatus.DELIVERED, 15, tracking)
+    late = milestone("e1", MilestoneStatus.IN_TRANSIT, 9, tracking)
+    assert await store.add([delivered]) == [delivered]
+    assert await store.add([late, delivered]) == [late], "only the unseen event is new"
+    history = await store.history(tracking)
+    assert [m.event_id for m in history] == ["e1", "e2"]
+    assert history[0].occurred_at == late.occurred_at, "the instant survives the round trip"
+    current = current_milestone(history)
+    assert current is not None and current.status is MilestoneStatus.DELIVERED

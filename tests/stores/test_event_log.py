@@ -1,0 +1,81 @@
+"""The event log's promises, held by every engine: durable append, dedupe by id, replay in order."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain import EventEnvelope, SourceSystem
+from stores import EventLog, SqlEventLog, create_tables, open_engine
+from stores.jetstream import JetStreamEventLog
+
+
+def make_event(event_id: str, minutes: int = 0) -> EventEnvelope:
+    occurred = datetime(2026, 11, 20, 9, 0, tzinfo=UTC) + timedelta(minutes=minutes)
+    return EventEnvelope(
+        event_id=event_id,
+        event_type="milestone.recorded",
+        source=SourceSystem.CARRIER,
+        source_name="swiftparcel",
+        aggregate_type="shipment",
+        aggregate_id="SP0000000001",
+        occurred_at=occurred,
+        received_at=occurred + timedelta(seconds=3),
+        correlation_id="corr-1",
+        tenant_id="C-1001",
+        payload={"status": "IN_TRANSIT", "carrier_code": "IT"},
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "jetstream"])
+async def event_log(request, tmp_path) -> AsyncIterator[EventLog]:
+    if request.param == "jetstream":
+        nats_url = request.getfixturevalue("nats_url")
+        log = await JetStreamEventLog.connect(
+            nats_url,
+            stream=f"TEST_{uuid.uuid4().hex[:10].upper()}",
+            subject_prefix=f"test.{uuid.uuid4().hex[:10]}",
+        )
+        yield log
+        await log._js.delete_stream(log._stream)
+        await log.close()
+        return
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'events.sqlite3'}"
+    engine = open_engine(url)
+    await create_tables(engine)
+    yield SqlEventLog(engine)
+    await engine.dispose()
+
+
+async def test_appended_events_are_read_back_in_order_with_their_envelope(event_log):
+    ids = [f"evt-{uuid.uuid4().hex}" for _ in range(5)]
+    positions = [(await event_log.append(make_event(i, n))).position for n, i in enumerate(ids)]
+    assert positions == sorted(positions), "positions must grow with each append"
+    stored = await event_log.read(after=positions[0] - 1, limit=10)
+    mine = [event for event in stored if event.envelope.event_id in ids]
+    assert [event.envelope.event_id for event in mine] == ids
+    first = mine[0].envelope
+    assert first == make_event(ids[0], 0)
+    assert first.occurred_at.tzinfo is not None
+
+
+async def test_a_redelivered_event_is_recognised_and_not_appended_twice(event_log):
+    event = make_event(f"evt-{uuid.uuid4().hex}")
+    first = await event_log.append(event)
+    second = await event_log.append(event)
+    assert not first.duplicate
+    assert second.duplicate
+    assert second.position == first.position
+    stored = await event_log.read(after=first.position - 1, limit=10)
+    assert [e.envelope.event_id for e in stored].count(event.event_id) == 1
+
+
+async def test_reading_past_the_end_returns_nothing(event_log):
+    result = await event_log.append(make_event(f"evt-{uuid.uuid4().hex}"))
+    assert await event_log.read(after=result.position, limit=10) == []
