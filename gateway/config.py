@@ -1,0 +1,212 @@
+"""Gateway configuration: one TOML file (`gateway.toml` by default) plus environment overrides.
+
+Every value has an embedded default that runs the product against the reference backends on
+one machine, so a fresh checkout starts with no file at all. Environment variables override
+the file: `LG_SERVER__PORT=9000`, `LG_BACKENDS__ERP__TIMEOUT_S=1.5`. Unknown keys and bad
+values fail at start-up with a message naming the key (`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_CONFIG_FILE = Path("gateway.toml")
+CONFIG_FILE_VARIABLE = "LG_CONFIG"
+
+PositiveSeconds = Annotated[float, Field(gt=0, le=300)]
+
+
+class ConfigError(Exception):
+    """Configuration that cannot run; the message names each bad key and its problem."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+
+
+class StoresConfig(_Section):
+    database_url: str = "sqlite+aiosqlite:///var/gateway/gateway.sqlite3"
+    event_log: str = "sql"
+    cache: str = "memory"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return value
+
+    @field_validator("event_log")
+    @classmethod
+    def _known_event_log(cls, value: str) -> str:
+        if value != "sql" and not value.startswith(("nats://", "tls://")):
+            raise ValueError("must be 'sql' or a nats:// URL")
+        return value
+
+    @field_validator("cache")
+    @classmethod
+    def _known_cache(cls, value: str) -> str:
+        if value != "memory" and not value.startswith(("redis://", "rediss://")):
+            raise ValueError("must be 'memory' or a redis:// URL")
+        return value
+
+
+class BackendConfig(_Section):
+    """Where a backend is and how patient to be with it."""
+
+    url: str
+    credential: str = ""
+    timeout_s: PositiveSeconds = 2.0
+    max_retries: int = Field(2, ge=0, le=10)
+    backoff_base_s: PositiveSeconds = 0.1
+    backoff_max_s: PositiveSeconds = 2.0
+    max_retry_after_s: PositiveSeconds = 5.0
+    breaker_failure_threshold: int = Field(5, ge=1, le=1000)
+    breaker_reset_s: PositiveSeconds = 10.0
+    max_concurrency: int = Field(32, ge=1, le=10_000)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+
+def _backend(port: int, credential: str) -> BackendConfig:
+    return BackendConfig(url=f"http://127.0.0.1:{port}", credential=credential)
+
+
+class BackendsConfig(_Section):
+    erp: BackendConfig = _backend(8101, "erp-demo-key")
+    wms: BackendConfig = _backend(8102, "wms-demo-token")
+    tms: BackendConfig = _backend(8103, "tms-demo-key")
+    swiftparcel: BackendConfig = _backend(8104, "swift-demo-key")
+    roadline: BackendConfig = _backend(8105, "roadline-demo-key")
+    heritage: BackendConfig = _backend(8106, "")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_defaults(cls, data: object) -> object:
+        """A partial section (`[backends.erp] timeout_s = 1`) keeps the other defaults."""
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for name, field in cls.model_fields.items():
+            given = data.get(name)
+            if isinstance(given, dict) and isinstance(field.default, BackendConfig):
+                merged[name] = {**field.default.model_dump(), **given}
+        return merged
+
+
+class WebhooksConfig(_Section):
+    """Shared secrets of the pushing backends; kept in clear because HMAC needs the key itself."""
+
+    wms_secret: str = "wms-webhook-secret"
+    swiftparcel_secret: str = "swift-webhook-secret"
+    heritage_password: str = "heritage-webhook-secret"
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+    timestamp_tolerance_s: PositiveSeconds = 300.0
+
+
+class SubgraphConfig(_Section):
+    """`inproc:package.module:attribute` runs in this process; an http(s) URL is remote."""
+
+    url: str
+    timeout_s: PositiveSeconds = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _known_transport(cls, value: str) -> str:
+        if value.startswith("inproc:"):
+            target = value.removeprefix("inproc:")
+            module, _, attribute = target.partition(":")
+            if not module or not attribute:
+                raise ValueError("inproc subgraphs are written inproc:package.module:attribute")
+        elif not value.startswith(("http://", "https://")):
+            raise ValueError("must be inproc:package.module:attribute or an http(s):// URL")
+        return value
+
+
+def _default_subgraphs() -> dict[str, SubgraphConfig]:
+    names = ("orders", "inventory", "shipments", "billing", "returns")
+    return {name: SubgraphConfig(url=f"inproc:resolvers.{name}:schema") for name in names}
+
+
+class GatewayConfig(BaseSettings):
+    """The whole configuration, validated at once."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LG_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    server: ServerConfig = ServerConfig()
+    stores: StoresConfig = StoresConfig()
+    backends: BackendsConfig = BackendsConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
+    subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
+    supergraph: str | None = None
+    environment: Literal["development", "production"] = "development"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The file's values arrive as init arguments; the environment overrides them."""
+        return (env_settings, init_settings)
+
+
+def load_config(path: Path | None = None) -> GatewayConfig:
+    """Read `path` (else `$LG_CONFIG`, else ./gateway.toml when present) under env overrides."""
+    if path is None:
+        named = os.environ.get(CONFIG_FILE_VARIABLE)
+        path = Path(named) if named else None
+        if path is None and DEFAULT_CONFIG_FILE.is_file():
+            path = DEFAULT_CONFIG_FILE
+    values: dict[str, object] = {}
+    if path is not None:
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: configuration file not found") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    try:
+        return GatewayConfig(**values)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(describe_errors(error, path)) from None
+
+
+def describe_errors(error: ValidationError, path: Path | None) -> str:
+    source = str(path) if path else "embedded defaults"
+    lines = [f"invalid configuration ({source} and LG_* environment variables):"]
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)

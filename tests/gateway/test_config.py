@@ -1,0 +1,61 @@
+"""Configuration: embedded defaults run as they are; a bad key fails naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, load_config
+
+
+def test_embedded_defaults_need_no_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config()
+    assert config.server.port == 8000
+    assert config.backends.erp.url == "http://127.0.0.1:8101"
+    assert config.subgraphs["orders"].url == "inproc:resolvers.orders:schema"
+
+
+def test_file_values_keep_the_other_defaults_and_environment_overrides_the_file(
+    tmp_path: Path, monkeypatch
+):
+    path = tmp_path / "gateway.toml"
+    path.write_text("[backends.erp]\ntimeout_s = 0.5\n[server]\nport = 9100\n")
+    monkeypatch.setenv("LG_SERVER__PORT", "9200")
+    config = load_config(path)
+    assert config.backends.erp.timeout_s == 0.5
+    assert config.backends.erp.url == "http://127.0.0.1:8101"
+    assert config.server.port == 9200
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[server]\nport = 'abc'\n", "server.port: Input should be a valid integer"),
+        ("[backends.erp]\ntimeout = 3\n", "backends.erp.timeout: unknown key"),
+        ("[backends.tms]\nurl = 'ftp://x'\n", "backends.tms.url: Value error, must be an http"),
+        ("[stores]\ncache = 'memcached://x'\n", "stores.cache: Value error, must be 'memory'"),
+        ("[subgraphs.orders]\nurl = 'inproc:resolvers'\n", "subgraphs.orders.url: Value error"),
+        ("[bogus]\nx = 1\n", "bogus: unknown key"),
+        ("[server\n", "not valid TOML"),
+    ],
+)
+def test_a_bad_key_fails_at_start_naming_the_key(tmp_path: Path, text: str, expected: str):
+    path = tmp_path / "gateway.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert expected in str(raised.value)
+
+
+def test_a_bad_environment_override_names_the_key(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LG_BACKENDS__WMS__TIMEOUT_S", "-1")
+    with pytest.raises(ConfigError, match=r"backends\.wms\.timeout_s: Input should be greater"):
+        load_config()
+
+
+def test_a_missing_file_is_an_error_not_a_silent_default(tmp_path):
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_config(tmp_path / "absent.toml")
