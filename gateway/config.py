@@ -75,10 +75,11 @@ class BackendConfig(_Section):
     max_retries: int = Field(2, ge=0, le=10)
     backoff_base_s: PositiveSeconds = 0.1
     backoff_max_s: PositiveSeconds = 2.0
-    max_retry_after_s: PositiveSeconds = 5.0
+    retry_after_max_s: PositiveSeconds = 5.0
     breaker_failure_threshold: int = Field(5, ge=1, le=1000)
     breaker_reset_s: PositiveSeconds = 10.0
     max_concurrency: int = Field(32, ge=1, le=10_000)
+    concurrency_wait_s: PositiveSeconds = 1.0
 
     @field_validator("url")
     @classmethod
