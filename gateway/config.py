@@ -8,6 +8,7 @@ values fail at start-up with a message naming the key (`ConfigError`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from pathlib import Path
@@ -144,6 +145,32 @@ class SubgraphConfig(_Section):
         return value
 
 
+class ClientConfig(_Section):
+    """A caller of the API: the tenant it acts for and the digest of its API key."""
+
+    tenant: str = Field(min_length=1)
+    api_key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    scopes: frozenset[str] = frozenset({"read"})
+
+
+DEMO_API_KEYS = {
+    "portal-c1001": ("C-1001", "demo-key-c1001"),
+    "portal-c1002": ("C-1002", "demo-key-c1002"),
+}
+"""Clear-text keys exist only for the local demo; production configuration holds digests."""
+
+
+def _default_clients() -> dict[str, ClientConfig]:
+    return {
+        name: ClientConfig(
+            tenant=tenant,
+            api_key_sha256=hashlib.sha256(key.encode()).hexdigest(),
+            scopes=frozenset({"read", "write"}),
+        )
+        for name, (tenant, key) in DEMO_API_KEYS.items()
+    }
+
+
 def _default_subgraphs() -> dict[str, SubgraphConfig]:
     names = ("orders", "inventory", "shipments", "billing", "returns")
     return {name: SubgraphConfig(url=f"inproc:resolvers.{name}:schema") for name in names}
@@ -164,8 +191,18 @@ class GatewayConfig(BaseSettings):
     backends: BackendsConfig = BackendsConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
+    clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)
     supergraph: str | None = None
     environment: Literal["development", "production"] = "development"
+
+    @model_validator(mode="after")
+    def _no_demo_keys_in_production(self) -> GatewayConfig:
+        if self.environment == "production":
+            demo = {client.api_key_sha256 for client in _default_clients().values()}
+            leaked = sorted(name for name, c in self.clients.items() if c.api_key_sha256 in demo)
+            if leaked:
+                raise ValueError(f"clients {', '.join(leaked)} use the demo API keys")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -59,3 +59,10 @@ def test_a_bad_environment_override_names_the_key(tmp_path, monkeypatch):
 def test_a_missing_file_is_an_error_not_a_silent_default(tmp_path):
     with pytest.raises(ConfigError, match="configuration file not found"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_production_refuses_the_demo_api_keys(tmp_path):
+    path = tmp_path / "gateway.toml"
+    path.write_text('environment = "production"\n')
+    with pytest.raises(ConfigError, match="use the demo API keys"):
+        load_config(path)

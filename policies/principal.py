@@ -1,0 +1,17 @@
+"""Who is calling: the result of authentication that every later policy reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated client acting for exactly one tenant (a customer account)."""
+
+    client_id: str
+    tenant_id: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
