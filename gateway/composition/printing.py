@@ -198,7 +198,7 @@ def _print_type(merged_type: MergedType) -> str:
     text += "".join(f"\n  {directive}" for directive in directives)
     if merged_type.kind == "UNION":
         if merged_type.members:
-            text += ("\n " if directives else "") + " = " + " | ".join(merged_type.members)
+            text += ("\n" if directives else "") + " = " + " | ".join(merged_type.members)
         return text
     if merged_type.kind == "SCALAR":
         return text
@@ -236,8 +236,9 @@ def _print_field(field: MergedField) -> str:
     text += f": {field.type}"
     if field.default is not None:
         text += f" = {field.default}"
-    directives = [_print_join_field(join) for join in field.join_fields]
-    directives.extend(str(d) for d in field.directives)
+    directives = [str(d) for d in field.directives if d.name == "inaccessible"]
+    directives.extend(_print_join_field(join) for join in field.join_fields)
+    directives.extend(str(d) for d in field.directives if d.name != "inaccessible")
     if directives:
         text += " " + " ".join(directives)
     return text
