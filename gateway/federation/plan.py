@@ -1,0 +1,125 @@
+"""Query plans as data: frozen, printable as text and JSON, cacheable, comparable in tests.
+
+A plan is a set of fetches forming a dependency graph. A fetch runs once every fetch it
+depends on has merged its data, so independent fetches run concurrently and a chain of
+entity fetches runs in order. Root fetches write at the response root; entity fetches read
+the objects found at ``path`` (lists are walked), send their representations to the
+subgraph's ``_entities`` field and merge the answers back into those same objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.federation.operation import Field, Fragment, Selection
+
+
+@dataclass(frozen=True)
+class EntityStep:
+    """What an entity fetch reads from the objects it extends."""
+
+    type_names: tuple[str, ...]
+    representation_typename: str | None
+    representation: tuple[Selection, ...]
+
+
+@dataclass(frozen=True)
+class Rename:
+    """A field the subgraph returned under a planner alias, to be stored under ``key``.
+
+    Set on fetches where two type-conditioned selections of one field disagree on type in
+    the subgraph, which GraphQL forbids in one selection set.
+    """
+
+    path: tuple[str, ...]
+    type_name: str | None
+    alias: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """One call to one subgraph."""
+
+    id: int
+    subgraph: str
+    operation: str
+    variables: tuple[str, ...]
+    path: tuple[str, ...]
+    entity: EntityStep | None
+    depends_on: tuple[int, ...]
+    renames: tuple[Rename, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "id": self.id,
+            "subgraph": self.subgraph,
+            "path": list(self.path),
+            "dependsOn": list(self.depends_on),
+            "variables": list(self.variables),
+            "operation": self.operation,
+        }
+        if self.entity is not None:
+            result["entity"] = {
+                "types": list(self.entity.type_names),
+                "representationTypename": self.entity.representation_typename,
+                "representation": print_selections(self.entity.representation),
+            }
+        return result
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """The fetches for one operation; ``kind`` is query, mutation or subscription."""
+
+    kind: str
+    fetches: tuple[Fetch, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "fetches": [fetch.to_dict() for fetch in self.fetches]}
+
+    def __str__(self) -> str:
+        return print_plan(self)
+
+
+def print_selections(selections: tuple[Selection, ...]) -> str:
+    """A compact one-line rendering of selections, as in a GraphQL document."""
+    parts: list[str] = []
+    for selection in selections:
+        if isinstance(selection, Field):
+            text = (f"{selection.alias}: " if selection.alias else "") + selection.name
+            text += selection.arguments
+            if selection.selections is not None:
+                text += " { " + print_selections(selection.selections) + " }"
+            parts.append(text)
+        elif isinstance(selection, Fragment):
+            on = f" on {selection.type_condition}" if selection.type_condition else ""
+            parts.append(f"...{on} {{ " + print_selections(selection.selections) + " }")
+    return " ".join(parts)
+
+
+def print_plan(plan: QueryPlan) -> str:
+    """Human-readable plan, stable enough for snapshot tests."""
+    lines = [f"QueryPlan ({plan.kind}) {{"]
+    for fetch in plan.fetches:
+        head = f"  Fetch #{fetch.id} -> {fetch.subgraph}"
+        if fetch.path:
+            head += f" at {'.'.join(fetch.path)}"
+        if fetch.depends_on:
+            head += f" after {', '.join('#' + str(i) for i in fetch.depends_on)}"
+        lines.append(head + " {")
+        if fetch.entity is not None:
+            typename = fetch.entity.representation_typename
+            lines.append(
+                f"    entities of {' | '.join(fetch.entity.type_names)}"
+                + (f" as {typename}" if typename else "")
+                + ": { "
+                + print_selections(fetch.entity.representation)
+                + " }"
+            )
+        for line in fetch.operation.splitlines():
+            lines.append("    " + line)
+        lines.append("  }")
+    lines.append("}")
+    return "\n".join(lines)
