@@ -40,7 +40,15 @@ KIND_LABELS = {
     "INPUT_OBJECT": "Input Object Type",
     "SCALAR": "Scalar Type",
 }
-BUILT_IN_SCALARS = frozenset({"String", "Int", "Float", "Boolean", "ID"})
+FEATURE_ORDER = (
+    "tag",
+    "inaccessible",
+    "authenticated",
+    "requiresScopes",
+    "policy",
+    "cost",
+    "listSize",
+)
 
 
 def graph_enum_values(names: Iterable[str]) -> dict[str, str]:
@@ -135,7 +143,24 @@ class _Merger:
             join_version=self._join_version(),
             composed_directives=self._composed_directives(),
             executable_directives=self._executable_directives(),
+            directive_order=self._directive_order(),
         )
+
+    def _directive_order(self) -> tuple[str, ...]:
+        """Kept features subgraph by subgraph, in a fixed order within each: link order."""
+        order: dict[str, None] = {}
+        for subgraph in self.subgraphs:
+            used: set[str] = set()
+            for definition in subgraph.types.values():
+                used.update(d.name for d in definition.directives)
+                for f in definition.fields:
+                    used.update(d.name for d in f.directives)
+                    for argument in f.arguments:
+                        used.update(d.name for d in argument.directives)
+                for value in definition.values:
+                    used.update(d.name for d in value.directives)
+            order.update(dict.fromkeys(name for name in FEATURE_ORDER if name in used))
+        return tuple(order)
 
     # whole-schema decisions -----------------------------------------------------------------
 

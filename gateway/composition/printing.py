@@ -67,7 +67,8 @@ def print_supergraph(supergraph: Supergraph) -> str:
     if supergraph.join_version == "0.5":
         extra_types["join__ContextArgument"] = JOIN_CONTEXT_ARGUMENT
         extra_types["join__FieldValue"] = "scalar join__FieldValue"
-    for feature, (link_arguments, directives, types) in FEATURES.items():
+    for feature in sorted(FEATURES, key=_first_use(supergraph)):
+        link_arguments, directives, types = FEATURES[feature]
         if feature in used:
             links.append(f"@link({link_arguments})")
             directive_definitions.update(directives)
@@ -102,6 +103,11 @@ def print_supergraph(supergraph: Supergraph) -> str:
     printed_types.update(extra_types)
     blocks.extend(printed_types[name] for name in sorted(printed_types, key=_order))
     return "\n\n".join(blocks)
+
+
+def _first_use(supergraph: Supergraph):
+    order = supergraph.directive_order
+    return lambda name: order.index(name) if name in order else len(order)
 
 
 def _order(name: str) -> tuple[str, str]:
@@ -215,6 +221,10 @@ def _print_type(merged_type: MergedType) -> str:
         ]
     else:
         body = [_print_field(field) for field in merged_type.fields]
+    body = [
+        "\n" + line if index and line.lstrip().startswith('"""') else line
+        for index, line in enumerate(body)
+    ]
     opener = "\n{" if directives else " {"
     return text + opener + "\n" + "\n".join(body) + "\n}"
 

@@ -94,6 +94,7 @@ class Supergraph:
     join_version: str
     composed_directives: tuple[ComposedDirective, ...] = ()
     executable_directives: tuple[ExecutableDirective, ...] = ()
+    directive_order: tuple[str, ...] = ()
 
     def type(self, name: str) -> MergedType | None:
         return next((candidate for candidate in self.types if candidate.name == name), None)
