@@ -387,6 +387,15 @@ def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def place_for(code: str, origin: Place, destination: Place, hub: Place) -> Place:
+    """Where a carrier status happens: at the origin, at a hub, or at the consignee."""
+    if code in ORIGIN_PHASE or code in RETURN_PHASE:
+        return origin
+    if code in DESTINATION_PHASE:
+        return destination
+    return hub
+
+
 def generate(seed: int = DEFAULT_SEED) -> World:
     """Build the world for `seed`; the same seed always gives an identical world."""
     return _Generator(seed).build()
@@ -650,13 +659,8 @@ class _Generator:
         moment = created
         milestones: list[Milestone] = []
         for code in history:
-            moment += timedelta(seconds=int(rng.uniform(0.3, 1.0) * step_limit))
-            if code in ORIGIN_PHASE or code in RETURN_PHASE:
-                place = origin
-            elif code in DESTINATION_PHASE:
-                place = order.ship_to.place
-            else:
-                place = hub
+            moment += timedelta(minutes=max(1, int(rng.uniform(0.3, 1.0) * step_limit / 60)))
+            place = place_for(code, origin, order.ship_to.place, hub)
             reason = None
             if code == "EX":
                 reason = rng.choice(SWIFT_EXCEPTIONS)

@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute
 from sandbox.faults import FaultState
 from sandbox.seed import DEFAULT_SEED, World, generate
 from sandbox.store import Store
-from sandbox.webhooks import Outbound, WebhookSender
+from sandbox.webhooks import Outbound, OutboundQueue, WebhookSender
 
 
 @dataclass(frozen=True)
@@ -143,10 +143,12 @@ class Backend:
         self.faults = faults
         self.random = random.Random(config.seed)
         self.webhooks: WebhookSender | None = None
+        self.queue: OutboundQueue[Any] | None = None
         if self.pushes():
             self.webhooks = WebhookSender(
                 faults, self.sign, config.webhook_url, config.webhook_secret
             )
+            self.queue = self.webhooks.queue
 
     @classmethod
     def pushes(cls) -> bool:
@@ -176,20 +178,24 @@ class Backend:
 
     async def start(self) -> None:
         if self.webhooks:
-            await self.webhooks.start()
+            await self.webhooks.open()
+        if self.queue:
+            self.queue.start()
 
     async def stop(self) -> None:
+        if self.queue:
+            await self.queue.stop()
         if self.webhooks:
-            await self.webhooks.stop()
+            await self.webhooks.close()
 
     async def drain(self) -> None:
-        """Wait for pending pushes, so admin calls answer after their webhooks were tried."""
-        if self.webhooks:
-            await self.webhooks.queue.drain()
+        """Wait for pending outbound events, so admin calls answer after they went out."""
+        if self.queue:
+            await self.queue.drain()
 
     def release_held(self) -> None:
-        if self.webhooks:
-            self.webhooks.queue.release_held()
+        if self.queue:
+            self.queue.release_held()
 
     def ensure_seeded(self) -> None:
         if self.store.get_meta("seeded") is None:

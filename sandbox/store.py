@@ -105,12 +105,6 @@ class Store:
         ).fetchone()
         return int(row[0])
 
-    def append(self, collection: str, document: dict[str, Any]) -> int:
-        """Add to an append-only feed; the key is the sequence number itself."""
-        with self.transaction():
-            seq = self.next_number(f"feed:{collection}", 1)
-            return self.put(collection, str(seq), document)
-
     def get(self, collection: str, key: str) -> dict[str, Any] | None:
         row = self._connection.execute(
             "SELECT body FROM documents WHERE collection = ? AND key = ?", (collection, key)
@@ -124,14 +118,23 @@ class Store:
         after: int = 0,
         limit: int | None = None,
         where: dict[str, Any] | None = None,
+        above: tuple[str, int] | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
-        """Documents after sequence `after`, and the sequence to continue from (None at end)."""
+        """Documents after sequence `after`, and the sequence to continue from (None at end).
+
+        `where` keeps documents whose fields equal the given values; `above` keeps those whose
+        numeric field is greater than the given number (for feeds with their own counters).
+        """
         clauses = ["collection = ?", "seq > ?"]
         parameters: list[Any] = [collection, after]
         for field, value in (where or {}).items():
             self._check_field(field)
             clauses.append(f"json_extract(body, '$.{field}') = ?")
             parameters.append(value)
+        if above is not None:
+            self._check_field(above[0])
+            clauses.append(f"json_extract(body, '$.{above[0]}') > ?")
+            parameters.append(above[1])
         sql = f"SELECT seq, body FROM documents WHERE {' AND '.join(clauses)} ORDER BY seq"
         if limit is not None:
             sql += " LIMIT ?"

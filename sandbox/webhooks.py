@@ -127,12 +127,10 @@ class WebhookSender:
     def clear_deliveries(self) -> None:
         self._log.clear()
 
-    async def start(self) -> None:
+    async def open(self) -> None:
         self._client = httpx.AsyncClient(timeout=5.0)
-        self.queue.start()
 
-    async def stop(self) -> None:
-        await self.queue.stop()
+    async def close(self) -> None:
         if self._client:
             await self._client.aclose()
 

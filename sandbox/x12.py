@@ -1,0 +1,138 @@
+"""ANSI X12 214 (shipment status) interchanges, as Heritage Freight's EDI system writes them.
+
+The ISA header is fixed width (106 characters with its terminator) and announces the
+delimiters: the element separator is its 4th character, the component separator its 16th
+element, the segment terminator the character right after it. Every interchange carries one
+functional group (QM) with one 214 transaction set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+SENDER_ID = "HRTG"
+RECEIVER_ID = "LOGISTICSGW"
+SCAC = "HRTG"
+TIME_CODES = {
+    "America/New_York": "ET",
+    "America/Indiana/Indianapolis": "ET",
+    "America/Chicago": "CT",
+    "America/Denver": "MT",
+    "America/Los_Angeles": "PT",
+}
+
+
+@dataclass(frozen=True)
+class Delimiters:
+    element: str
+    segment: str
+    component: str = ">"
+
+
+STANDARD = Delimiters(element="*", segment="~")
+ALTERNATIVE = Delimiters(element="|", segment="\n")
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What one 214 says: which shipment, which status, when and where."""
+
+    order_ref: str
+    tracking_number: str
+    booking_id: str
+    shipper: str
+    consignee: str
+    status: str
+    reason: str
+    occurred_at: datetime
+    timezone: str
+    city: str
+    state: str
+    country: str
+    equipment: str
+
+
+def delimiters_for(control_number: int) -> Delimiters:
+    """Every fifth interchange uses `|` and newlines, so parsers must read the ISA header."""
+    return ALTERNATIVE if control_number % 5 == 0 else STANDARD
+
+
+def status_time(occurred_at: datetime, timezone: str, control_number: int) -> tuple[str, str, str]:
+    """AT7 date, time and time code: a US zone code, `UT`, or `LT` (local, zone unnamed)."""
+    if control_number % 7 == 0:
+        moment, code = occurred_at.astimezone(UTC), "UT"
+    else:
+        moment = occurred_at.astimezone(ZoneInfo(timezone))
+        code = TIME_CODES.get(timezone, "LT")
+    return moment.strftime("%Y%m%d"), moment.strftime("%H%M"), code
+
+
+def _clean(value: str, delimiters: Delimiters) -> str:
+    for character in (delimiters.element, delimiters.segment, delimiters.component, "~", "*"):
+        value = value.replace(character, " ")
+    return value.strip()
+
+
+def interchange(report: StatusReport, control_number: int, sent_at: datetime) -> str:
+    """One complete ISA…IEA interchange carrying `report`."""
+    delimiters = delimiters_for(control_number)
+    sent = sent_at.astimezone(UTC)
+    at7_date, at7_time, time_code = status_time(report.occurred_at, report.timezone, control_number)
+    set_control = f"{control_number % 10**9:04d}"
+    header = delimiters.element.join(
+        (
+            "ISA",
+            "00",
+            " " * 10,
+            "00",
+            " " * 10,
+            "ZZ",
+            SENDER_ID.ljust(15),
+            "ZZ",
+            RECEIVER_ID.ljust(15),
+            sent.strftime("%y%m%d"),
+            sent.strftime("%H%M"),
+            "U",
+            "00401",
+            f"{control_number % 10**9:09d}",
+            "0",
+            "P",
+            delimiters.component,
+        )
+    )
+    transaction = [
+        ("ST", "214", set_control),
+        ("B10", report.order_ref, report.tracking_number, SCAC),
+        ("L11", report.order_ref, "PO"),
+        ("L11", report.booking_id, "BM"),
+        ("N1", "SH", report.shipper),
+        ("N1", "CN", report.consignee),
+        ("LX", "1"),
+        ("AT7", report.status, report.reason, "", "", at7_date, at7_time, time_code),
+        ("MS1", report.city, report.state, report.country),
+        ("MS2", SCAC, report.equipment),
+    ]
+    transaction.append(("SE", str(len(transaction) + 1), set_control))
+    segments = [
+        (
+            "GS",
+            "QM",
+            SENDER_ID,
+            RECEIVER_ID,
+            sent.strftime("%Y%m%d"),
+            sent.strftime("%H%M"),
+            str(control_number),
+            "X",
+            "004010",
+        ),
+        *transaction,
+        ("GE", "1", str(control_number)),
+        ("IEA", "1", f"{control_number % 10**9:09d}"),
+    ]
+    body = "".join(
+        delimiters.element.join(_clean(value, delimiters) for value in segment) + delimiters.segment
+        for segment in segments
+    )
+    return header + delimiters.segment + body
