@@ -1,0 +1,186 @@
+"""The ERP's REST API as canonical operations: orders, customers, items, invoices."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import httpx
+
+from domain.billing import Invoice
+from domain.items import Item
+from domain.orders import Order
+from domain.parties import Customer
+from system_apis import fields
+from system_apis.erp.mapping import (
+    customer_from_erp,
+    invoice_from_erp,
+    invoice_request_to_erp,
+    item_from_erp,
+    order_from_erp,
+)
+from system_apis.paging import Page, iterate_pages
+from system_apis.resilience.client import BackendClient, map_answer
+from system_apis.settings import BackendSettings
+from system_apis.urls import segment
+
+API = "/api/v1"
+T = TypeVar("T")
+
+
+class ErpClient:
+    """Reads the ERP's orders, customers, items and invoices; creates invoices idempotently."""
+
+    def __init__(self, backend: BackendClient) -> None:
+        self._backend = backend
+
+    @classmethod
+    def from_settings(
+        cls, settings: BackendSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> ErpClient:
+        return cls(
+            BackendClient(settings, headers={"X-ERP-Key": settings.credential}, transport=transport)
+        )
+
+    @property
+    def backend(self) -> BackendClient:
+        return self._backend
+
+    async def __aenter__(self) -> ErpClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._backend.aclose()
+
+    async def orders_page(
+        self,
+        customer_id: str,
+        *,
+        page_token: str | None = None,
+        limit: int = 50,
+        correlation_id: str | None = None,
+    ) -> Page[Order]:
+        operation = "list orders"
+        answer = await self._backend.get_json(
+            f"{API}/sales-orders",
+            operation=operation,
+            params={"sold_to": customer_id, "page_token": page_token, "limit": limit},
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, lambda data: _records_page(data, order_from_erp), answer)
+
+    def orders(
+        self, customer_id: str, *, page_size: int = 50, correlation_id: str | None = None
+    ) -> AsyncIterator[Order]:
+        """Every order of the customer, fetched page by page as the caller iterates."""
+        return iterate_pages(
+            lambda token: self.orders_page(
+                customer_id, page_token=token, limit=page_size, correlation_id=correlation_id
+            )
+        )
+
+    async def order(self, order_id: str, *, correlation_id: str | None = None) -> Order:
+        operation = "get order"
+        answer = await self._backend.get_json(
+            f"{API}/sales-orders/{segment(order_id)}",
+            operation=operation,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, order_from_erp, answer)
+
+    async def customers_page(
+        self, *, page_token: str | None = None, limit: int = 50, correlation_id: str | None = None
+    ) -> Page[Customer]:
+        operation = "list customers"
+        answer = await self._backend.get_json(
+            f"{API}/customers",
+            operation=operation,
+            params={"page_token": page_token, "limit": limit},
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, lambda data: _records_page(data, customer_from_erp), answer)
+
+    async def customer(self, customer_id: str, *, correlation_id: str | None = None) -> Customer:
+        operation = "get customer"
+        answer = await self._backend.get_json(
+            f"{API}/customers/{segment(customer_id)}",
+            operation=operation,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, customer_from_erp, answer)
+
+    async def item(self, sku: str, *, correlation_id: str | None = None) -> Item:
+        operation = "get item"
+        answer = await self._backend.get_json(
+            f"{API}/materials/{segment(sku)}", operation=operation, correlation_id=correlation_id
+        )
+        return self._map(operation, item_from_erp, answer)
+
+    async def items_page(
+        self, *, page_token: str | None = None, limit: int = 50, correlation_id: str | None = None
+    ) -> Page[Item]:
+        operation = "list items"
+        answer = await self._backend.get_json(
+            f"{API}/materials",
+            operation=operation,
+            params={"page_token": page_token, "limit": limit},
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, lambda data: _records_page(data, item_from_erp), answer)
+
+    async def invoices_for_order(
+        self, order_id: str, *, correlation_id: str | None = None
+    ) -> tuple[Invoice, ...]:
+        operation = "list invoices"
+        answer = await self._backend.get_json(
+            f"{API}/invoices",
+            operation=operation,
+            params={"sales_doc": order_id},
+            correlation_id=correlation_id,
+        )
+        return self._map(
+            operation, lambda data: _records_page(data, invoice_from_erp).items, answer
+        )
+
+    async def invoice(self, invoice_id: str, *, correlation_id: str | None = None) -> Invoice:
+        operation = "get invoice"
+        answer = await self._backend.get_json(
+            f"{API}/invoices/{segment(invoice_id)}",
+            operation=operation,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, invoice_from_erp, answer)
+
+    async def create_invoice(
+        self, order_id: str, *, idempotency_key: str, correlation_id: str | None = None
+    ) -> Invoice:
+        """Invoice a shipped order; the same key again returns the same invoice, never a second.
+
+        A 409 (`BackendRejected`, reason "conflict") means the order is not shipped yet.
+        """
+        operation = "create invoice"
+        answer = await self._backend.send_json(
+            "POST",
+            f"{API}/invoices",
+            operation=operation,
+            json=invoice_request_to_erp(order_id),
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, invoice_from_erp, answer)
+
+    def _map(self, operation: str, mapper: Callable[[Any], T], answer: Any) -> T:
+        return map_answer(self._backend.settings.name, operation, mapper, answer)
+
+
+def _records_page(answer: Any, mapper: Callable[[Any, str], T]) -> Page[T]:
+    data = fields.as_object(answer, "answer")
+    records = fields.as_list(data.get("records", []), "answer.records")
+    token = data.get("next_page_token")
+    return Page(
+        items=tuple(mapper(record, f"records[{index}]") for index, record in enumerate(records)),
+        next_token=token if isinstance(token, str) and token else None,
+    )

@@ -1,0 +1,337 @@
+"""One backend's pooled HTTP client, wrapped in the resilience policies every client shares.
+
+The boundary: below it, plain HTTP (httpx, one connection pool per backend); above it, backend
+clients that speak in operations and canonical types. A call through `BackendClient` either
+returns a 2xx/3xx `httpx.Response` or raises one of `system_apis.errors.BackendError`; no httpx
+exception and no raw 4xx/5xx crosses it. In order, each call:
+
+1. asks the circuit breaker for permission (open: `CircuitOpen`, nothing sent);
+2. takes a slot of the concurrency bound (none free in time: `BackendUnavailable`);
+3. sends the request with the correlation id, the credentials and the call's timeout;
+4. on a passing failure (connect error, timeout, 429, 5xx) retries if the call is safe to
+   repeat (see `retry`), waiting the backend's Retry-After or a jittered backoff.
+
+The `httpx.AsyncClient` is built here from the settings unless one is passed in; the client
+closes only what it built (`aclose` or `async with`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random as random_module
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from domain.events import utc_now
+from system_apis.context import CORRELATION_HEADER, resolve_correlation_id
+from system_apis.errors import (
+    BackendError,
+    BackendNotFound,
+    BackendRejected,
+    BackendThrottled,
+    BackendTimeout,
+    BackendUnavailable,
+    MalformedPayload,
+)
+from system_apis.resilience.breaker import CircuitBreaker
+from system_apis.resilience.bulkhead import Bulkhead
+from system_apis.resilience.retry import (
+    IDEMPOTENCY_HEADER,
+    RETRYABLE_STATUS,
+    backoff_delay,
+    is_retry_safe,
+    parse_retry_after,
+)
+from system_apis.settings import BackendSettings
+
+T = TypeVar("T")
+
+_NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_MAX_REASON_LENGTH = 300
+
+
+class _AttemptFailed(Exception):
+    """One attempt failed below HTTP; carries the typed error and whether anything was sent."""
+
+    def __init__(self, error: BackendError, nothing_sent: bool) -> None:
+        super().__init__(error.public_message)
+        self.error = error
+        self.nothing_sent = nothing_sent
+
+
+class BackendClient:
+    """The resilient HTTP client of one backend; owns its pool, breaker and concurrency bound."""
+
+    def __init__(
+        self,
+        settings: BackendSettings,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        http: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        breaker: CircuitBreaker | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        random: Callable[[], float] = random_module.random,
+    ) -> None:
+        self._settings = settings
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(
+            base_url=settings.url,
+            headers=dict(headers or {}),
+            params=dict(params or {}),
+            timeout=settings.timeout_s,
+            limits=httpx.Limits(
+                max_connections=settings.max_concurrency,
+                max_keepalive_connections=settings.max_concurrency,
+            ),
+            transport=transport,
+        )
+        self._breaker = breaker or CircuitBreaker(
+            settings.name,
+            failure_threshold=settings.breaker_failure_threshold,
+            reset_s=settings.breaker_reset_s,
+            clock=clock,
+        )
+        self._bulkhead = Bulkhead(
+            settings.name, limit=settings.max_concurrency, wait_s=settings.concurrency_wait_s
+        )
+        self._now = now
+        self._sleep = sleep
+        self._random = random
+        self._requests_sent = 0
+
+    @property
+    def settings(self) -> BackendSettings:
+        return self._settings
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker
+
+    @property
+    def bulkhead(self) -> Bulkhead:
+        return self._bulkhead
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests actually handed to the pool (attempts, not calls)."""
+        return self._requests_sent
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def get_json(
+        self,
+        path: str,
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        correlation_id: str | None = None,
+    ) -> Any:
+        response = await self.request(
+            "GET", path, operation=operation, params=params, correlation_id=correlation_id
+        )
+        return self._decode(response, operation)
+
+    async def send_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        json: Any,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        retry_safe: bool | None = None,
+    ) -> Any:
+        response = await self.request(
+            method,
+            path,
+            operation=operation,
+            json=json,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            retry_safe=retry_safe,
+        )
+        return self._decode(response, operation)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        timeout_s: float | None = None,
+        retry_safe: bool | None = None,
+    ) -> httpx.Response:
+        """Send one call with the policies above; `retry_safe` overrides the method rule for
+        calls the backend treats as reads although they are POSTs (rate quotes)."""
+        headers = {CORRELATION_HEADER: resolve_correlation_id(correlation_id)}
+        if idempotency_key:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
+        safe = is_retry_safe(method, headers) if retry_safe is None else retry_safe
+        timeout = timeout_s or self._settings.timeout_s
+        attempt = 0
+        while True:
+            wait_hint: float | None = None
+            try:
+                response = await self._attempt(
+                    method, path, operation, params, json, headers, timeout
+                )
+            except _AttemptFailed as failed:
+                error = failed.error
+                may_retry = safe or failed.nothing_sent
+            else:
+                if response.status_code < 400:
+                    return response
+                error = self._error_for(response, operation)
+                if response.status_code not in RETRYABLE_STATUS:
+                    raise error
+                may_retry = safe
+                wait_hint = parse_retry_after(response.headers.get("Retry-After"), self._now())
+            if not may_retry or attempt >= self._settings.max_retries:
+                raise error
+            if wait_hint is not None and wait_hint > self._settings.retry_after_max_s:
+                raise error
+            delay = (
+                wait_hint
+                if wait_hint is not None
+                else backoff_delay(
+                    attempt,
+                    base_s=self._settings.backoff_base_s,
+                    max_s=self._settings.backoff_max_s,
+                    random=self._random,
+                )
+            )
+            await self._sleep(delay)
+            attempt += 1
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str],
+        timeout: float,
+    ) -> httpx.Response:
+        self._breaker.acquire(operation)
+        verdict: bool | None = None
+        try:
+            async with self._bulkhead.slot(operation):
+                self._requests_sent += 1
+                try:
+                    response = await self._http.request(
+                        method,
+                        path,
+                        params=_without_none(params),
+                        json=json,
+                        headers=headers,
+                        timeout=timeout,
+                    )
+                except httpx.TimeoutException as exc:
+                    verdict = False
+                    raise _AttemptFailed(
+                        BackendTimeout(self._settings.name, operation, timeout_s=timeout),
+                        nothing_sent=isinstance(exc, _NOTHING_SENT),
+                    ) from exc
+                except httpx.TransportError as exc:
+                    verdict = False
+                    raise _AttemptFailed(
+                        BackendUnavailable(self._settings.name, operation),
+                        nothing_sent=isinstance(exc, _NOTHING_SENT),
+                    ) from exc
+            verdict = response.status_code < 500
+            return response
+        finally:
+            if verdict is None:
+                self._breaker.release()
+            elif verdict:
+                self._breaker.record_success()
+            else:
+                self._breaker.record_failure()
+
+    def _error_for(self, response: httpx.Response, operation: str) -> BackendError:
+        name = self._settings.name
+        status = response.status_code
+        body = _error_body(response)
+        reason = str(body.get("error") or response.reason_phrase or status)[:_MAX_REASON_LENGTH]
+        message = str(body.get("message") or "")[:_MAX_REASON_LENGTH]
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), self._now())
+        if status == 429:
+            return BackendThrottled(name, operation, retry_after=retry_after)
+        if status >= 500:
+            public = (
+                f"{name} is down for maintenance ({operation})" if reason == "maintenance" else None
+            )
+            return BackendUnavailable(
+                name, operation, public, status_code=status, retry_after=retry_after
+            )
+        error_type = BackendNotFound if status == 404 else BackendRejected
+        return error_type(
+            name,
+            operation,
+            status_code=status,
+            reason=reason,
+            message=message,
+            details=body.get("details"),
+        )
+
+    def _decode(self, response: httpx.Response, operation: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise BackendUnavailable(
+                self._settings.name,
+                operation,
+                f"{self._settings.name} answered {operation} in an unreadable format",
+            ) from None
+
+
+def _error_body(response: httpx.Response) -> Mapping[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, Mapping) else {}
+
+
+def _without_none(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if params is None:
+        return None
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def map_answer(backend: str, operation: str, mapper: Callable[[Any], T], data: Any) -> T:
+    """Apply a mapping to a backend's answer; an answer off contract is the backend's fault."""
+    try:
+        return mapper(data)
+    except MalformedPayload as exc:
+        raise BackendUnavailable(
+            backend, operation, f"{backend} answered {operation} in an unexpected format"
+        ) from exc

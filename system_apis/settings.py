@@ -1,0 +1,47 @@
+"""How to reach one backend and how patiently: the only configuration a client needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSettings:
+    """One backend's connection and resilience settings.
+
+    `credential` is the backend's secret (API key, bearer token); each client knows where its
+    backend expects it. Times are seconds. Retries apply only to calls that are safe to repeat
+    (see `system_apis.resilience.retry`); `retry_after_max_s` is the longest Retry-After we
+    honour before failing as throttled instead of waiting.
+    """
+
+    name: str
+    url: str
+    credential: str = field(default="", repr=False)
+    timeout_s: float = 5.0
+    max_retries: int = 2
+    backoff_base_s: float = 0.1
+    backoff_max_s: float = 2.0
+    retry_after_max_s: float = 5.0
+    breaker_failure_threshold: int = 5
+    breaker_reset_s: float = 30.0
+    max_concurrency: int = 20
+    concurrency_wait_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.name:
+            problems.append("name must not be empty")
+        if not self.url.startswith(("http://", "https://")):
+            problems.append(f"url must be http(s), got {self.url!r}")
+        for key in ("timeout_s", "backoff_base_s", "backoff_max_s", "breaker_reset_s"):
+            if getattr(self, key) <= 0:
+                problems.append(f"{key} must be positive")
+        for key in ("max_retries", "retry_after_max_s", "concurrency_wait_s"):
+            if getattr(self, key) < 0:
+                problems.append(f"{key} must not be negative")
+        for key in ("breaker_failure_threshold", "max_concurrency"):
+            if getattr(self, key) < 1:
+                problems.append(f"{key} must be at least 1")
+        if problems:
+            raise ValueError(f"backend {self.name!r}: " + "; ".join(problems))

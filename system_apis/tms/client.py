@@ -1,0 +1,161 @@
+"""The TMS's REST API as canonical operations: rate, tender, bookings, labels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import httpx
+
+from domain.parties import Address
+from domain.shipments import Package
+from system_apis import fields
+from system_apis.errors import BackendNotFound
+from system_apis.resilience.client import BackendClient, map_answer
+from system_apis.settings import BackendSettings
+from system_apis.tms.mapping import (
+    booking_from_tms,
+    label_from_tms,
+    quote_from_tms,
+    rate_request_to_tms,
+    tender_request_to_tms,
+)
+from system_apis.tms.models import Booking, RateQuote, ShippingLabel
+from system_apis.urls import segment
+
+T = TypeVar("T")
+
+
+class TmsClient:
+    """Quotes, tenders and reads bookings; a booking is a canonical shipment without milestones."""
+
+    def __init__(self, backend: BackendClient) -> None:
+        self._backend = backend
+
+    @classmethod
+    def from_settings(
+        cls, settings: BackendSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> TmsClient:
+        return cls(
+            BackendClient(settings, headers={"X-Api-Key": settings.credential}, transport=transport)
+        )
+
+    @property
+    def backend(self) -> BackendClient:
+        return self._backend
+
+    async def __aenter__(self) -> TmsClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._backend.aclose()
+
+    async def rates(
+        self,
+        origin: Address,
+        destination: Address,
+        packages: Sequence[Package],
+        *,
+        correlation_id: str | None = None,
+    ) -> tuple[RateQuote, ...]:
+        """Quotes from every carrier; a POST without side effects, so it is retried like a read."""
+        operation = "rate shipment"
+        answer = await self._backend.send_json(
+            "POST",
+            "/rates",
+            operation=operation,
+            json=rate_request_to_tms(origin, destination, packages),
+            correlation_id=correlation_id,
+            retry_safe=True,
+        )
+        return self._map(operation, _quotes, answer)
+
+    async def tender(
+        self,
+        quote_id: str,
+        order_id: str,
+        *,
+        idempotency_key: str,
+        correlation_id: str | None = None,
+    ) -> Booking:
+        """Book the quoted carrier; an expired or unknown quote is a `BackendRejected` (422)."""
+        operation = "tender shipment"
+        answer = await self._backend.send_json(
+            "POST",
+            "/tenders",
+            operation=operation,
+            json=tender_request_to_tms(quote_id, order_id),
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, booking_from_tms, answer)
+
+    async def booking(self, booking_id: str, *, correlation_id: str | None = None) -> Booking:
+        operation = "get booking"
+        answer = await self._backend.get_json(
+            f"/bookings/{segment(booking_id)}", operation=operation, correlation_id=correlation_id
+        )
+        return self._map(operation, booking_from_tms, answer)
+
+    async def bookings_for_order(
+        self, order_id: str, *, correlation_id: str | None = None
+    ) -> tuple[Booking, ...]:
+        operation = "list bookings"
+        answer = await self._backend.get_json(
+            "/bookings",
+            operation=operation,
+            params={"order_ref": order_id},
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, _bookings, answer)
+
+    async def booking_by_tracking_number(
+        self, tracking_number: str, *, correlation_id: str | None = None
+    ) -> Booking:
+        """The booking behind a tracking number; `BackendNotFound` when the TMS has none."""
+        operation = "find booking"
+        answer = await self._backend.get_json(
+            "/bookings",
+            operation=operation,
+            params={"tracking_number": tracking_number},
+            correlation_id=correlation_id,
+        )
+        bookings = self._map(operation, _bookings, answer)
+        if not bookings:
+            raise BackendNotFound(
+                self._backend.settings.name,
+                operation,
+                status_code=404,
+                reason="not_found",
+                message=f"no booking with tracking number {tracking_number}",
+            )
+        return bookings[0]
+
+    async def label(self, booking_id: str, *, correlation_id: str | None = None) -> ShippingLabel:
+        operation = "get label"
+        answer = await self._backend.get_json(
+            f"/bookings/{segment(booking_id)}/label",
+            operation=operation,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, lambda data: label_from_tms(data, booking_id), answer)
+
+    def _map(self, operation: str, mapper: Callable[[Any], T], answer: Any) -> T:
+        return map_answer(self._backend.settings.name, operation, mapper, answer)
+
+
+def _quotes(answer: Any) -> tuple[RateQuote, ...]:
+    data = fields.as_object(answer, "answer")
+    records = fields.as_list(data.get("quotes", []), "answer.quotes")
+    return tuple(quote_from_tms(record, f"quotes[{index}]") for index, record in enumerate(records))
+
+
+def _bookings(answer: Any) -> tuple[Booking, ...]:
+    data = fields.as_object(answer, "answer")
+    records = fields.as_list(data.get("bookings", []), "answer.bookings")
+    return tuple(
+        booking_from_tms(record, f"bookings[{index}]") for index, record in enumerate(records)
+    )

@@ -1,0 +1,185 @@
+"""The WMS's REST API as canonical operations: stock positions, tasks, confirmations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import httpx
+
+from domain.inventory import InventoryPosition
+from domain.locations import Location
+from system_apis import fields
+from system_apis.paging import Page, iterate_pages
+from system_apis.resilience.client import BackendClient, map_answer
+from system_apis.settings import BackendSettings
+from system_apis.urls import segment
+from system_apis.wms.mapping import (
+    adjustment_from_wms,
+    adjustment_to_wms,
+    confirmation_to_wms,
+    position_from_wms,
+    task_from_wms,
+)
+from system_apis.wms.models import AdjustmentReason, PickTask, StockAdjustment
+
+T = TypeVar("T")
+
+
+class WmsClient:
+    """Reads stock and tasks from the WMS; confirms tasks and posts adjustments idempotently."""
+
+    def __init__(self, backend: BackendClient) -> None:
+        self._backend = backend
+
+    @classmethod
+    def from_settings(
+        cls, settings: BackendSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> WmsClient:
+        return cls(
+            BackendClient(
+                settings,
+                headers={"Authorization": f"Bearer {settings.credential}"},
+                transport=transport,
+            )
+        )
+
+    @property
+    def backend(self) -> BackendClient:
+        return self._backend
+
+    async def __aenter__(self) -> WmsClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._backend.aclose()
+
+    async def inventory_page(
+        self,
+        *,
+        sku: str | None = None,
+        warehouse_id: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        correlation_id: str | None = None,
+    ) -> Page[InventoryPosition]:
+        operation = "list inventory"
+        answer = await self._backend.get_json(
+            "/v2/inventory",
+            operation=operation,
+            params={"sku": sku, "warehouse": warehouse_id, "cursor": cursor, "limit": limit},
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, _inventory_page, answer)
+
+    def inventory(
+        self,
+        *,
+        sku: str | None = None,
+        warehouse_id: str | None = None,
+        page_size: int = 100,
+        correlation_id: str | None = None,
+    ) -> AsyncIterator[InventoryPosition]:
+        """Every matching position, following the WMS's cursor as the caller iterates."""
+        return iterate_pages(
+            lambda cursor: self.inventory_page(
+                sku=sku,
+                warehouse_id=warehouse_id,
+                cursor=cursor,
+                limit=page_size,
+                correlation_id=correlation_id,
+            )
+        )
+
+    async def tasks_for_order(
+        self, order_id: str, *, correlation_id: str | None = None
+    ) -> tuple[PickTask, ...]:
+        operation = "list tasks"
+        answer = await self._backend.get_json(
+            "/v2/tasks",
+            operation=operation,
+            params={"order_ref": order_id},
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, _tasks, answer)
+
+    async def task(self, task_id: str, *, correlation_id: str | None = None) -> PickTask:
+        operation = "get task"
+        answer = await self._backend.get_json(
+            f"/v2/tasks/{segment(task_id)}", operation=operation, correlation_id=correlation_id
+        )
+        return self._map(operation, task_from_wms, answer)
+
+    async def confirm_task(
+        self,
+        task_id: str,
+        *,
+        quantity: Decimal | int,
+        operator: str,
+        idempotency_key: str,
+        correlation_id: str | None = None,
+    ) -> PickTask:
+        """Confirm a task done; safe to retry with the same key."""
+        operation = "confirm task"
+        answer = await self._backend.send_json(
+            "POST",
+            f"/v2/tasks/{segment(task_id)}/confirm",
+            operation=operation,
+            json=confirmation_to_wms(quantity, operator),
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, _task_answer, answer)
+
+    async def post_adjustment(
+        self,
+        location: Location,
+        sku: str,
+        *,
+        delta: Decimal | int,
+        reason: AdjustmentReason,
+        idempotency_key: str,
+        correlation_id: str | None = None,
+    ) -> StockAdjustment:
+        """Adjust stock in a bin; the same key again returns the same adjustment, applied once."""
+        operation = "post adjustment"
+        answer = await self._backend.send_json(
+            "POST",
+            "/v2/adjustments",
+            operation=operation,
+            json=adjustment_to_wms(location, sku, delta, reason),
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, adjustment_from_wms, answer)
+
+    def _map(self, operation: str, mapper: Callable[[Any], T], answer: Any) -> T:
+        return map_answer(self._backend.settings.name, operation, mapper, answer)
+
+
+def _inventory_page(answer: Any) -> Page[InventoryPosition]:
+    data = fields.as_object(answer, "answer")
+    records = fields.as_list(data.get("data", []), "answer.data")
+    cursor = data.get("cursor")
+    return Page(
+        items=tuple(
+            position_from_wms(record, f"data[{index}]") for index, record in enumerate(records)
+        ),
+        next_token=cursor if isinstance(cursor, str) and cursor else None,
+    )
+
+
+def _tasks(answer: Any) -> tuple[PickTask, ...]:
+    data = fields.as_object(answer, "answer")
+    records = fields.as_list(data.get("data", []), "answer.data")
+    return tuple(task_from_wms(record, f"data[{index}]") for index, record in enumerate(records))
+
+
+def _task_answer(answer: Any) -> PickTask:
+    """The confirmation answers the task itself, possibly wrapped as {"task": ...}."""
+    data = fields.as_object(answer, "answer")
+    return task_from_wms(data.get("task", data), "task")
