@@ -154,10 +154,13 @@ class PlanExecution:
             context=self.context,
         )
         try:
-            return await transport.execute(request)
+            response = await transport.execute(request)
         except SubgraphError as error:
             self._subgraph_failure(fetch, str(error), path, already_named=True)
             return None
+        if fetch.aliased:
+            _restore_aliases(response.get("data"))
+        return response
 
     def _subgraph_failure(
         self, fetch: Fetch, reason: str, path: Any, *, already_named: bool = False
@@ -221,6 +224,20 @@ class PlanExecution:
 
 
 _MISSING = object()
+_ALIAS_MARK = "__fa_"
+
+
+def _restore_aliases(node: Any) -> None:
+    """Rename ``key__fa_<type>`` aliases the planner introduced back to ``key``."""
+    if isinstance(node, list):
+        for item in node:
+            _restore_aliases(item)
+    elif isinstance(node, dict):
+        for key in [k for k in node if _ALIAS_MARK in k]:
+            node[key.split(_ALIAS_MARK, 1)[0]] = node.pop(key)
+        for value in node.values():
+            if isinstance(value, dict | list):
+                _restore_aliases(value)
 
 
 def _collect(

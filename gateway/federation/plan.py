@@ -25,20 +25,6 @@ class EntityStep:
 
 
 @dataclass(frozen=True)
-class Rename:
-    """A field the subgraph returned under a planner alias, to be stored under ``key``.
-
-    Set on fetches where two type-conditioned selections of one field disagree on type in
-    the subgraph, which GraphQL forbids in one selection set.
-    """
-
-    path: tuple[str, ...]
-    type_name: str | None
-    alias: str
-    key: str
-
-
-@dataclass(frozen=True)
 class Fetch:
     """One call to one subgraph."""
 
@@ -49,7 +35,10 @@ class Fetch:
     path: tuple[str, ...]
     entity: EntityStep | None
     depends_on: tuple[int, ...]
-    renames: tuple[Rename, ...] = ()
+    #: Whether the operation aliases fields (``key__fa_...``) that must be renamed back:
+    #: two type-conditioned selections of one field may disagree on type in a subgraph,
+    #: which GraphQL forbids in one selection set.
+    aliased: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {

@@ -181,6 +181,7 @@ class Router:
         )
         if isinstance(coerced, list):
             raise OperationError([e.formatted for e in coerced], kind="variables")
+        coerced = getattr(coerced, "coerced", coerced)
         execution = PlanExecution(
             prepared.plan,
             self.transports,

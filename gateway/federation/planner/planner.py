@@ -14,6 +14,7 @@ locally wins, which keeps the number of sequential fetches small.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -42,6 +43,8 @@ from gateway.federation.supergraph import Key, Supergraph
 
 Provided = dict[Any, Any] | None
 
+_MAX_RETRIES = 3
+_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _INTROSPECTION = frozenset({"__schema", "__type", "__typename"})
 
 
@@ -75,6 +78,7 @@ class _Planner:
         self.entity_groups: dict[tuple[Any, ...], _Group] = {}
         self.root_groups: dict[str, _Group] = {}
         self.touched: list[set[int]] = []
+        self._retries = 0
 
     # -- entry ------------------------------------------------------------------------------
 
@@ -361,6 +365,7 @@ class _Planner:
         path: tuple[str, ...],
         builder: SelectionBuilder,
         provided: Provided,
+        requires_met: bool = False,
     ) -> Field | None:
         if selection.name == "__typename":
             if group.entity is False and not path:
@@ -370,9 +375,16 @@ class _Planner:
             return None
         if not self._can_resolve(group.graph, parent, selection.name, provided):
             return self._jump(group, parent, selection, path, builder, provided)  # type: ignore[return-value]
+        if not requires_met and self._requires(group.graph, parent, selection.name) is not None:
+            # The subgraph needs other subgraphs' fields first: an entity fetch to itself.
+            return self._jump(  # type: ignore[return-value]
+                group, parent, selection, path, builder, provided, same_graph=True
+            )
         target = builder.at(selection.conditions)
         composite = selection.selections is not None
-        added = target.add_field(selection, composite)
+        added = target.add_field(
+            selection, composite, self._type_in_graph(group.graph, parent, selection.name)
+        )
         group.variables |= selection.variables
         group.variables |= {name for name, _ in selection.conditions}
         self._touch(group)
@@ -387,14 +399,42 @@ class _Planner:
             added.children,  # type: ignore[arg-type]
             self._child_provided(group.graph, parent, selection.name, provided),
         )
-        if rest:
-            return selection.with_selections(rest)
-        return None
+        if not rest:
+            return None
+        remainder = selection.with_selections(rest)
+        if self._retries < _MAX_RETRIES:
+            # Part of the sub-selection is out of reach from here: fetch this field again,
+            # with only that part, from another subgraph that can serve it.
+            self._retries += 1
+            try:
+                again = self._jump(group, parent, remainder, path, builder, provided)
+            finally:
+                self._retries -= 1
+            if again is None:
+                return None
+        return remainder
 
     # -- entity jumps -------------------------------------------------------------------------
 
+    def _type_in_graph(self, graph: str, parent: str, name: str) -> str:
+        meta = self.supergraph.fields.get((parent, name))
+        in_graph = meta.graphs.get(graph) if meta else None
+        if in_graph is not None and in_graph.type:
+            return in_graph.type
+        return str(self.schema.type_map[parent].fields[name].type)  # type: ignore[union-attr]
+
+    def _requires(self, graph: str, parent: str, name: str) -> Any:
+        meta = self.supergraph.fields.get((parent, name))
+        in_graph = meta.graphs.get(graph) if meta else None
+        return in_graph.requires if in_graph else None
+
     def _jump_options(
-        self, graph: str, parent: str, selection: Selection, provided: Provided
+        self,
+        graph: str,
+        parent: str,
+        selection: Selection,
+        provided: Provided,
+        same_graph: bool = False,
     ) -> list[tuple[str, str, Key]]:
         """(target graph, entity type, key) ways to resolve ``selection`` on ``parent``."""
         supergraph = self.supergraph
@@ -414,7 +454,7 @@ class _Planner:
             entity_types += [interface.name for interface in parent_type.interfaces]
         for entity_type in entity_types:
             for target in supergraph.graphs_of_type(entity_type):
-                if target == graph:
+                if (target == graph) != same_graph:
                     continue
                 if entity_type != parent and not supergraph.is_interface_object(entity_type, target):
                     continue
@@ -433,8 +473,9 @@ class _Planner:
         builder: SelectionBuilder,
         provided: Provided,
         depth: int = 0,
+        same_graph: bool = False,
     ) -> Selection | None:
-        options = self._jump_options(group.graph, parent, selection, provided)
+        options = self._jump_options(group.graph, parent, selection, provided, same_graph)
         direct = [
             option
             for option in options
@@ -454,7 +495,7 @@ class _Planner:
 
         def score(option: tuple[str, str, Key]) -> tuple[int, int, int]:
             target, entity_type, key = option
-            existing = (target, entity_type, path, key.fields, None) in self.entity_groups
+            existing = (target, entity_type, path, key.fields) in self.entity_groups
             coverage = (
                 self._coverage(target, entity_type, sub, None)
                 if isinstance(selection, Field)
@@ -483,15 +524,18 @@ class _Planner:
                 self._plan_selections(group, parent, requires_selections, path, builder, provided)
         finally:
             self.touched.pop()
-        requires_text = print_ast(requires) if requires is not None else None
-        group_key = (target, entity_type, path, key.fields, requires_text)
+        group_key: tuple[Any, ...] = (target, entity_type, path, key.fields)
         entity_group = self.entity_groups.get(group_key)
+        if entity_group is not None and entity_group.id in touched:
+            # Its own data feeds the requirement: a separate, later fetch.
+            group_key += (print_ast(requires) if requires is not None else None,)
+            entity_group = self.entity_groups.get(group_key)
         if entity_group is None:
             entity_group = self._new_group(target, entity_type, path, entity=True)
             entity_group.key = key
-            if requires is not None:
-                entity_group.requires.append(requires_selections)
             self.entity_groups[group_key] = entity_group
+        if requires is not None and requires_selections not in entity_group.requires:
+            entity_group.requires.append(requires_selections)
         entity_group.depends |= touched - {entity_group.id}
         self._touch(entity_group)
         if isinstance(selection, Fragment):
@@ -508,7 +552,7 @@ class _Planner:
             entity_group.builder.add_typename()
             return None
         return self._plan_field(
-            entity_group, entity_type, selection, path, entity_group.builder, None
+            entity_group, entity_type, selection, path, entity_group.builder, None, True
         )
 
     def _reachable(self, graph: str, parent: str, key: Key, provided: Provided) -> bool:
@@ -536,9 +580,11 @@ class _Planner:
         live_ids = {g.id for g in live}
         renumber = {g.id: index for index, g in enumerate(live)}
         for group in live:
-            variables = tuple(sorted(v for v in group.variables if v in definitions))
+            aliased: list[bool] = []
+            body = group.builder.render(aliased)
+            used = set(_VARIABLE.findall(body))
+            variables = tuple(sorted(v for v in used if v in definitions))
             declared = [definitions[v] for v in variables]
-            body = group.builder.render()
             if group.entity:
                 declared.insert(0, "$representations: [_Any!]!")
                 body = (
@@ -572,6 +618,7 @@ class _Planner:
                     path=group.path,
                     entity=entity,
                     depends_on=tuple(sorted(renumber[d] for d in depends)),
+                    aliased=bool(aliased),
                 )
             )
         return QueryPlan(operation.kind, tuple(fetches))
