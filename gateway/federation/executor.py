@@ -198,9 +198,9 @@ class PlanExecution:
                         return False
                 continue
             assert isinstance(selection, Field)
-            if selection.name not in source:
+            if selection.response_key not in source:
                 return False
-            value = source[selection.name]
+            value = source[selection.response_key]
             if selection.selections is not None and value is not None:
                 value = self._read_nested(value, selection.selections)
                 if value is _MISSING:

@@ -15,6 +15,7 @@ from typing import Any
 
 from graphql import (
     GraphQLEnumType,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -118,6 +119,8 @@ class Projector:
             return True
         condition_type = self.schema.type_map.get(condition)
         if condition_type is None or isinstance(condition_type, GraphQLObjectType):
+            return False
+        if isinstance(object_type, GraphQLInterfaceType):
             return False
         return self.schema.is_sub_type(condition_type, object_type)  # type: ignore[arg-type]
 
@@ -255,6 +258,9 @@ class _Run:
             object_type = field_type
         else:
             typename = value.get("__typename")
+            if isinstance(field_type, GraphQLInterfaceType) and typename in (None, field_type.name):
+                # Data from an @interfaceObject subgraph whose concrete type was not needed.
+                return self.complete_object(value, field_type, selection_sets, path)
             object_type = self.projector.schema.type_map.get(typename) if typename else None
             if not isinstance(object_type, GraphQLObjectType) or not self.projector.schema.is_sub_type(
                 field_type, object_type

@@ -14,6 +14,7 @@ locally wins, which keeps the number of sequential fetches small.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -520,13 +521,16 @@ class _Planner:
                 return selection
             requires_selections: tuple[Selection, ...] = ()
             if requires is not None:
-                requires_selections = field_set_selections(requires)
+                requires_selections = _alias_arguments(field_set_selections(requires))
                 self._plan_selections(group, parent, requires_selections, path, builder, provided)
         finally:
             self.touched.pop()
         group_key: tuple[Any, ...] = (target, entity_type, path, key.fields)
         entity_group = self.entity_groups.get(group_key)
-        if entity_group is not None and entity_group.id in touched:
+        if entity_group is not None and (
+            entity_group.id in touched
+            or _conflicting_requires(entity_group.requires, requires_selections)
+        ):
             # Its own data feeds the requirement: a separate, later fetch.
             group_key += (print_ast(requires) if requires is not None else None,)
             entity_group = self.entity_groups.get(group_key)
@@ -687,3 +691,46 @@ def _provided_child(provided: Provided, parent: str, name: str) -> Provided:
     if scoped and name in scoped:
         child = _merge_provided(child, scoped[name])
     return child
+
+
+def _alias_arguments(selections: tuple[Selection, ...]) -> tuple[Selection, ...]:
+    """Give required fields with arguments their own response key.
+
+    The client may select the same field with other arguments; a private alias keeps
+    both values apart in the merged data.
+    """
+    result: list[Selection] = []
+    for selection in selections:
+        if isinstance(selection, Fragment):
+            result.append(
+                Fragment(
+                    selection.type_condition,
+                    selection.conditions,
+                    _alias_arguments(selection.selections),
+                )
+            )
+            continue
+        children = _alias_arguments(selection.selections) if selection.selections else None
+        if selection.arguments:
+            digest = hashlib.sha1(selection.arguments.encode()).hexdigest()[:8]
+            alias = f"{selection.name}__rq_{digest}"
+            selection = replace(selection, alias=alias, response_key=alias)
+        result.append(selection.with_selections(children))
+    return tuple(result)
+
+
+def _conflicting_requires(
+    existing: list[tuple[Selection, ...]], new: tuple[Selection, ...]
+) -> bool:
+    """Whether two @requires would put different values under one representation key."""
+    seen: dict[str, str] = {}
+    for selections in existing:
+        for selection in selections:
+            if isinstance(selection, Field):
+                seen[selection.name] = selection.arguments
+    return any(
+        isinstance(selection, Field)
+        and selection.name in seen
+        and seen[selection.name] != selection.arguments
+        for selection in new
+    )
