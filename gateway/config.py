@@ -172,7 +172,7 @@ def _default_clients() -> dict[str, ClientConfig]:
 
 
 def _default_subgraphs() -> dict[str, SubgraphConfig]:
-    names = ("orders", "inventory", "shipments", "billing", "returns")
+    names = ("orders", "inventory", "shipments", "billing")
     return {name: SubgraphConfig(url=f"inproc:resolvers.{name}:schema") for name in names}
 
 

@@ -1,0 +1,36 @@
+"""The process layer assembled over the system clients and the stores, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from process_apis.inventory import InventoryQueries
+from process_apis.orders import OrderQueries
+from process_apis.tracking import MilestoneRecorder, ShipmentTracking
+from stores.bundle import Stores
+from system_apis.bundle import SystemClients
+
+
+@dataclass(frozen=True, slots=True)
+class LogisticsServices:
+    orders: OrderQueries
+    inventory: InventoryQueries
+    tracking: ShipmentTracking
+    recorder: MilestoneRecorder
+
+
+def build_services(clients: SystemClients, stores: Stores) -> LogisticsServices:
+    return LogisticsServices(
+        orders=OrderQueries(clients.erp),
+        inventory=InventoryQueries(clients.wms),
+        tracking=ShipmentTracking(
+            tms=clients.tms,
+            erp=clients.erp,
+            history=stores.milestones,
+            live_trackers={
+                "SWFT": clients.swiftparcel.track,
+                "RDLN": clients.roadline.shipment_milestones,
+            },
+        ),
+        recorder=MilestoneRecorder(event_log=stores.event_log, history=stores.milestones),
+    )

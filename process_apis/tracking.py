@@ -1,0 +1,118 @@
+"""Shipment tracking: recording carrier milestones durably, and the one view of a shipment.
+
+Recording appends each milestone to the event log (durable, deduplicated by event id) before the
+milestone history is updated, so a crash between the two loses nothing: replaying the log
+rebuilds the history. Reading merges the TMS booking (carrier, service, packages), the recorded
+history and, when the carrier can be asked, its live answer; the current status then follows
+`domain.current_milestone`, so a late event never moves a shipment backwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from domain.events import utc_now
+from domain.shipments import Milestone, Shipment, merge_history
+from process_apis.visibility import NotFound, require_visible
+from stores.event_log import EventLog
+from stores.milestones import MilestoneStore
+from system_apis.context import resolve_correlation_id
+from system_apis.erp.client import ErpClient
+from system_apis.errors import BackendError, BackendNotFound
+from system_apis.milestones import milestone_envelope
+from system_apis.tms.client import TmsClient
+from system_apis.tms.models import Booking
+
+logger = logging.getLogger(__name__)
+
+LiveTracker = Callable[[str], Awaitable[Sequence[Milestone]]]
+"""Asks a carrier for a tracking number's events now."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingOutcome:
+    recorded: tuple[Milestone, ...]
+    duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneRecorder:
+    event_log: EventLog
+    history: MilestoneStore
+
+    async def record(
+        self, milestones: Iterable[Milestone], *, correlation_id: str | None = None
+    ) -> RecordingOutcome:
+        """Append, then project; returns the milestones new to the history."""
+        correlation = resolve_correlation_id(correlation_id)
+        received_at = utc_now()
+        batch = list(milestones)
+        for milestone in batch:
+            await self.event_log.append(
+                milestone_envelope(milestone, received_at=received_at, correlation_id=correlation)
+            )
+        added = await self.history.add(batch)
+        return RecordingOutcome(recorded=tuple(added), duplicates=len(batch) - len(added))
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedShipment:
+    """A shipment as the gateway shows it; `live` says whether the carrier answered just now."""
+
+    shipment: Shipment
+    booking: Booking
+    live: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentTracking:
+    tms: TmsClient
+    erp: ErpClient
+    history: MilestoneStore
+    live_trackers: Mapping[str, LiveTracker]
+    """Carrier code (as the TMS names carriers) to its live tracking call."""
+
+    async def by_tracking_number(self, tenant_id: str, tracking_number: str) -> TrackedShipment:
+        try:
+            booking = await self.tms.booking_by_tracking_number(tracking_number)
+        except BackendNotFound:
+            raise NotFound("shipment", tracking_number) from None
+        return await self._tracked(tenant_id, booking)
+
+    async def for_order(self, tenant_id: str, order_id: str) -> tuple[TrackedShipment, ...]:
+        bookings = await self.tms.bookings_for_order(order_id)
+        return tuple([await self._tracked(tenant_id, booking) for booking in bookings])
+
+    async def _tracked(self, tenant_id: str, booking: Booking) -> TrackedShipment:
+        shipment = booking.shipment
+        try:
+            order = await self.erp.order(shipment.order_id)
+        except BackendNotFound:
+            raise NotFound("shipment", shipment.tracking_number) from None
+        require_visible(order.customer_id, tenant_id, "shipment", shipment.tracking_number)
+        recorded = await self.history.history(shipment.tracking_number)
+        live_events, live = await self._live(shipment)
+        shipment = dataclasses.replace(
+            shipment,
+            customer_id=order.customer_id,
+            milestones=merge_history(recorded, live_events),
+        )
+        return TrackedShipment(shipment=shipment, booking=booking, live=live)
+
+    async def _live(self, shipment: Shipment) -> tuple[Sequence[Milestone], bool]:
+        """The carrier's answer now; when it cannot answer, the recorded history stands alone."""
+        tracker = self.live_trackers.get(shipment.carrier)
+        if tracker is None:
+            return (), False
+        try:
+            return await tracker(shipment.tracking_number), True
+        except BackendError as error:
+            logger.warning(
+                "live tracking unavailable for %s: %s",
+                shipment.tracking_number,
+                error.public_message,
+            )
+            return (), False

@@ -1,0 +1,84 @@
+"""The billing subgraph: invoices and freight charges of an order, from the ERP."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+from domain.billing import Invoice as DomainInvoice
+from domain.billing import InvoiceStatus as DomainInvoiceStatus
+from resolvers.context import context_of
+from resolvers.errors import error_mask
+from resolvers.guard import or_none
+from resolvers.values import Money
+
+InvoiceStatus = strawberry.enum(DomainInvoiceStatus, name="InvoiceStatus")
+
+
+@strawberry.type
+class FreightCharge:
+    carrier: str
+    tracking_number: str
+    amount: Money
+
+
+@strawberry.type
+class Invoice:
+    id: strawberry.ID
+    issued_on: date
+    due_on: date
+    net: Money
+    tax: Money
+    gross: Money
+    status: InvoiceStatus
+    freight: list[FreightCharge]
+
+    @classmethod
+    def of(cls, invoice: DomainInvoice) -> Invoice:
+        return cls(
+            id=strawberry.ID(invoice.invoice_id),
+            issued_on=invoice.issued_on,
+            due_on=invoice.due_on,
+            net=Money.of(invoice.net),
+            tax=Money.of(invoice.tax),
+            gross=Money.of(invoice.gross),
+            status=invoice.status,
+            freight=[
+                FreightCharge(
+                    carrier=f.carrier, tracking_number=f.tracking_number, amount=Money.of(f.amount)
+                )
+                for f in invoice.freight
+            ],
+        )
+
+
+@strawberry.federation.type(keys=["id"])
+class Order:
+    id: strawberry.ID
+
+    @strawberry.field(description="The order's invoices (empty until it has shipped).")
+    async def invoices(self, info: strawberry.Info) -> list[Invoice]:
+        context = context_of(info)
+        invoices = await or_none(
+            context.services.orders.invoices(context.principal.tenant_id, str(self.id))
+        )
+        return [Invoice.of(i) for i in invoices or ()]
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Order:
+        return cls(id=id)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="An invoice of the calling customer by its number.")
+    async def invoice(self, info: strawberry.Info, id: strawberry.ID) -> Invoice | None:
+        context = context_of(info)
+        invoice = await or_none(
+            context.services.orders.invoice(context.principal.tenant_id, str(id))
+        )
+        return Invoice.of(invoice) if invoice else None
+
+
+schema = strawberry.federation.Schema(query=Query, types=[Order], extensions=[error_mask])

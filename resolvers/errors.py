@@ -1,0 +1,52 @@
+"""Errors a client may read, and the mask that hides every other one.
+
+Backend failures carry a sentence written for clients (`public_message`) and a code; anything
+else (a bug, an unexpected exception) reaches the client only as "Unexpected error." so no
+internals or stack traces leave the process.
+"""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from system_apis.errors import (
+    BackendError,
+    BackendRejected,
+    BackendThrottled,
+    BackendTimeout,
+    BackendUnavailable,
+)
+
+
+class PublicError(Exception):
+    """An error whose message and code are meant for the client."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.extensions = {"code": code}
+
+
+def public_backend_error(error: BackendError) -> PublicError:
+    if isinstance(error, BackendThrottled):
+        code = "BACKEND_THROTTLED"
+    elif isinstance(error, BackendTimeout):
+        code = "BACKEND_TIMEOUT"
+    elif isinstance(error, BackendUnavailable):
+        code = "BACKEND_UNAVAILABLE"
+    elif isinstance(error, BackendRejected):
+        code = "BACKEND_REJECTED"
+    else:
+        code = "BACKEND_ERROR"
+    return PublicError(error.public_message, code)
+
+
+def _is_internal(error: GraphQLError) -> bool:
+    original = error.original_error
+    if original is None:
+        return False  # GraphQL's own validation and coercion errors are for the client
+    return not isinstance(original, PublicError)
+
+
+def error_mask() -> MaskErrors:
+    return MaskErrors(should_mask_error=_is_internal)

@@ -1,0 +1,133 @@
+"""The orders subgraph: orders, their lines and the calling customer, as the ERP has them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+
+from domain.orders import Order as DomainOrder
+from domain.orders import OrderStatus as DomainOrderStatus
+from resolvers.context import context_of
+from resolvers.errors import error_mask
+from resolvers.guard import or_none, or_raise
+from resolvers.values import Address, Money, Quantity
+
+OrderStatus = strawberry.enum(DomainOrderStatus, name="OrderStatus")
+
+MAX_PAGE = 100
+
+
+@strawberry.federation.type(keys=["sku"], description="An item of the ERP's item master.")
+class Item:
+    sku: strawberry.ID
+
+    @strawberry.field
+    async def description(self, info: strawberry.Info) -> str | None:
+        item = await or_none(context_of(info).services.orders.item(str(self.sku)))
+        return item.description if item else None
+
+    @classmethod
+    def resolve_reference(cls, sku: strawberry.ID) -> Item:
+        return cls(sku=sku)
+
+
+@strawberry.type
+class OrderLine:
+    line_number: int
+    quantity: Quantity
+    unit_price: Money
+    warehouse_id: str
+    item: Item
+
+
+@strawberry.federation.type(keys=["id"], description="A sales order; the ERP is its record.")
+class Order:
+    id: strawberry.ID
+    customer_id: str
+    status: OrderStatus
+    ordered_on: date
+    requested_delivery_on: date | None
+    currency: str
+    ship_to: Address
+    lines: list[OrderLine]
+    changed_at: datetime | None
+
+    @classmethod
+    def of(cls, order: DomainOrder) -> Order:
+        return cls(
+            id=strawberry.ID(order.order_id),
+            customer_id=order.customer_id,
+            status=order.status,
+            ordered_on=order.ordered_on,
+            requested_delivery_on=order.requested_delivery_on,
+            currency=order.currency,
+            ship_to=Address.of(order.ship_to),
+            lines=[
+                OrderLine(
+                    line_number=line.line_number,
+                    quantity=Quantity.of(line.quantity),
+                    unit_price=Money.of(line.unit_price),
+                    warehouse_id=line.warehouse_id,
+                    item=Item(sku=strawberry.ID(line.sku)),
+                )
+                for line in order.lines
+            ],
+            changed_at=order.changed_at,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> Order | None:
+        context = context_of(info)
+        order = await or_none(context.services.orders.order(context.principal.tenant_id, str(id)))
+        return cls.of(order) if order else None
+
+
+@strawberry.type
+class OrderPage:
+    orders: list[Order]
+    next_cursor: str | None
+
+
+@strawberry.federation.type(keys=["id"])
+class Customer:
+    id: strawberry.ID
+    name: str
+    country: str
+    currency: str
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="An order of the calling customer; null when there is none.")
+    async def order(self, info: strawberry.Info, id: strawberry.ID) -> Order | None:
+        context = context_of(info)
+        order = await or_none(context.services.orders.order(context.principal.tenant_id, str(id)))
+        return Order.of(order) if order else None
+
+    @strawberry.field(description="The calling customer's orders, newest first, page by page.")
+    async def orders(
+        self, info: strawberry.Info, first: int = 20, after: str | None = None
+    ) -> OrderPage:
+        context = context_of(info)
+        size = max(1, min(first, MAX_PAGE))
+        page = await or_raise(
+            context.services.orders.orders(context.principal.tenant_id, first=size, after=after)
+        )
+        return OrderPage(orders=[Order.of(o) for o in page.items], next_cursor=page.next_token)
+
+    @strawberry.field(description="The customer account the caller acts for.")
+    async def me(self, info: strawberry.Info) -> Customer | None:
+        context = context_of(info)
+        customer = await or_none(context.services.orders.customer(context.principal.tenant_id))
+        if customer is None:
+            return None
+        return Customer(
+            id=strawberry.ID(customer.customer_id),
+            name=customer.name,
+            country=customer.country,
+            currency=customer.currency,
+        )
+
+
+schema = strawberry.federation.Schema(query=Query, types=[Item], extensions=[error_mask])

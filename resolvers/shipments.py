@@ -1,0 +1,133 @@
+"""The shipments subgraph: one view of a shipment across the TMS and its carrier."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from domain.shipments import Milestone as DomainMilestone
+from domain.shipments import MilestoneStatus as DomainMilestoneStatus
+from process_apis.tracking import TrackedShipment
+from resolvers.context import context_of
+from resolvers.errors import error_mask
+from resolvers.guard import or_none, or_raise
+
+ShipmentStatus = strawberry.enum(
+    DomainMilestoneStatus,
+    name="ShipmentStatus",
+    description="The coarse status every carrier's codes map onto.",
+)
+
+
+@strawberry.type(description="One carrier event: the canonical status and the carrier's words.")
+class Milestone:
+    status: ShipmentStatus
+    occurred_at: datetime
+    carrier_code: str
+    carrier_description: str
+    reason: str | None
+    city: str | None
+    region: str | None
+    country: str | None
+
+    @classmethod
+    def of(cls, milestone: DomainMilestone) -> Milestone:
+        return cls(
+            status=milestone.status,
+            occurred_at=milestone.occurred_at,
+            carrier_code=milestone.carrier_code,
+            carrier_description=milestone.carrier_description,
+            reason=milestone.reason,
+            city=milestone.city,
+            region=milestone.region,
+            country=milestone.country,
+        )
+
+
+@strawberry.type
+class Package:
+    package_id: str
+    weight_kg: Decimal
+
+
+@strawberry.federation.type(keys=["trackingNumber"])
+class Shipment:
+    tracking_number: strawberry.ID
+    booking_id: str
+    carrier: str
+    service: str
+    status: ShipmentStatus | None = strawberry.field(
+        description="Current status; a late event never moves it backwards."
+    )
+    current: Milestone | None = strawberry.field(
+        description="The milestone that states the current status, with the carrier's own code."
+    )
+    milestones: list[Milestone] = strawberry.field(description="Every event, oldest first.")
+    packages: list[Package]
+    live: bool = strawberry.field(
+        description="Whether the carrier confirmed this view just now (else: recorded history)."
+    )
+    order: OrderShipments
+
+    @classmethod
+    def of(cls, tracked: TrackedShipment) -> Shipment:
+        shipment = tracked.shipment
+        current = shipment.current
+        return cls(
+            tracking_number=strawberry.ID(shipment.tracking_number),
+            booking_id=shipment.shipment_id,
+            carrier=shipment.carrier,
+            service=shipment.service,
+            status=current.status if current else None,
+            current=Milestone.of(current) if current else None,
+            milestones=[Milestone.of(m) for m in shipment.milestones],
+            packages=[
+                Package(package_id=p.package_id, weight_kg=p.weight.in_kilograms())
+                for p in shipment.packages
+            ],
+            live=tracked.live,
+            order=OrderShipments(id=strawberry.ID(shipment.order_id)),
+        )
+
+    @classmethod
+    async def resolve_reference(
+        cls, info: strawberry.Info, tracking_number: strawberry.ID
+    ) -> Shipment | None:
+        return await _shipment(info, str(tracking_number))
+
+
+async def _shipment(info: strawberry.Info, tracking_number: str) -> Shipment | None:
+    context = context_of(info)
+    tracked = await or_none(
+        context.services.tracking.by_tracking_number(context.principal.tenant_id, tracking_number)
+    )
+    return Shipment.of(tracked) if tracked else None
+
+
+@strawberry.federation.type(keys=["id"], name="Order")
+class OrderShipments:
+    id: strawberry.ID
+
+    @strawberry.field(description="The order's shipments, each with its current status.")
+    async def shipments(self, info: strawberry.Info) -> list[Shipment]:
+        context = context_of(info)
+        tracked = await or_raise(
+            context.services.tracking.for_order(context.principal.tenant_id, str(self.id))
+        )
+        return [Shipment.of(t) for t in tracked]
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> OrderShipments:
+        return cls(id=id)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A shipment of the calling customer by its tracking number.")
+    async def shipment(self, info: strawberry.Info, tracking_number: str) -> Shipment | None:
+        return await _shipment(info, tracking_number)
+
+
+schema = strawberry.federation.Schema(query=Query, extensions=[error_mask])
