@@ -61,6 +61,7 @@ class _Group:
     key: Key | None = None
     requires: list[tuple[Selection, ...]] = field(default_factory=list)
     variables: set[str] = field(default_factory=set)
+    source: tuple[Any, SelectionBuilder, Any] | None = None
 
 
 def plan_operation(
@@ -118,6 +119,10 @@ class _Planner:
         tried: set[str] = set()
         while remainder is not None:
             options = [graph for graph in candidates if graph not in tried]
+            if tried and _has_type_condition(remainder):
+                # Splitting a shared root field by runtime type would trust every subgraph
+                # to return the same object for it; refuse, as other routers do.
+                options = []
             if not options:
                 raise OperationError(
                     [{"message": f"Cannot plan field {root}.{remainder.name}: no subgraph "
@@ -175,16 +180,8 @@ class _Planner:
         elif in_graph.used_overridden:
             return False
         if in_graph.external:
-            if _is_provided(provided, parent, name):
-                return True
-            return any(name in _top_names(key.selection) for key in type_info.keys) and (
-                not self._resolved_elsewhere_only(meta, graph)
-            )
+            return _is_provided(provided, parent, name)
         return True
-
-    def _resolved_elsewhere_only(self, meta: Any, graph: str) -> bool:
-        # An external key field is still readable from the subgraph that holds the reference.
-        return False
 
     def _coverage(
         self, graph: str, parent: str, selections: tuple[Selection, ...], provided: Provided
@@ -298,7 +295,17 @@ class _Planner:
         ):
             builder.add_typename()
             remainder: list[Selection] = []
-            for object_type in sorted(self.supergraph.possible_types_in_graph(parent, group.graph)):
+            runtime_types = self.supergraph.possible_types_in_graph(parent, group.graph)
+            if not runtime_types:
+                # The subgraph cannot return any object of this type: only the fields on the
+                # abstract type itself can be asked of it.
+                own = tuple(
+                    s
+                    for s in selections
+                    if isinstance(s, Field) or s.type_condition in (None, parent)
+                )
+                return self._plan_object(group, parent, own, path, builder, provided)
+            for object_type in sorted(runtime_types):
                 if not self._type_applies(parent, object_type):
                     continue
                 applicable = self._for_type(object_type, selections)
@@ -408,7 +415,20 @@ class _Planner:
             # with only that part, from another subgraph that can serve it.
             self._retries += 1
             try:
-                again = self._jump(group, parent, remainder, path, builder, provided)
+                if group.entity and group.source is not None and path == group.path:
+                    # At the top of an entity fetch: go back to where the entity came from.
+                    source, source_builder, source_provided = group.source
+                    again = self._jump(
+                        source,
+                        parent,
+                        remainder,
+                        path,
+                        source_builder,
+                        source_provided,
+                        exclude=frozenset({group.graph}),
+                    )
+                else:
+                    again = self._jump(group, parent, remainder, path, builder, provided)
             finally:
                 self._retries -= 1
             if again is None:
@@ -475,8 +495,13 @@ class _Planner:
         provided: Provided,
         depth: int = 0,
         same_graph: bool = False,
+        exclude: frozenset[str] = frozenset(),
     ) -> Selection | None:
-        options = self._jump_options(group.graph, parent, selection, provided, same_graph)
+        options = [
+            option
+            for option in self._jump_options(group.graph, parent, selection, provided, same_graph)
+            if option[0] not in exclude
+        ]
         direct = [
             option
             for option in options
@@ -537,6 +562,7 @@ class _Planner:
         if entity_group is None:
             entity_group = self._new_group(target, entity_type, path, entity=True)
             entity_group.key = key
+            entity_group.source = (group, builder, provided)
             self.entity_groups[group_key] = entity_group
         if requires is not None and requires_selections not in entity_group.requires:
             entity_group.requires.append(requires_selections)
@@ -734,3 +760,10 @@ def _conflicting_requires(
         and seen[selection.name] != selection.arguments
         for selection in new
     )
+
+
+def _has_type_condition(selection: Selection) -> bool:
+    children = selection.selections or ()
+    if isinstance(selection, Fragment) and selection.type_condition:
+        return True
+    return any(_has_type_condition(child) for child in children)
