@@ -1,0 +1,1 @@
+"""Benchmark harness: our router against Apollo Gateway on one three-subgraph supergraph."""
