@@ -100,19 +100,25 @@ class Sandbox:
         return ("DELETE" if clear else "GET"), f"{self.url(backend)}/_admin/deliveries", None
 
     @staticmethod
-    def _call(request: Request) -> Any:
-        method, url, body = request
-        response = httpx.request(method, url, json=body, timeout=30.0)
-        response.raise_for_status()
-        return response.json()
+    def _call(*requests: Request) -> Any:
+        """Send the requests in order on one client; answers the last JSON body."""
+        answer = None
+        with httpx.Client(timeout=30.0) as client:
+            for method, url, body in requests:
+                response = client.request(method, url, json=body)
+                response.raise_for_status()
+                answer = response.json()
+        return answer
 
     @staticmethod
-    async def _acall(request: Request) -> Any:
-        method, url, body = request
+    async def _acall(*requests: Request) -> Any:
+        answer = None
         async with httpx.AsyncClient(timeout=30.0) as client:
-            response = await client.request(method, url, json=body)
-        response.raise_for_status()
-        return response.json()
+            for method, url, body in requests:
+                response = await client.request(method, url, json=body)
+                response.raise_for_status()
+                answer = response.json()
+        return answer
 
     # Sync helpers.
 
@@ -122,8 +128,7 @@ class Sandbox:
 
     def reset_faults(self, *backends: str) -> None:
         """Switch faults off on the named backends, or on all of them."""
-        for backend in backends or BACKENDS:
-            self._call(self._reset(backend))
+        self._call(*(self._reset(backend) for backend in backends or BACKENDS))
 
     def set_webhook(self, backend: str, url: str | None, secret: str | None = None) -> None:
         """Where a pushing backend (wms, swiftparcel, heritage) sends; None stops pushing."""
@@ -152,8 +157,7 @@ class Sandbox:
         return await self._acall(self._faults(backend, faults))
 
     async def areset_faults(self, *backends: str) -> None:
-        for backend in backends or BACKENDS:
-            await self._acall(self._reset(backend))
+        await self._acall(*(self._reset(backend) for backend in backends or BACKENDS))
 
     async def aset_webhook(self, backend: str, url: str | None, secret: str | None = None) -> None:
         await self._acall(self._webhook(backend, url, secret))
