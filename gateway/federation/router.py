@@ -175,7 +175,12 @@ class Router:
         Raises ``OperationError`` only for requests that must not execute at all (parse,
         validation and variable errors), so the HTTP layer can choose the status code.
         """
-        prepared = self.prepare(document, operation_name)
+        try:
+            prepared = self.prepare(document, operation_name)
+        except OperationError as error:
+            if error.kind != "planning":
+                raise
+            return {"errors": error.errors, "data": None}
         coerced = get_variable_values(
             self.schema, list(prepared.variable_definitions), dict(variables or {})
         )

@@ -81,6 +81,7 @@ class _Planner:
         self.root_groups: dict[str, _Group] = {}
         self.touched: list[set[int]] = []
         self._retries = 0
+        self._split_by_type = False
 
     # -- entry ------------------------------------------------------------------------------
 
@@ -119,7 +120,7 @@ class _Planner:
         tried: set[str] = set()
         while remainder is not None:
             options = [graph for graph in candidates if graph not in tried]
-            if tried and _has_type_condition(remainder):
+            if tried and self._split_by_type:
                 # Splitting a shared root field by runtime type would trust every subgraph
                 # to return the same object for it; refuse, as other routers do.
                 options = []
@@ -143,6 +144,7 @@ class _Planner:
                 group = self._new_group(graph, root, (), entity=False)
                 group.depends |= depends
                 self.root_groups[graph] = group
+            self._split_by_type = False
             remainder = self._plan_field(group, root, remainder, (), group.builder, None)
 
     # -- groups -------------------------------------------------------------------------------
@@ -315,6 +317,7 @@ class _Planner:
                     group, object_type, applicable, path, builder.fragment(object_type), provided
                 )
                 if rest:
+                    self._split_by_type = True
                     remainder.append(Fragment(object_type, (), rest))
             return tuple(remainder)
         return self._plan_object(group, parent, selections, path, builder, provided)
@@ -399,6 +402,13 @@ class _Planner:
         if not composite:
             return None
         child_type = self._field_type_name(parent, selection.name)
+        if self._is_abstract(child_type):
+            added.children.add_typename()  # type: ignore[union-attr]
+            narrowed = self._type_in_graph(group.graph, parent, selection.name)
+            narrowed = narrowed.replace("!", "").replace("[", "").replace("]", "")
+            if narrowed != child_type and narrowed in self.schema.type_map:
+                # The subgraph declares a narrower type for this field (@join__field type).
+                child_type = narrowed
         rest = self._plan_selections(
             group,
             child_type,
@@ -761,9 +771,3 @@ def _conflicting_requires(
         for selection in new
     )
 
-
-def _has_type_condition(selection: Selection) -> bool:
-    children = selection.selections or ()
-    if isinstance(selection, Fragment) and selection.type_condition:
-        return True
-    return any(_has_type_condition(child) for child in children)

@@ -1,0 +1,110 @@
+"""The ``logistics-gateway`` command.
+
+Each subcommand is one ``add_<name>_command(subparsers)`` function that registers its parser
+and sets ``handler``; ``main`` only dispatches. ``serve`` runs the federation router over
+any supergraph. ``compose`` (gateway/composition/) and ``demo`` register themselves in
+``_COMMANDS`` the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+
+def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
+    """``serve``: the federation router over HTTP for one supergraph."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve a supergraph over GraphQL over HTTP",
+        description="Serve an Apollo Federation v2 supergraph at /graphql (health: /health).",
+    )
+    parser.add_argument("--supergraph", required=True, type=Path, help="supergraph SDL file")
+    parser.add_argument("--port", type=int, default=4000)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--subgraph",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="override a subgraph location: http(s)://... or inproc:module:attribute",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="per-subgraph request timeout in seconds"
+    )
+    parser.add_argument(
+        "--override-label",
+        action="append",
+        default=[],
+        metavar="LABEL",
+        help="enable a progressive @override label",
+    )
+    parser.add_argument("--log-level", default="warning")
+    parser.set_defaults(handler=_serve)
+
+
+def _parse_locations(items: Sequence[str]) -> dict[str, str]:
+    locations: dict[str, str] = {}
+    for item in items:
+        name, separator, location = item.partition("=")
+        if not separator or not name or not location:
+            raise SystemExit(f"--subgraph expects NAME=URL, got {item!r}")
+        locations[name.strip()] = location.strip()
+    return locations
+
+
+def _serve(arguments: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.federation import Router, Supergraph, SupergraphError, build_app
+
+    try:
+        supergraph = Supergraph.from_sdl(arguments.supergraph.read_text())
+    except (OSError, SupergraphError) as error:
+        print(f"cannot load supergraph {arguments.supergraph}: {error}", file=sys.stderr)
+        return 2
+    router = Router(
+        supergraph,
+        subgraphs=_parse_locations(arguments.subgraph),
+        timeout=arguments.timeout,
+        enabled_override_labels=frozenset(arguments.override_label),
+    )
+    uvicorn.run(
+        build_app(router),
+        host=arguments.host,
+        port=arguments.port,
+        log_level=arguments.log_level,
+        access_log=False,
+    )
+    return 0
+
+
+#: Subcommand registrars, in help order. ``compose`` and ``demo`` are added here.
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_serve_command]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="logistics-gateway", description="GraphQL federation gateway for logistics."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in _COMMANDS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point."""
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    handler = getattr(arguments, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    return int(handler(arguments) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""Apollo Federation v2 router: supergraph loading, query planning, execution, serving.
+
+    supergraph = Supergraph.from_sdl(text)
+    router = Router(supergraph, subgraphs={"orders": "inproc:resolvers.orders:schema"})
+    result = await router.execute(query, variables, operation_name)
+    app = build_app(router)  # Starlette, GraphQL over HTTP
+"""
+
+from gateway.federation.errors import (
+    FederationError,
+    OperationError,
+    SubgraphError,
+    SubgraphTimeout,
+    SupergraphError,
+)
+from gateway.federation.http_app import build_app
+from gateway.federation.plan import Fetch, QueryPlan, print_plan
+from gateway.federation.router import PreparedOperation, Router
+from gateway.federation.supergraph import Supergraph
+from gateway.federation.transports import (
+    HttpTransport,
+    InProcessTransport,
+    SubgraphRequest,
+    Transport,
+)
+
+__all__ = [
+    "FederationError",
+    "Fetch",
+    "HttpTransport",
+    "InProcessTransport",
+    "OperationError",
+    "PreparedOperation",
+    "QueryPlan",
+    "Router",
+    "SubgraphError",
+    "SubgraphRequest",
+    "SubgraphTimeout",
+    "Supergraph",
+    "SupergraphError",
+    "Transport",
+    "build_app",
+    "print_plan",
+]

@@ -1,0 +1,197 @@
+"""GraphQL over HTTP (the GraphQL Foundation's specification) in front of a Router.
+
+Media types and status codes follow the specification: a client accepting
+``application/graphql-response+json`` gets 4xx for requests that cannot execute, one
+accepting only ``application/json`` gets 200 with the errors in the body. GET serves
+queries only (a mutation over GET is 405) and, for browsers asking for HTML, GraphiQL.
+Unexpected failures answer 500 with a generic message; no stack trace leaves the process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from graphql import OperationType, parse
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from gateway.federation.errors import OperationError
+from gateway.federation.operation import select_operation
+from gateway.federation.router import Router
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+_PLAN_HEADER = "x-query-plan"
+_logger = logging.getLogger("gateway.federation.http")
+
+
+def build_app(router: Router, *, path: str = "/graphql", graphiql: bool = True) -> Starlette:
+    """A Starlette app serving ``router`` at ``path`` plus ``/health``."""
+
+    async def graphql_endpoint(request: Request) -> Response:
+        try:
+            return await _handle(router, request, graphiql)
+        except Exception:  # noqa: BLE001 - never leak internals to clients
+            _logger.exception("unhandled error while serving a GraphQL request")
+            return _respond({"errors": [{"message": "Internal server error"}]}, 500, JSON)
+
+    async def health(_: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type=JSON)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await router.aclose()
+
+    routes = [
+        Route(path, graphql_endpoint, methods=["GET", "POST"]),
+        Route("/health", health, methods=["GET"]),
+    ]
+    if path != "/":
+        routes.append(Route("/", graphql_endpoint, methods=["GET", "POST"]))
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _respond(body: dict[str, Any], status: int, media_type: str, **headers: str) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=media_type, headers=headers or None
+    )
+
+
+def _negotiate(accept: str) -> str | None:
+    """The response media type for an Accept header, or None when none is acceptable."""
+    if not accept.strip():
+        return JSON
+    best: tuple[float, int, str] | None = None
+    for position, item in enumerate(accept.split(",")):
+        parts = [p.strip() for p in item.split(";")]
+        media = parts[0].lower()
+        quality = 1.0
+        for parameter in parts[1:]:
+            if parameter.startswith("q="):
+                try:
+                    quality = float(parameter[2:])
+                except ValueError:
+                    quality = 0.0
+        if quality <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE:
+            chosen = GRAPHQL_RESPONSE
+        elif media in (JSON, "application/*", "*/*"):
+            chosen = JSON if media == JSON else GRAPHQL_RESPONSE
+        else:
+            continue
+        candidate = (quality, -position, chosen)
+        if best is None or candidate > best:
+            best = candidate
+    return best[2] if best else None
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "query" not in request.query_params
+
+
+async def _handle(router: Router, request: Request, graphiql: bool) -> Response:
+    if request.method == "GET" and graphiql and _wants_html(request):
+        return HTMLResponse(_GRAPHIQL)
+    media_type = _negotiate(request.headers.get("accept", ""))
+    if media_type is None:
+        return _respond(
+            {"errors": [{"message": "Not acceptable: use application/graphql-response+json"}]},
+            406,
+            JSON,
+        )
+    if request.method == "POST":
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in (JSON, GRAPHQL_RESPONSE):
+            return _respond(
+                {"errors": [{"message": "Unsupported media type: send application/json"}]},
+                415,
+                media_type,
+            )
+        try:
+            params = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return _bad_request("The request body is not valid JSON.", media_type)
+    else:
+        params = dict(request.query_params)
+        for name in ("variables", "extensions"):
+            if isinstance(params.get(name), str):
+                try:
+                    params[name] = orjson.loads(params[name])
+                except orjson.JSONDecodeError:
+                    return _bad_request(f"The {name} parameter is not valid JSON.", media_type)
+    if not isinstance(params, dict):
+        return _bad_request("The request body must be a JSON object.", media_type)
+    query = params.get("query")
+    variables = params.get("variables")
+    operation_name = params.get("operationName")
+    if not isinstance(query, str) or not query:
+        return _bad_request("The query parameter must be a non-empty string.", media_type)
+    if variables is not None and not isinstance(variables, dict):
+        return _bad_request("The variables parameter must be an object.", media_type)
+    if operation_name is not None and not isinstance(operation_name, str):
+        return _bad_request("The operationName parameter must be a string.", media_type)
+    if request.method == "GET" and _is_mutation(query, operation_name):
+        return _respond(
+            {"errors": [{"message": "Only queries can be sent with GET; use POST."}]},
+            405,
+            media_type,
+            allow="POST",
+        )
+    include_plan = request.headers.get(_PLAN_HEADER, "").lower() in ("true", "1", "yes")
+    try:
+        result = await router.execute(
+            query,
+            variables,
+            operation_name,
+            context={"request": request},
+            headers=request.headers,
+            include_plan=include_plan,
+        )
+    except OperationError as error:
+        status = 200
+        if media_type == GRAPHQL_RESPONSE and error.kind in ("parse", "validation", "variables"):
+            status = 400
+        return _respond({"errors": error.errors}, status, media_type)
+    return _respond(result, 200, media_type)
+
+
+def _bad_request(message: str, media_type: str) -> Response:
+    return _respond({"errors": [{"message": message}]}, 400, media_type)
+
+
+def _is_mutation(query: str, operation_name: str | None) -> bool:
+    try:
+        operation = select_operation(parse(query), operation_name)
+    except Exception:  # noqa: BLE001 - the router reports the actual problem
+        return False
+    return operation.operation != OperationType.QUERY
+
+
+_GRAPHIQL = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8"><title>Logistics gateway</title>
+<link rel="stylesheet" href="https://unpkg.com/graphiql@3/graphiql.min.css" />
+</head>
+<body style="margin:0;height:100vh">
+<div id="graphiql" style="height:100vh"></div>
+<script crossorigin src="https://unpkg.com/react@18/umd/react.production.min.js"></script>
+<script crossorigin src="https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"></script>
+<script crossorigin src="https://unpkg.com/graphiql@3/graphiql.min.js"></script>
+<script>
+const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
+ReactDOM.createRoot(document.getElementById("graphiql"))
+  .render(React.createElement(GraphiQL, { fetcher }));
+</script>
+</body>
+</html>
+"""

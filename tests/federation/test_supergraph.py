@@ -1,0 +1,85 @@
+"""Loading a supergraph and deriving the API schema clients see."""
+
+from __future__ import annotations
+
+import pytest
+from graphql import GraphQLEnumType, GraphQLObjectType, print_schema
+
+from gateway.federation import Supergraph, SupergraphError
+
+
+def test_subgraphs_are_read_from_join_graph(supergraph: Supergraph) -> None:
+    names = {graph.name: graph.url for graph in supergraph.graphs.values()}
+    assert names["products"] == "inproc:tests.federation.subgraphs.products:schema"
+    assert set(names) == {"products", "inventory", "accounts", "reviews"}
+
+
+def test_keys_requires_provides_and_override_are_read(supergraph: Supergraph) -> None:
+    assert [k.fields for k in supergraph.resolvable_keys("Product", "INVENTORY")] == ["upc"]
+    estimate = supergraph.fields[("Product", "shippingEstimate")].graphs["INVENTORY"]
+    assert estimate.requires is not None
+    author = supergraph.fields[("Review", "author")].graphs["REVIEWS"]
+    assert author.provides is not None
+    nickname = supergraph.fields[("User", "nickname")].graphs["ACCOUNTS"]
+    assert (nickname.override, nickname.override_label) == ("reviews", "nickname-from-accounts")
+
+
+def test_api_schema_drops_federation_machinery(supergraph: Supergraph) -> None:
+    printed = print_schema(supergraph.api_schema)
+    assert "join__" not in printed
+    assert "link__" not in printed
+    assert "@inaccessible" not in printed
+    assert "_entities" not in printed
+
+
+def test_api_schema_drops_inaccessible_fields_and_enum_values(supergraph: Supergraph) -> None:
+    user = supergraph.api_schema.type_map["User"]
+    assert isinstance(user, GraphQLObjectType)
+    assert "email" not in user.fields
+    category = supergraph.api_schema.type_map["Category"]
+    assert isinstance(category, GraphQLEnumType)
+    assert set(category.values) == {"TOOLS", "PACKING"}
+
+
+def test_unknown_execution_feature_is_refused() -> None:
+    sdl = """
+    schema
+      @link(url: "https://specs.apollo.dev/link/v1.0")
+      @link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION)
+      @link(url: "https://example.com/magic/v1.0", for: EXECUTION)
+    { query: Query }
+    enum join__Graph { A @join__graph(name: "a", url: "http://a") }
+    type Query @join__type(graph: A) { hello: String }
+    """
+    with pytest.raises(SupergraphError, match="magic"):
+        Supergraph.from_sdl(sdl)
+
+
+def test_a_document_without_join_is_not_a_supergraph() -> None:
+    with pytest.raises(SupergraphError):
+        Supergraph.from_sdl("type Query { hello: String }")
+
+
+def test_fed1_style_supergraph_with_extension_loads() -> None:
+    sdl = """
+    schema
+      @link(url: "https://specs.apollo.dev/link/v1.0")
+      @link(url: "https://specs.apollo.dev/join/v0.1", for: EXECUTION)
+    { query: Query }
+    directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false) repeatable on OBJECT | INTERFACE
+    directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, external: Boolean) on FIELD_DEFINITION
+    directive @join__graph(name: String!, url: String!) on ENUM_VALUE
+    scalar join__FieldSet
+    enum join__Graph {
+      A @join__graph(name: "a", url: "http://a")
+      B @join__graph(name: "b", url: "http://b")
+    }
+    type Query @join__type(graph: A) { me: User @join__field(graph: A) }
+    type User @join__type(graph: A, key: "id") @join__type(graph: B, key: "id", extension: true) {
+      id: ID!
+      name: String @join__field(graph: B)
+    }
+    """
+    supergraph = Supergraph.from_sdl(sdl)
+    assert supergraph.type_in_graph("User", "B").extension is True
+    assert "name" in supergraph.api_schema.type_map["User"].fields  # type: ignore[union-attr]
