@@ -44,6 +44,26 @@ class Sample:
     query: str
     round: int
     result: load.LoadResult
+    cpu_ms_per_req: float
+    """Gateway CPU time (all its processes) per request: robust to other load on the box."""
+    subgraph_cpu_pct: float
+    """Subgraph processes' CPU use during the run, in % of one core: flags a bottleneck."""
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _group_cpu_seconds(pgid: int) -> float:
+    """User+system CPU seconds of every live process in a process group (Linux /proc)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / _TICK
 
 
 def _log(msg: str) -> None:
@@ -159,39 +179,48 @@ def _fmt_row(cells: list[str], widths: list[int]) -> str:
 def _report(samples: list[Sample], gateways: list[str], queries: list[str]) -> dict[str, Any]:
     """Print medians per gateway and query, and per-round-paired ours/apollo ratios."""
     summary: dict[str, Any] = {}
-    widths = [6, 8, 10, 9, 9]
+    widths = [6, 8, 10, 9, 9, 11, 11]
     print()
     print("median over rounds")
-    print(_fmt_row(["query", "gateway", "req/s", "p50 ms", "p99 ms"], widths))
+    head = ["query", "gateway", "req/s", "p50 ms", "p99 ms", "cpu ms/req", "subgraph %"]
+    print(_fmt_row(head, widths))
     for q in queries:
         for g in gateways:
-            rs = [s.result for s in samples if s.gateway == g and s.query == q]
+            ss = [s for s in samples if s.gateway == g and s.query == q]
             med = {
-                "rps": statistics.median(r.rps for r in rs),
-                "p50_ms": statistics.median(r.p50_ms for r in rs),
-                "p99_ms": statistics.median(r.p99_ms for r in rs),
+                "rps": statistics.median(s.result.rps for s in ss),
+                "p50_ms": statistics.median(s.result.p50_ms for s in ss),
+                "p99_ms": statistics.median(s.result.p99_ms for s in ss),
+                "cpu_ms_per_req": statistics.median(s.cpu_ms_per_req for s in ss),
+                "subgraph_cpu_pct": statistics.median(s.subgraph_cpu_pct for s in ss),
             }
             summary.setdefault(q, {})[g] = med
-            print(
-                _fmt_row(
-                    [q, g, f"{med['rps']:.0f}", f"{med['p50_ms']:.2f}", f"{med['p99_ms']:.2f}"],
-                    widths,
-                )
-            )
+            cells = [q, g, f"{med['rps']:.0f}", f"{med['p50_ms']:.2f}", f"{med['p99_ms']:.2f}"]
+            cells += [f"{med['cpu_ms_per_req']:.2f}", f"{med['subgraph_cpu_pct']:.0f}"]
+            print(_fmt_row(cells, widths))
     if set(gateways) == {"ours", "apollo"}:
         print()
-        print("ours / apollo (median of per-round ratios; throughput >1 and p99 <1 favour ours)")
-        print(_fmt_row(["query", "req/s", "p99"], [6, 8, 8]))
+        print(
+            "ours / apollo, median of per-round ratios "
+            "(req/s >1, p99 <1 and cpu/req <1 favour ours)"
+        )
+        print(_fmt_row(["query", "req/s", "p99", "cpu/req"], [6, 8, 8, 8]))
         for q in queries:
-            by_round: dict[int, dict[str, load.LoadResult]] = {}
+            by_round: dict[int, dict[str, Sample]] = {}
             for s in samples:
                 if s.query == q:
-                    by_round.setdefault(s.round, {})[s.gateway] = s.result
+                    by_round.setdefault(s.round, {})[s.gateway] = s
             pairs = [r for r in by_round.values() if {"ours", "apollo"} <= r.keys()]
-            rps = statistics.median(r["ours"].rps / r["apollo"].rps for r in pairs)
-            p99 = statistics.median(r["ours"].p99_ms / r["apollo"].p99_ms for r in pairs)
-            summary[q]["ratio"] = {"rps": rps, "p99": p99}
-            print(_fmt_row([q, f"{rps:.2f}", f"{p99:.2f}"], [6, 8, 8]))
+
+            rps = statistics.median(r["ours"].result.rps / r["apollo"].result.rps for r in pairs)
+            p99 = statistics.median(
+                r["ours"].result.p99_ms / r["apollo"].result.p99_ms for r in pairs
+            )
+            cpu = statistics.median(
+                r["ours"].cpu_ms_per_req / max(r["apollo"].cpu_ms_per_req, 1e-9) for r in pairs
+            )
+            summary[q]["ratio"] = {"rps": rps, "p99": p99, "cpu_per_req": cpu}
+            print(_fmt_row([q, f"{rps:.2f}", f"{p99:.2f}", f"{cpu:.2f}"], [6, 8, 8, 8]))
     return summary
 
 
@@ -270,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
 
     samples: list[Sample] = []
     with contextlib.ExitStack() as stack:
-        stack.enter_context(
+        sub = stack.enter_context(
             _process(
                 "subgraphs",
                 sub_cmd,
@@ -280,9 +309,13 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         urls: dict[str, str] = {}
+        pids: dict[str, int] = {}
         for g in gateways:
             cmd, port, cwd = commands[g]
-            stack.enter_context(_process(g, cmd, f"http://{HOST}:{port}/health", workdir, cwd))
+            proc = stack.enter_context(
+                _process(g, cmd, f"http://{HOST}:{port}/health", workdir, cwd)
+            )
+            pids[g] = proc.pid
             urls[g] = f"http://{HOST}:{port}/graphql"
             _check_answers(g, urls[g])
         bodies = {q: orjson.dumps({"query": schemas.QUERIES[q]}) for q in args.queries}
@@ -294,12 +327,17 @@ def main(argv: list[str] | None = None) -> None:
             for q in args.queries:
                 order = gateways if rnd % 2 else list(reversed(gateways))
                 for g in order:
+                    cpu0 = _group_cpu_seconds(pids[g]), _group_cpu_seconds(sub.pid)
                     res = _run_load(kind, urls[g], bodies[q], args.duration, args.concurrency)
-                    samples.append(Sample(g, q, rnd, res))
+                    cpu1 = _group_cpu_seconds(pids[g]), _group_cpu_seconds(sub.pid)
+                    cpu_ms = 1000 * (cpu1[0] - cpu0[0]) / max(res.requests, 1)
+                    sub_pct = 100 * (cpu1[1] - cpu0[1]) / max(res.seconds, 1e-9)
+                    samples.append(Sample(g, q, rnd, res, cpu_ms, sub_pct))
                     flag = "" if not (res.bad_status or res.socket_errors) else "  (errors!)"
                     print(
-                        f"round {rnd} {q:5} {g:7} {res.rps:9.0f} req/s  "
+                        f"round {rnd} {q:5} {g:7} {res.rps:7.0f} req/s  "
                         f"p50 {res.p50_ms:7.2f} ms  p99 {res.p99_ms:7.2f} ms  "
+                        f"cpu {cpu_ms:6.2f} ms/req  subgraphs {sub_pct:3.0f}% cpu  "
                         f"non-2xx {res.bad_status} sock-err {res.socket_errors}{flag}",
                         flush=True,
                     )
