@@ -9,7 +9,7 @@ import httpx
 
 from domain.billing import Invoice
 from domain.items import Item
-from domain.orders import Order
+from domain.orders import Order, OrderStatus
 from domain.parties import Customer
 from system_apis import fields
 from system_apis.erp.mapping import (
@@ -18,6 +18,7 @@ from system_apis.erp.mapping import (
     invoice_request_to_erp,
     item_from_erp,
     order_from_erp,
+    order_status_to_erp,
 )
 from system_apis.paging import Page, iterate_pages
 from system_apis.resilience.client import BackendClient, map_answer
@@ -59,6 +60,7 @@ class ErpClient:
         self,
         customer_id: str,
         *,
+        status: OrderStatus | None = None,
         page_token: str | None = None,
         limit: int = 50,
         correlation_id: str | None = None,
@@ -67,18 +69,32 @@ class ErpClient:
         answer = await self._backend.get_json(
             f"{API}/sales-orders",
             operation=operation,
-            params={"sold_to": customer_id, "page_token": page_token, "limit": limit},
+            params={
+                "sold_to": customer_id,
+                "status": order_status_to_erp(status) if status else None,
+                "page_token": page_token,
+                "limit": limit,
+            },
             correlation_id=correlation_id,
         )
         return self._map(operation, lambda data: _records_page(data, order_from_erp), answer)
 
     def orders(
-        self, customer_id: str, *, page_size: int = 50, correlation_id: str | None = None
+        self,
+        customer_id: str,
+        *,
+        status: OrderStatus | None = None,
+        page_size: int = 50,
+        correlation_id: str | None = None,
     ) -> AsyncIterator[Order]:
         """Every order of the customer, fetched page by page as the caller iterates."""
         return iterate_pages(
             lambda token: self.orders_page(
-                customer_id, page_token=token, limit=page_size, correlation_id=correlation_id
+                customer_id,
+                status=status,
+                page_token=token,
+                limit=page_size,
+                correlation_id=correlation_id,
             )
         )
 
@@ -131,19 +147,33 @@ class ErpClient:
         )
         return self._map(operation, lambda data: _records_page(data, item_from_erp), answer)
 
-    async def invoices_for_order(
-        self, order_id: str, *, correlation_id: str | None = None
-    ) -> tuple[Invoice, ...]:
+    async def invoices_page(
+        self,
+        order_id: str,
+        *,
+        page_token: str | None = None,
+        limit: int = 50,
+        correlation_id: str | None = None,
+    ) -> Page[Invoice]:
         operation = "list invoices"
         answer = await self._backend.get_json(
             f"{API}/invoices",
             operation=operation,
-            params={"sales_doc": order_id},
+            params={"sales_doc": order_id, "page_token": page_token, "limit": limit},
             correlation_id=correlation_id,
         )
-        return self._map(
-            operation, lambda data: _records_page(data, invoice_from_erp).items, answer
+        return self._map(operation, lambda data: _records_page(data, invoice_from_erp), answer)
+
+    async def invoices_for_order(
+        self, order_id: str, *, correlation_id: str | None = None
+    ) -> tuple[Invoice, ...]:
+        """Every invoice of the order (usually one; credit notes and re-bills add more)."""
+        pages = iterate_pages(
+            lambda token: self.invoices_page(
+                order_id, page_token=token, correlation_id=correlation_id
+            )
         )
+        return tuple([invoice async for invoice in pages])
 
     async def invoice(self, invoice_id: str, *, correlation_id: str | None = None) -> Invoice:
         operation = "get invoice"

@@ -20,6 +20,9 @@ ORDER_STATUS: Mapping[str, OrderStatus] = {
     "INV": OrderStatus.INVOICED,
     "CNCL": OrderStatus.CANCELLED,
 }
+ERP_ORDER_STATUS: Mapping[OrderStatus, str] = {
+    status: code for code, status in ORDER_STATUS.items()
+}
 INVOICE_STATUS: Mapping[str, InvoiceStatus] = {status.value: status for status in InvoiceStatus}
 UNITS: Mapping[str, UnitOfMeasure] = {unit.value: unit for unit in UnitOfMeasure}
 WEIGHT_UNITS: Mapping[str, WeightUnit] = {unit.value: unit for unit in WeightUnit}
@@ -124,6 +127,11 @@ def freight_from_erp(record: Any, currency: str, where: str = "freight") -> Frei
         tracking_number=fields.text(data, "tracking", where),
         amount=Money(fields.decimal(data, "amount", where), currency),
     )
+
+
+def order_status_to_erp(status: OrderStatus) -> str:
+    """The ERP's own code for a canonical order status, for filtering."""
+    return ERP_ORDER_STATUS[status]
 
 
 def invoice_request_to_erp(order_id: str) -> dict[str, Any]:
