@@ -1,0 +1,97 @@
+"""What the router does when subgraphs fail, time out or answer badly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.federation import Router, SubgraphError, SubgraphRequest, Supergraph
+
+pytestmark = pytest.mark.asyncio
+
+
+class _Down:
+    async def execute(self, request: SubgraphRequest) -> dict[str, Any]:
+        raise SubgraphError(request.subgraph, 'Subgraph "accounts" could not be reached')
+
+    async def aclose(self) -> None:
+        return None
+
+
+class _Answers:
+    def __init__(self, response: dict[str, Any]) -> None:
+        self.response = response
+        self.requests: list[SubgraphRequest] = []
+
+    async def execute(self, request: SubgraphRequest) -> dict[str, Any]:
+        self.requests.append(request)
+        return self.response
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_unreachable_entity_subgraph_gives_partial_data(supergraph: Supergraph) -> None:
+    router = Router(supergraph, transports={"accounts": _Down()})
+    result = await router.execute('{ product(upc: "p2") { name reviews { author { name } } } }')
+    # author.name is non-null all the way up to the nullable product.
+    assert result["data"] == {"product": None}
+    assert any("could not be reached" in e["message"] for e in result["errors"])
+    assert result["errors"][0]["path"][:2] == ["product", "reviews"]
+
+
+async def test_entity_errors_are_repathed_to_client_paths(supergraph: Supergraph) -> None:
+    accounts = _Answers(
+        {
+            "data": {"_entities": [{"name": "Bob"}, None]},
+            "errors": [{"message": "no such user", "path": ["_entities", 1, "name"]}],
+        }
+    )
+    router = Router(supergraph, transports={"accounts": accounts})
+    result = await router.execute('{ product(upc: "p2") { reviews { body author { name } } } }')
+    assert {"message": "no such user", "path": ["product", "reviews", 1, "author", "name"]} in (
+        result["errors"]
+    )
+
+
+async def test_representations_are_deduplicated_in_one_batch(supergraph: Supergraph) -> None:
+    accounts = _Answers({"data": {"_entities": [{"name": "Ada"}, {"name": "Bob"}]}})
+    router = Router(supergraph, transports={"accounts": accounts})
+    result = await router.execute("{ latestReviews { author { name } } }")
+    assert len(accounts.requests) == 1
+    representations = accounts.requests[0].variables["representations"]
+    assert sorted(r["id"] for r in representations) == ["u1", "u2"]
+    assert len(result["data"]["latestReviews"]) == 3
+
+
+async def test_wrong_entity_count_is_an_error_not_a_crash(supergraph: Supergraph) -> None:
+    accounts = _Answers({"data": {"_entities": []}})
+    router = Router(supergraph, transports={"accounts": accounts})
+    result = await router.execute('{ product(upc: "p1") { reviews { author { name } } } }')
+    assert result["errors"]
+
+
+async def test_http_subgraph_timeout_is_reported_with_partial_data(
+    supergraph: Supergraph, http_subgraphs: dict[str, str]
+) -> None:
+    router = Router(supergraph, subgraphs=http_subgraphs, timeout=0.3)
+    try:
+        result = await router.execute('{ slow product(upc: "p1") { name } }')
+    finally:
+        await router.aclose()
+    assert result["data"] is None or result["data"].get("slow") is None
+    assert any("timed out" in e["message"] for e in result["errors"])
+
+
+async def test_unreachable_http_subgraph_is_an_error(supergraph: Supergraph) -> None:
+    from tests.federation.conftest import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/graphql"
+    router = Router(supergraph, subgraphs={"products": dead})
+    try:
+        result = await router.execute("{ topProducts { name } }")
+    finally:
+        await router.aclose()
+    assert result["data"] is None
+    assert result["errors"][0]["extensions"]["serviceName"] == "products"
