@@ -10,6 +10,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -38,7 +39,7 @@ from sandbox.store import Store
 API_KEY = "erp-demo-key"
 PREFIX = "/api/v1"
 ADDRESS_FIELDS = ("name", "street", "city", "postal_code", "country")
-NEXT_STATUS = {"OPEN": "REL", "REL": "SHIP", "PART": "SHIP"}
+NEXT_STATUS = MappingProxyType({"OPEN": "REL", "REL": "SHIP", "PART": "SHIP"})
 Handler = Callable[[Request], Awaitable[Response]]
 
 

@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from sandbox.lifecycles import BY_CARRIER, Lifecycle
@@ -360,8 +361,10 @@ STATUS_WEIGHTS_BY_AGE = (
     (10, (5, 10, 10, 45, 25, 5)),
     (0, (25, 30, 10, 30, 0, 5)),
 )
-TAX_RATES = {"NL": Decimal("0.21"), "DE": Decimal("0.19"), "GB": Decimal("0.20")}
-CURRENCY_RATES = {"EUR": Decimal("1"), "USD": Decimal("1.08"), "GBP": Decimal("0.86")}
+TAX_RATES = MappingProxyType({"NL": Decimal("0.21"), "DE": Decimal("0.19"), "GB": Decimal("0.20")})
+CURRENCY_RATES = MappingProxyType(
+    {"EUR": Decimal("1"), "USD": Decimal("1.08"), "GBP": Decimal("0.86")}
+)
 ORIGIN_PHASE = frozenset({"MR", "PU", "DISPATCHED", "PICKED_UP", "AT_TERMINAL", "X3", "AF"})
 DESTINATION_PHASE = frozenset(
     {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from starlette.requests import Request
@@ -32,7 +33,7 @@ from sandbox.service import (
 
 API_KEY = "tms-demo-key"
 QUOTE_TTL = timedelta(minutes=15)
-TRACKING_FORMAT = {"SWFT": ("SP", 10), "RDLN": ("RL", 9), "HRTG": ("HF", 8)}
+TRACKING_FORMAT = MappingProxyType({"SWFT": ("SP", 10), "RDLN": ("RL", 9), "HRTG": ("HF", 8)})
 # carrier, service, base amount, per kg, transit days (domestic, international), US only
 SERVICES = (
     ("SWFT", "EXPRESS", Decimal("9.95"), Decimal("0.85"), (1, 2), False),

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 SENDER_ID = "HRTG"
 RECEIVER_ID = "LOGISTICSGW"
 SCAC = "HRTG"
-TIME_CODES = {
-    "America/New_York": "ET",
-    "America/Indiana/Indianapolis": "ET",
-    "America/Chicago": "CT",
-    "America/Denver": "MT",
-    "America/Los_Angeles": "PT",
-}
+TIME_CODES = MappingProxyType(
+    {
+        "America/New_York": "ET",
+        "America/Indiana/Indianapolis": "ET",
+        "America/Chicago": "CT",
+        "America/Denver": "MT",
+        "America/Los_Angeles": "PT",
+    }
+)
 
 
 @dataclass(frozen=True)
