@@ -15,6 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
+pytest_plugins = ["tests.sandbox_processes"]
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "LG_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
