@@ -1,9 +1,9 @@
 """Apollo Federation v2 router: supergraph loading, query planning, execution, serving.
 
-    supergraph = Supergraph.from_sdl(text)
-    router = Router(supergraph, subgraphs={"orders": "inproc:resolvers.orders:schema"})
-    result = await router.execute(query, variables, operation_name)
-    app = build_app(router)  # Starlette, GraphQL over HTTP
+supergraph = Supergraph.from_sdl(text)
+router = Router(supergraph, subgraphs={"orders": "inproc:resolvers.orders:schema"})
+result = await router.execute(query, variables, operation_name)
+app = build_app(router)  # Starlette, GraphQL over HTTP
 """
 
 from gateway.federation.errors import (

@@ -45,7 +45,7 @@ def build_api_schema(supergraph: Supergraph) -> GraphQLSchema:
 
 def api_document(supergraph: Supergraph) -> DocumentNode:
     """The supergraph document with federation machinery and inaccessible elements removed."""
-    prefixes = tuple(link.prefix for link in supergraph.links) + ("join__", "link__")
+    prefixes = (*tuple(link.prefix for link in supergraph.links), "join__", "link__")
     spec_directives = set(_SPEC_DIRECTIVES)
     for link in supergraph.links:
         spec_directives.add(link.prefix[:-2])

@@ -193,9 +193,10 @@ class PlanExecution:
     ) -> bool:
         for selection in selections:
             if isinstance(selection, Fragment):
-                if self.type_applies(selection.type_condition, typename or ""):
-                    if not self._read(source, typename, selection.selections, into):
-                        return False
+                if self.type_applies(selection.type_condition, typename or "") and not self._read(
+                    source, typename, selection.selections, into
+                ):
+                    return False
                 continue
             assert isinstance(selection, Field)
             if selection.response_key not in source:

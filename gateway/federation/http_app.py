@@ -37,7 +37,7 @@ def build_app(router: Router, *, path: str = "/graphql", graphiql: bool = True) 
     async def graphql_endpoint(request: Request) -> Response:
         try:
             return await _handle(router, request, graphiql)
-        except Exception:  # noqa: BLE001 - never leak internals to clients
+        except Exception:
             _logger.exception("unhandled error while serving a GraphQL request")
             return _respond({"errors": [{"message": "Internal server error"}]}, 500, JSON)
 
@@ -84,7 +84,8 @@ def _negotiate(accept: str) -> str | None:
         if media == GRAPHQL_RESPONSE:
             chosen = GRAPHQL_RESPONSE
         elif media in (JSON, "application/*", "*/*"):
-            chosen = JSON if media == JSON else GRAPHQL_RESPONSE
+            # Wildcards keep the legacy media type, as the specification's watershed advises.
+            chosen = JSON
         else:
             continue
         candidate = (quality, -position, chosen)
@@ -171,7 +172,7 @@ def _bad_request(message: str, media_type: str) -> Response:
 def _is_mutation(query: str, operation_name: str | None) -> bool:
     try:
         operation = select_operation(parse(query), operation_name)
-    except Exception:  # noqa: BLE001 - the router reports the actual problem
+    except Exception:
         return False
     return operation.operation != OperationType.QUERY
 

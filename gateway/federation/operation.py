@@ -159,9 +159,7 @@ def _selections(
                     arguments=arguments,
                     conditions=conditions,
                     selections=(
-                        _selections(node.selection_set, fragments)
-                        if node.selection_set
-                        else None
+                        _selections(node.selection_set, fragments) if node.selection_set else None
                     ),
                     variables=_variables_in(node),
                 )

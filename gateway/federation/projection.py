@@ -57,7 +57,9 @@ def _builtin_check(name: str, value: Any) -> bool:
 class Projector:
     """Projects merged data onto one operation's selection."""
 
-    def __init__(self, schema: GraphQLSchema, root_type: GraphQLObjectType, selections: tuple[Selection, ...]) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, root_type: GraphQLObjectType, selections: tuple[Selection, ...]
+    ) -> None:
         self.schema = schema
         self.root_type = root_type
         self.selections = selections
@@ -104,9 +106,7 @@ class Projector:
                         selection.name,
                         field_def.type if field_def is not None else None,
                     )
-                entry.occurrences.append(
-                    (conditions + selection.conditions, selection.selections)
-                )
+                entry.occurrences.append((conditions + selection.conditions, selection.selections))
             elif isinstance(selection, Fragment) and self._applies(
                 selection.type_condition, object_type
             ):
@@ -205,9 +205,7 @@ class _Run:
         if isinstance(field_type, GraphQLNonNull):
             completed = self._complete_inner(value, field_type.of_type, selection_sets, path, entry)
             if completed is None:
-                self._error(
-                    f"Cannot return null for non-nullable field {entry.name}.", path
-                )
+                self._error(f"Cannot return null for non-nullable field {entry.name}.", path)
                 return _INVALID
             return completed
         completed = self._complete_inner(value, field_type, selection_sets, path, entry)
@@ -239,9 +237,7 @@ class _Run:
             return items
         if isinstance(field_type, GraphQLScalarType):
             if not _builtin_check(field_type.name, value):
-                self._error(
-                    f"Invalid value for {field_type.name} field {entry.name}.", path
-                )
+                self._error(f"Invalid value for {field_type.name} field {entry.name}.", path)
                 return None
             if field_type.name == "ID" and isinstance(value, int):
                 return str(value)
@@ -262,9 +258,9 @@ class _Run:
                 # Data from an @interfaceObject subgraph whose concrete type was not needed.
                 return self.complete_object(value, field_type, selection_sets, path)
             object_type = self.projector.schema.type_map.get(typename) if typename else None
-            if not isinstance(object_type, GraphQLObjectType) or not self.projector.schema.is_sub_type(
-                field_type, object_type
-            ):
+            if not isinstance(
+                object_type, GraphQLObjectType
+            ) or not self.projector.schema.is_sub_type(field_type, object_type):
                 self._error(
                     f"Abstract type {field_type.name} resolved to an unknown type "
                     f"{typename!r} for field {entry.name}.",

@@ -199,9 +199,7 @@ class Router:
         )
         await execution.run()
         if prepared.introspection is not None:
-            introspected = execute(
-                self.schema, prepared.introspection, variable_values=coerced
-            )
+            introspected = execute(self.schema, prepared.introspection, variable_values=coerced)
             if introspected.data:  # type: ignore[union-attr]
                 execution.data.update(introspected.data)  # type: ignore[union-attr]
             for error in introspected.errors or ():  # type: ignore[union-attr]

@@ -132,7 +132,7 @@ def parse_field_set(text: str) -> SelectionSetNode:
     """Parse a ``FieldSet`` scalar (``"id owner { id }"``) into a selection set."""
     try:
         document = parse("{" + text + "}", no_location=True)
-    except Exception as error:  # noqa: BLE001 - re-raised with context
+    except Exception as error:
         raise SupergraphError(f"invalid field set {text!r}: {error}") from error
     operation = document.definitions[0]
     return operation.selection_set  # type: ignore[attr-defined]
@@ -174,7 +174,7 @@ class Supergraph:
         """Read a supergraph SDL; raises ``SupergraphError`` when it cannot be served."""
         try:
             document = parse(sdl, no_location=True)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             raise SupergraphError(f"supergraph is not valid SDL: {error}") from error
         return _load(sdl, document)
 
@@ -346,13 +346,14 @@ def _load(sdl: str, document: DocumentNode) -> Supergraph:
                         enum_values.setdefault(graph, {}).setdefault(type_name, set()).add(
                             value.name.value
                         )
-        if isinstance(definition, UnionTypeDefinitionNode | UnionTypeExtensionNode):
-            # join v0.1/v0.2 have no @join__unionMember: every member is in every graph.
-            if not any(d.name.value == d_member for d in definition.directives or ()):
-                for graph in type_graphs or graphs:
-                    members.setdefault(graph, {}).setdefault(type_name, set()).update(
-                        t.name.value for t in definition.types or ()
-                    )
+        # join v0.1/v0.2 have no @join__unionMember: every member is in every graph.
+        if isinstance(definition, UnionTypeDefinitionNode | UnionTypeExtensionNode) and not any(
+            d.name.value == d_member for d in definition.directives or ()
+        ):
+            for graph in type_graphs or graphs:
+                members.setdefault(graph, {}).setdefault(type_name, set()).update(
+                    t.name.value for t in definition.types or ()
+                )
     # Types without @join__type (join v0.1 value types) exist in every subgraph.
     machinery = tuple(link.prefix for link in links)
     for type_name, type_graphs in types.items():

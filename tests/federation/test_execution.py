@@ -43,7 +43,7 @@ async def test_entity_fields_from_three_subgraphs_with_requires(any_router: Rout
 
 async def test_nested_entities_and_lists(any_router: Router) -> None:
     result = await any_router.execute(
-        "{ product(upc: \"p2\") { name reviews { body author { name } } } }"
+        '{ product(upc: "p2") { name reviews { body author { name } } } }'
     )
     assert result["data"] == {
         "product": {
@@ -157,7 +157,7 @@ async def test_mutation_runs_then_entity_fields_resolve(any_router: Router) -> N
         "b": {"name": "Label printer"},
     }
     plan = any_router.plan(query)
-    second = [f for f in plan.fetches if "Label printer" in f.operation][0]
+    second = next(f for f in plan.fetches if "Label printer" in f.operation)
     assert second.depends_on, "the second mutation field must wait for the first"
 
 

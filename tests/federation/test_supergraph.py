@@ -66,8 +66,10 @@ def test_fed1_style_supergraph_with_extension_loads() -> None:
       @link(url: "https://specs.apollo.dev/link/v1.0")
       @link(url: "https://specs.apollo.dev/join/v0.1", for: EXECUTION)
     { query: Query }
-    directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false) repeatable on OBJECT | INTERFACE
-    directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, external: Boolean) on FIELD_DEFINITION
+    directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false)
+      repeatable on OBJECT | INTERFACE
+    directive @join__field(graph: join__Graph, requires: join__FieldSet,
+      provides: join__FieldSet, external: Boolean) on FIELD_DEFINITION
     directive @join__graph(name: String!, url: String!) on ENUM_VALUE
     scalar join__FieldSet
     enum join__Graph {

@@ -87,7 +87,9 @@ class _Planner:
 
     def plan(self, operation: Operation) -> QueryPlan:
         root = operation.root_type
-        fields = [f for f in self._flatten_root(operation.selections) if f.name not in _INTROSPECTION]
+        fields = [
+            f for f in self._flatten_root(operation.selections) if f.name not in _INTROSPECTION
+        ]
         for root_field in fields:
             if operation.kind == "mutation":
                 before = {group.id for group in self.groups}
@@ -126,8 +128,12 @@ class _Planner:
                 options = []
             if not options:
                 raise OperationError(
-                    [{"message": f"Cannot plan field {root}.{remainder.name}: no subgraph "
-                      "can resolve the whole selection"}],
+                    [
+                        {
+                            "message": f"Cannot plan field {root}.{remainder.name}: no subgraph "
+                            "can resolve the whole selection"
+                        }
+                    ],
                     kind="planning",
                 )
             graph = max(
@@ -199,7 +205,7 @@ class _Planner:
             if selection.name == "__typename":
                 continue
             if self._is_abstract(parent) and not self.supergraph.is_interface_object(parent, graph):
-                owners = [parent] + sorted(self.supergraph.possible_types_in_graph(parent, graph))
+                owners = [parent, *sorted(self.supergraph.possible_types_in_graph(parent, graph))]
             else:
                 owners = [parent]
             for owner in owners:
@@ -242,7 +248,9 @@ class _Planner:
     # -- types --------------------------------------------------------------------------------
 
     def _is_abstract(self, type_name: str) -> bool:
-        return isinstance(self.schema.type_map.get(type_name), GraphQLInterfaceType | GraphQLUnionType)
+        return isinstance(
+            self.schema.type_map.get(type_name), GraphQLInterfaceType | GraphQLUnionType
+        )
 
     def _field_type_name(self, parent: str, name: str) -> str:
         parent_type = self.schema.type_map[parent]
@@ -353,7 +361,11 @@ class _Planner:
             condition = selection.type_condition
             if self._type_applies(condition, parent):
                 inner = self._plan_object(
-                    group, parent, selection.selections, path, builder.at(selection.conditions),
+                    group,
+                    parent,
+                    selection.selections,
+                    path,
+                    builder.at(selection.conditions),
                     provided,
                 )
                 if inner:
@@ -487,7 +499,9 @@ class _Planner:
             for target in supergraph.graphs_of_type(entity_type):
                 if (target == graph) != same_graph:
                     continue
-                if entity_type != parent and not supergraph.is_interface_object(entity_type, target):
+                if entity_type != parent and not supergraph.is_interface_object(
+                    entity_type, target
+                ):
                     continue
                 if not self._can_resolve(target, entity_type, name, None):
                     continue
@@ -612,9 +626,7 @@ class _Planner:
     # -- output -------------------------------------------------------------------------------
 
     def _emit(self, operation: Operation) -> QueryPlan:
-        definitions = {
-            d.variable.name.value: print_ast(d) for d in operation.variable_definitions
-        }
+        definitions = {d.variable.name.value: print_ast(d) for d in operation.variable_definitions}
         fetches: list[Fetch] = []
         live = [g for g in self.groups if not g.builder.is_empty()]
         live_ids = {g.id for g in live}
@@ -639,7 +651,8 @@ class _Planner:
                 type_names = {group.type_name}
                 if self._is_abstract(group.type_name):
                     type_names |= {
-                        t.name for t in self.schema.get_possible_types(
+                        t.name
+                        for t in self.schema.get_possible_types(
                             self.schema.type_map[group.type_name]  # type: ignore[arg-type]
                         )
                     }
@@ -770,4 +783,3 @@ def _conflicting_requires(
         and seen[selection.name] != selection.arguments
         for selection in new
     )
-

@@ -45,7 +45,7 @@ class InProcessTransport:
                 variable_values=request.variables or None,
                 context_value=request.context,
             )
-        except Exception as error:  # noqa: BLE001 - a broken subgraph is a subgraph error
+        except Exception as error:
             raise SubgraphError(self.name, f'Subgraph "{self.name}" failed: {error}') from error
         response: dict[str, Any] = {"data": result.data}
         if result.errors:

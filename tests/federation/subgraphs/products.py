@@ -78,7 +78,9 @@ class Query:
 
     @strawberry.field
     def bad_category(self) -> Product:
-        return Product(upc="p3", name="Label printer", price=250, weight=3, category=Category.HIDDEN)
+        return Product(
+            upc="p3", name="Label printer", price=250, weight=3, category=Category.HIDDEN
+        )
 
 
 @strawberry.type
@@ -91,6 +93,4 @@ class Mutation:
         return _product(upc)
 
 
-schema = strawberry.federation.Schema(
-    query=Query, mutation=Mutation, types=[Product]
-)
+schema = strawberry.federation.Schema(query=Query, mutation=Mutation, types=[Product])

@@ -106,6 +106,4 @@ class Query:
         return [_review(REVIEWS[0]), User(id="u2", username="bob")]
 
 
-schema = strawberry.federation.Schema(
-    query=Query, types=[User, Product, Review]
-)
+schema = strawberry.federation.Schema(query=Query, types=[User, Product, Review])

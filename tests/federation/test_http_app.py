@@ -1,0 +1,136 @@
+"""GraphQL over HTTP: methods, media types and status codes as the specification sets them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from gateway.federation import Router, Supergraph, build_app
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+@pytest.fixture
+def client(supergraph: Supergraph) -> Iterator[TestClient]:
+    with TestClient(build_app(Router(supergraph))) as test_client:
+        yield test_client
+
+
+def test_post_json_query(client: TestClient) -> None:
+    response = client.post("/graphql", json={"query": '{ product(upc: "p1") { name } }'})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {"data": {"product": {"name": "Pallet jack"}}}
+
+
+def test_graphql_response_media_type_when_accepted(client: TestClient) -> None:
+    response = client.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"accept": GRAPHQL_RESPONSE}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+def test_get_query_with_variables(client: TestClient) -> None:
+    response = client.get(
+        "/graphql",
+        params={
+            "query": "query ($upc: String!) { product(upc: $upc) { name } }",
+            "variables": orjson.dumps({"upc": "p2"}).decode(),
+        },
+    )
+    assert response.status_code == 200
+    assert response.json() == {"data": {"product": {"name": "Stretch wrap"}}}
+
+
+def test_mutation_over_get_is_405(client: TestClient) -> None:
+    response = client.get(
+        "/graphql", params={"query": 'mutation { renameProduct(upc: "p1", name: "x") { name } }'}
+    )
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+
+
+def test_validation_error_is_400_for_graphql_response_json(client: TestClient) -> None:
+    response = client.post(
+        "/graphql", json={"query": "{ nope }"}, headers={"accept": GRAPHQL_RESPONSE}
+    )
+    assert response.status_code == 400
+    assert "data" not in response.json()
+    assert response.json()["errors"]
+
+
+def test_validation_error_is_200_for_application_json(client: TestClient) -> None:
+    response = client.post(
+        "/graphql", json={"query": "{ nope }"}, headers={"accept": "application/json"}
+    )
+    assert response.status_code == 200
+    assert response.json()["errors"]
+
+
+def test_parse_error_is_400_for_graphql_response_json(client: TestClient) -> None:
+    response = client.post("/graphql", json={"query": "{"}, headers={"accept": GRAPHQL_RESPONSE})
+    assert response.status_code == 400
+
+
+def test_bad_json_body_is_400(client: TestClient) -> None:
+    response = client.post(
+        "/graphql", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+
+
+def test_missing_query_is_400(client: TestClient) -> None:
+    assert client.post("/graphql", json={"variables": {}}).status_code == 400
+
+
+def test_unsupported_media_type_is_415(client: TestClient) -> None:
+    response = client.post(
+        "/graphql", content=b"{ __typename }", headers={"content-type": "text/plain"}
+    )
+    assert response.status_code == 415
+
+
+def test_unacceptable_accept_header_is_406(client: TestClient) -> None:
+    response = client.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"accept": "text/csv"}
+    )
+    assert response.status_code == 406
+
+
+def test_health(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_graphiql_for_browsers(client: TestClient) -> None:
+    response = client.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+def test_query_plan_in_extensions_on_request(client: TestClient) -> None:
+    response = client.post(
+        "/graphql",
+        json={"query": '{ product(upc: "p1") { name inStock } }'},
+        headers={"x-query-plan": "true"},
+    )
+    plan = response.json()["extensions"]["queryPlan"]
+    assert [fetch["subgraph"] for fetch in plan["fetches"]] == ["PRODUCTS", "INVENTORY"]
+
+
+def test_internal_errors_do_not_leak(supergraph: Supergraph) -> None:
+    class Exploding(Router):
+        async def execute(self, *args: object, **kwargs: object) -> dict:
+            raise RuntimeError("secret internals")
+
+    with TestClient(build_app(Exploding(supergraph))) as test_client:
+        response = test_client.post("/graphql", json={"query": "{ __typename }"})
+    assert response.status_code == 500
+    assert "secret" not in response.text
+    assert "Traceback" not in response.text
