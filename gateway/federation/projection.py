@@ -31,13 +31,20 @@ _INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
 
 class _Collected:
-    __slots__ = ("name", "occurrences", "response_key", "type")
+    __slots__ = ("children", "name", "occurrences", "response_key", "type", "unconditional")
 
     def __init__(self, response_key: str, name: str, field_type: GraphQLOutputType | None) -> None:
         self.response_key = response_key
         self.name = name
         self.type = field_type
         self.occurrences: list[tuple[Conditions, tuple[Selection, ...] | None]] = []
+        self.unconditional = False
+        self.children: list[tuple[Selection, ...]] = []
+
+    def seal(self) -> None:
+        """Precompute the common case: no @skip/@include on any occurrence."""
+        self.unconditional = all(not conditions for conditions, _ in self.occurrences)
+        self.children = [s for _, s in self.occurrences if s is not None]
 
 
 def _builtin_check(name: str, value: Any) -> bool:
@@ -86,6 +93,8 @@ class Projector:
         for selections in selection_sets:
             self._collect(object_type, selections, (), collected)
         result = list(collected.values())
+        for entry in result:
+            entry.seal()
         self._fields[cache_key] = result
         return result
 
@@ -173,9 +182,13 @@ class _Run:
     ) -> Any:
         result: dict[str, Any] = {}
         for entry in self.projector.fields_for(object_type, selection_sets):
-            active = self._active(entry)
-            if active is None:
-                continue
+            if entry.unconditional:
+                children = entry.children
+            else:
+                active = self._active(entry)
+                if active is None:
+                    continue
+                children = [s for s in active if s is not None]
             key = entry.response_key
             if entry.name == "__typename":
                 result[key] = object_type.name
@@ -187,7 +200,6 @@ class _Run:
             if field_type is None:
                 result[key] = None
                 continue
-            children = [s for s in active if s is not None]
             value = self.complete_value(data.get(key), field_type, children, [*path, key], entry)
             if value is _INVALID:
                 return _INVALID

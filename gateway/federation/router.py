@@ -58,6 +58,8 @@ class Router:
     ``subgraphs`` maps a subgraph name to its location (``http(s)://`` URL or
     ``inproc:module:attribute``), overriding the supergraph's ``join__graph`` URLs;
     ``transports`` supplies ready-made transports by name and wins over both.
+    ``subgraph_timeouts`` overrides ``timeout`` per subgraph name; ``propagate_headers``
+    names the client headers forwarded to HTTP subgraphs.
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class Router:
         subgraphs: Mapping[str, str] | None = None,
         transports: Mapping[str, Transport] | None = None,
         timeout: float = 30.0,
+        subgraph_timeouts: Mapping[str, float] | None = None,
         propagate_headers: tuple[str, ...] = ("authorization",),
         enabled_override_labels: frozenset[str] = frozenset(),
         plan_cache_size: int = 1024,
@@ -94,7 +97,10 @@ class Router:
                 )
             else:
                 self.transports[graph.enum_value] = HttpTransport(
-                    graph.name, location, timeout=timeout, propagate_headers=propagate_headers
+                    graph.name,
+                    location,
+                    timeout=(subgraph_timeouts or {}).get(graph.name, timeout),
+                    propagate_headers=propagate_headers,
                 )
         api = self.schema
         self._abstract_types = frozenset(
@@ -181,12 +187,15 @@ class Router:
             if error.kind != "planning":
                 raise
             return {"errors": error.errors, "data": None}
-        coerced = get_variable_values(
-            self.schema, list(prepared.variable_definitions), dict(variables or {})
-        )
-        if isinstance(coerced, list):
-            raise OperationError([e.formatted for e in coerced], kind="variables")
-        coerced = getattr(coerced, "coerced", coerced)
+        if prepared.variable_definitions:
+            values = get_variable_values(
+                self.schema, list(prepared.variable_definitions), dict(variables or {})
+            )
+            if isinstance(values, list):
+                raise OperationError([e.formatted for e in values], kind="variables")
+            coerced: dict[str, Any] = getattr(values, "coerced", values)  # type: ignore[assignment]
+        else:
+            coerced = {}
         execution = PlanExecution(
             prepared.plan,
             self.transports,

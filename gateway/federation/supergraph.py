@@ -194,6 +194,37 @@ class Supergraph:
 
     # -- lookups ------------------------------------------------------------------------------
 
+    @cached_property
+    def policies(self) -> dict[str, tuple[tuple[str, dict[str, Any]], ...]]:
+        """Access and cost metadata by coordinate (``Type`` or ``Type.field``).
+
+        ``@authenticated``, ``@requiresScopes``, ``@policy``, ``@cost`` and ``@listSize`` are
+        kept for the policy layer to enforce; the router itself does not act on them.
+        """
+        names = {"authenticated", "requiresScopes", "policy", "cost", "listSize"}
+        for link in self.links:
+            if link.name in names:
+                names.add(link.prefix[:-2])
+        result: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {}
+
+        def record(coordinate: str, node: Any) -> None:
+            found = tuple(
+                (d.name.value, _arguments(d))
+                for d in getattr(node, "directives", None) or ()
+                if d.name.value in names
+            )
+            if found:
+                result[coordinate] = result.get(coordinate, ()) + found
+
+        for definition in self.document.definitions:
+            name = getattr(getattr(definition, "name", None), "value", None)
+            if name is None:
+                continue
+            record(name, definition)
+            for field_node in getattr(definition, "fields", None) or ():
+                record(f"{name}.{field_node.name.value}", field_node)
+        return result
+
     def graph_by_name(self, name: str) -> Graph | None:
         """Find a subgraph by its enum value or by its declared name."""
         if name in self.graphs:

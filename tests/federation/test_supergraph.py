@@ -85,3 +85,27 @@ def test_fed1_style_supergraph_with_extension_loads() -> None:
     supergraph = Supergraph.from_sdl(sdl)
     assert supergraph.type_in_graph("User", "B").extension is True
     assert "name" in supergraph.api_schema.type_map["User"].fields  # type: ignore[union-attr]
+
+
+def test_access_and_cost_directives_are_kept_as_metadata() -> None:
+    sdl = """
+    schema
+      @link(url: "https://specs.apollo.dev/link/v1.0")
+      @link(url: "https://specs.apollo.dev/join/v0.5", for: EXECUTION)
+      @link(url: "https://specs.apollo.dev/requiresScopes/v0.1", for: SECURITY)
+      @link(url: "https://specs.apollo.dev/authenticated/v0.1", for: SECURITY)
+    { query: Query }
+    directive @authenticated on FIELD_DEFINITION | OBJECT
+    directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT
+    enum join__Graph { A @join__graph(name: "a", url: "http://a") }
+    type Query @join__type(graph: A) {
+      me: String @authenticated
+      secret: String @requiresScopes(scopes: [["admin"]])
+    }
+    """
+    supergraph = Supergraph.from_sdl(sdl)
+    assert supergraph.policies == {
+        "Query.me": (("authenticated", {}),),
+        "Query.secret": (("requiresScopes", {"scopes": [["admin"]]}),),
+    }
+    assert "@authenticated" not in print_schema(supergraph.api_schema)
