@@ -11,6 +11,7 @@ from domain.parties import Address
 from domain.shipments import Package
 from system_apis import fields
 from system_apis.errors import BackendNotFound
+from system_apis.paging import Page, iterate_pages
 from system_apis.resilience.client import BackendClient, map_answer
 from system_apis.settings import BackendSettings
 from system_apis.tms.mapping import (
@@ -100,39 +101,56 @@ class TmsClient:
         )
         return self._map(operation, booking_from_tms, answer)
 
-    async def bookings_for_order(
-        self, order_id: str, *, correlation_id: str | None = None
-    ) -> tuple[Booking, ...]:
+    async def bookings_page(
+        self,
+        *,
+        order_id: str | None = None,
+        tracking_number: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        correlation_id: str | None = None,
+    ) -> Page[Booking]:
         operation = "list bookings"
         answer = await self._backend.get_json(
             "/bookings",
             operation=operation,
-            params={"order_ref": order_id},
+            params={
+                "order_ref": order_id,
+                "tracking_number": tracking_number,
+                "cursor": cursor,
+                "limit": limit,
+            },
             correlation_id=correlation_id,
         )
-        return self._map(operation, _bookings, answer)
+        return self._map(operation, _bookings_page, answer)
+
+    async def bookings_for_order(
+        self, order_id: str, *, correlation_id: str | None = None
+    ) -> tuple[Booking, ...]:
+        """Every booking of the order, cancelled ones included (see `Booking.status`)."""
+        pages = iterate_pages(
+            lambda cursor: self.bookings_page(
+                order_id=order_id, cursor=cursor, correlation_id=correlation_id
+            )
+        )
+        return tuple([booking async for booking in pages])
 
     async def booking_by_tracking_number(
         self, tracking_number: str, *, correlation_id: str | None = None
     ) -> Booking:
         """The booking behind a tracking number; `BackendNotFound` when the TMS has none."""
-        operation = "find booking"
-        answer = await self._backend.get_json(
-            "/bookings",
-            operation=operation,
-            params={"tracking_number": tracking_number},
-            correlation_id=correlation_id,
+        page = await self.bookings_page(
+            tracking_number=tracking_number, limit=1, correlation_id=correlation_id
         )
-        bookings = self._map(operation, _bookings, answer)
-        if not bookings:
+        if not page.items:
             raise BackendNotFound(
                 self._backend.settings.name,
-                operation,
+                "find booking",
                 status_code=404,
                 reason="not_found",
                 message=f"no booking with tracking number {tracking_number}",
             )
-        return bookings[0]
+        return page.items[0]
 
     async def label(self, booking_id: str, *, correlation_id: str | None = None) -> ShippingLabel:
         operation = "get label"
@@ -153,9 +171,13 @@ def _quotes(answer: Any) -> tuple[RateQuote, ...]:
     return tuple(quote_from_tms(record, f"quotes[{index}]") for index, record in enumerate(records))
 
 
-def _bookings(answer: Any) -> tuple[Booking, ...]:
+def _bookings_page(answer: Any) -> Page[Booking]:
     data = fields.as_object(answer, "answer")
     records = fields.as_list(data.get("bookings", []), "answer.bookings")
-    return tuple(
-        booking_from_tms(record, f"bookings[{index}]") for index, record in enumerate(records)
+    cursor = data.get("cursor")
+    return Page(
+        items=tuple(
+            booking_from_tms(record, f"bookings[{index}]") for index, record in enumerate(records)
+        ),
+        next_token=cursor if isinstance(cursor, str) and cursor else None,
     )
