@@ -102,3 +102,58 @@ def test_plan_serializes_to_json(supergraph: Supergraph) -> None:
     decoded = orjson.loads(orjson.dumps(plan.to_dict()))
     assert decoded["kind"] == "query"
     assert [f["subgraph"] for f in decoded["fetches"]] == ["PRODUCTS", "INVENTORY"]
+
+
+_KEYS_SDL = """
+schema
+  @link(url: "https://specs.apollo.dev/link/v1.0")
+  @link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION)
+{ query: Query }
+directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false,
+  resolvable: Boolean! = true, isInterfaceObject: Boolean! = false)
+  repeatable on OBJECT | INTERFACE | UNION | ENUM | INPUT_OBJECT | SCALAR
+directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet,
+  type: String, external: Boolean, override: String, usedOverridden: Boolean)
+  repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
+directive @join__graph(name: String!, url: String!) on ENUM_VALUE
+scalar join__FieldSet
+enum join__Graph {
+  A @join__graph(name: "a", url: "http://a")
+  B @join__graph(name: "b", url: "http://b")
+  C @join__graph(name: "c", url: "http://c")
+}
+type Query @join__type(graph: A) @join__type(graph: B) @join__type(graph: C) {
+  depots: [Depot] @join__field(graph: B)
+}
+type Depot
+  @join__type(graph: A, key: "id")
+  @join__type(graph: B, key: "id", resolvable: false)
+  @join__type(graph: C, key: "code", extension: true)
+{
+  id: ID! @join__field(graph: A) @join__field(graph: B)
+  code: String! @join__field(graph: A) @join__field(graph: C, external: true)
+  name: String @join__field(graph: A)
+  capacity: Int @join__field(graph: C)
+}
+"""
+
+
+def test_unresolvable_key_is_only_a_reference_and_keys_chain() -> None:
+    supergraph = Supergraph.from_sdl(_KEYS_SDL)
+    assert _plan(supergraph, "{ depots { name capacity } }") == (
+        "QueryPlan (query) {\n"
+        "  Fetch #0 -> B {\n"
+        "    query { depots { __typename id } }\n"
+        "  }\n"
+        "  Fetch #1 -> A at depots after #0 {\n"
+        "    entities of Depot as Depot: { id }\n"
+        "    query($representations: [_Any!]!) { _entities(representations: $representations)"
+        " { ... on Depot { name code } } }\n"
+        "  }\n"
+        "  Fetch #2 -> C at depots after #0, #1 {\n"
+        "    entities of Depot as Depot: { code }\n"
+        "    query($representations: [_Any!]!) { _entities(representations: $representations)"
+        " { ... on Depot { capacity } } }\n"
+        "  }\n"
+        "}"
+    )
