@@ -2,8 +2,7 @@
 
 Each subcommand is one ``add_<name>_command(subparsers)`` function that registers its parser
 and sets ``handler``; ``main`` only dispatches. ``serve`` runs the federation router over
-any supergraph. ``compose`` (gateway/composition/) and ``demo`` register themselves in
-``_COMMANDS`` the same way.
+any supergraph; ``run``, ``demo`` and ``compose`` live in ``gateway.commands``.
 """
 
 from __future__ import annotations
@@ -12,6 +11,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from gateway.commands import add_compose_command, add_demo_command, add_run_command
 
 
 def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
@@ -81,8 +82,13 @@ def _serve(arguments: argparse.Namespace) -> int:
     return 0
 
 
-#: Subcommand registrars, in help order. ``compose`` and ``demo`` are added here.
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_serve_command]
+#: Subcommand registrars, in help order.
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_serve_command,
+    add_run_command,
+    add_demo_command,
+    add_compose_command,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,16 +1,21 @@
 """What a resolver may know of the request: the caller and the process services.
 
-The gateway passes a `SubgraphContext` as the GraphQL context of in-process subgraphs; a
-subgraph served on its own builds the same object from its request.
+The context is a mapping, as strawberry's own servers make it. In the gateway it holds the
+client's `request`, whose state carries the authenticated `principal` (set by the
+authentication policy) and the `services` (the process layer, from the app's lifespan); a
+context may also carry `principal` and `services` directly, as a subgraph served on its own
+or a test builds it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from policies.principal import Principal
 from process_apis.services import LogisticsServices
+from resolvers.errors import PublicError
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +25,12 @@ class SubgraphContext:
 
 
 def context_of(info: Any) -> SubgraphContext:
-    context = info.context
-    if not isinstance(context, SubgraphContext):
-        raise PermissionError("no authenticated caller")
-    return context
+    context = info.context if isinstance(info.context, Mapping) else {}
+    state = getattr(context.get("request"), "state", None)
+    principal = context.get("principal") or getattr(state, "principal", None)
+    services = context.get("services") or getattr(state, "services", None)
+    if not isinstance(principal, Principal):
+        raise PublicError("authentication required", "UNAUTHENTICATED")
+    if not isinstance(services, LogisticsServices):
+        raise RuntimeError("subgraph context has no services")
+    return SubgraphContext(principal, services)

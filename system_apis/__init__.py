@@ -25,7 +25,12 @@ from system_apis.errors import (
     UnknownStatusCode,
 )
 from system_apis.heritage.client import HeritageClient
-from system_apis.heritage.inbound import parse_heritage_outbox, parse_heritage_push, parse_x12_214
+from system_apis.heritage.inbound import (
+    parse_heritage_outbox,
+    parse_heritage_push,
+    parse_x12_214,
+    verify_heritage_push,
+)
 from system_apis.milestones import (
     MilestoneBatch,
     RejectedRecord,
@@ -40,7 +45,11 @@ from system_apis.roadline.client import RoadLineClient
 from system_apis.roadline.mapping import milestones_from_status_updates
 from system_apis.settings import BackendSettings
 from system_apis.swiftparcel.client import SwiftParcelClient
-from system_apis.swiftparcel.webhooks import parse_swiftparcel_webhook
+from system_apis.swiftparcel.webhooks import (
+    parse_swiftparcel_webhook,
+    read_swiftparcel_webhook,
+    verify_swiftparcel_signature,
+)
 from system_apis.tms.client import TmsClient
 from system_apis.tms.models import Booking, BookingStatus, RateQuote, ShippingLabel
 from system_apis.wms.client import WmsClient
@@ -51,7 +60,7 @@ from system_apis.wms.models import (
     TaskState,
     TaskType,
 )
-from system_apis.wms.webhooks import parse_wms_webhook, verify_wms_signature
+from system_apis.wms.webhooks import parse_wms_webhook, read_wms_webhook, verify_wms_signature
 
 __all__ = [
     "AdjustmentReason",
@@ -100,5 +109,9 @@ __all__ = [
     "parse_swiftparcel_webhook",
     "parse_wms_webhook",
     "parse_x12_214",
+    "read_swiftparcel_webhook",
+    "read_wms_webhook",
+    "verify_heritage_push",
+    "verify_swiftparcel_signature",
     "verify_wms_signature",
 ]

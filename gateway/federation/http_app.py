@@ -99,6 +99,15 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in accept and "query" not in request.query_params
 
 
+async def handle_graphql(router: Router, request: Request, *, graphiql: bool = True) -> Response:
+    """One GraphQL-over-HTTP request; any app that routes to it gets the same semantics."""
+    try:
+        return await _handle(router, request, graphiql)
+    except Exception:  # never leak internals to clients
+        _logger.exception("unhandled error while serving a GraphQL request")
+        return _respond({"errors": [{"message": "Internal server error"}]}, 500, JSON)
+
+
 async def _handle(router: Router, request: Request, graphiql: bool) -> Response:
     if request.method == "GET" and graphiql and _wants_html(request):
         return HTMLResponse(_GRAPHIQL)

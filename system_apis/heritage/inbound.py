@@ -41,8 +41,13 @@ def parse_heritage_push(
     home_zone: tzinfo | None = None,
 ) -> tuple[Milestone, ...]:
     """One pushed interchange after checking its basic credentials (`InvalidSignature` if not)."""
-    verify_basic_auth(headers, user, secret)
+    verify_heritage_push(headers, secret, user=user)
     return milestones_from_interchange(parse_interchange(body), home_zone=home_zone)
+
+
+def verify_heritage_push(headers: Mapping[str, str], secret: str, *, user: str = PUSH_USER) -> None:
+    """Raise `InvalidSignature` unless the push carries Heritage's basic credentials."""
+    verify_basic_auth(headers, user, secret)
 
 
 def parse_heritage_outbox(data: bytes | str, *, home_zone: tzinfo | None = None) -> MilestoneBatch:

@@ -65,6 +65,18 @@ def parse_wms_webhook(
     """
     received_at = now or utc_now()
     verify_wms_signature(body, headers, secret, now=received_at, tolerance=tolerance)
+    return read_wms_webhook(body, headers, received_at=received_at, correlation_id=correlation_id)
+
+
+def read_wms_webhook(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    received_at: datetime | None = None,
+    correlation_id: str | None = None,
+) -> EventEnvelope:
+    """The event in an already verified delivery (also how a kept dead letter is replayed)."""
+    received_at = received_at or utc_now()
     data = fields.as_object(fields.json_body(body), "body")
     event_type = fields.text(data, "type", "body")
     describe = _EVENT_TYPES.get(event_type)

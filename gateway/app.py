@@ -1,0 +1,119 @@
+"""The product's ASGI app: the request pipeline in front of the router, webhooks and operations.
+
+Pipeline, outermost first: correlation id → authentication (API keys) → route. `/graphql` runs
+the federation router over the configured subgraphs; `/webhooks/*` take the backends' pushes
+(each authenticated by its own signature, not by API key); `/admin/*` needs the `admin` scope;
+`/health` is open. Everything stateful is built in the lifespan from the configuration and
+reaches handlers through the lifespan state (`request.state`), never through globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.config import GatewayConfig
+from gateway.correlation import CorrelationId
+from gateway.federation.http_app import handle_graphql
+from gateway.inbound import inbound_sources
+from gateway.runtime import GatewayRuntime, api_key_registry, start_runtime
+from gateway.webhooks import WebhookIngress
+from policies.authn import ApiKeyAuthentication
+
+ADMIN_SCOPE = "admin"
+
+
+def create_app(config: GatewayConfig) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[dict[str, object]]:
+        runtime = await start_runtime(config)
+        ingress = WebhookIngress(
+            inbound_sources(config),
+            recorder=runtime.services.recorder,
+            event_log=runtime.stores.event_log,
+            dead_letters=runtime.stores.dead_letters,
+            max_body_bytes=config.webhooks.max_body_bytes,
+        )
+        try:
+            yield {"runtime": runtime, "services": runtime.services, "ingress": ingress}
+        finally:
+            await runtime.aclose()
+
+    async def graphql(request: Request) -> Response:
+        runtime: GatewayRuntime = request.state.runtime
+        return await handle_graphql(runtime.router, request)
+
+    async def health(request: Request) -> Response:
+        runtime: GatewayRuntime = request.state.runtime
+        breakers = {
+            name: snapshot.state.value for name, snapshot in runtime.clients.breakers().items()
+        }
+        return JSONResponse({"status": "ok", "backends": breakers})
+
+    async def webhook(request: Request) -> Response:
+        ingress: WebhookIngress = request.state.ingress
+        return await ingress.receive(request.path_params["source"], request)
+
+    async def dead_letters(request: Request) -> Response:
+        if (denied := _require_admin(request)) is not None:
+            return denied
+        runtime: GatewayRuntime = request.state.runtime
+        source = request.query_params.get("source")
+        letters = await runtime.stores.dead_letters.list(source=source, limit=100)
+        return JSONResponse({"dead_letters": [_letter_summary(letter) for letter in letters]})
+
+    async def replay(request: Request) -> Response:
+        if (denied := _require_admin(request)) is not None:
+            return denied
+        runtime: GatewayRuntime = request.state.runtime
+        ingress: WebhookIngress = request.state.ingress
+        letter = await runtime.stores.dead_letters.get(request.path_params["dead_letter_id"])
+        if letter is None:
+            return JSONResponse({"error": "not_found", "message": "no such dead letter"}, 404)
+        return await ingress.replay(letter)
+
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/webhooks/{source}", webhook, methods=["POST"]),
+        Route("/admin/dead-letters", dead_letters, methods=["GET"]),
+        Route("/admin/dead-letters/{dead_letter_id}/replay", replay, methods=["POST"]),
+    ]
+    middleware = [
+        Middleware(CorrelationId),
+        Middleware(
+            ApiKeyAuthentication,
+            registry=api_key_registry(config),
+            protected_prefixes=("/graphql", "/admin"),
+        ),
+    ]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+def _require_admin(request: Request) -> Response | None:
+    principal = request.state.principal
+    if principal.has_scope(ADMIN_SCOPE):
+        return None
+    return JSONResponse(
+        {"error": "forbidden", "message": f"the {ADMIN_SCOPE} scope is required"}, 403
+    )
+
+
+def _letter_summary(letter) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {
+        "id": letter.dead_letter_id,
+        "source": letter.source,
+        "reason": letter.reason,
+        "received_at": letter.received_at.isoformat(),
+        "correlation_id": letter.correlation_id,
+        "size": len(letter.body),
+        "preview": letter.body[:200].decode("utf-8", "replace"),
+        "replayed_at": letter.replayed_at.isoformat() if letter.replayed_at else None,
+        "replay_outcome": letter.replay_outcome,
+    }

@@ -1,0 +1,162 @@
+"""The product's own subcommands: `run` (the gateway), `demo` (with the reference backends) and
+`compose` (build the supergraph and the public schema from the subgraphs)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from gateway.config import DEMO_API_KEYS, ConfigError, GatewayConfig, load_config
+
+SANDBOX_BACKENDS = ("erp", "wms", "tms", "swiftparcel", "roadline", "heritage")
+PUSHING_BACKENDS = {
+    "wms": "wms_secret",
+    "swiftparcel": "swiftparcel_secret",
+    "heritage": "heritage_password",
+}
+SANDBOX_START_TIMEOUT_S = 60.0
+
+
+def add_run_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="run the gateway from its configuration")
+    parser.add_argument("--config", type=Path, help="configuration file (default gateway.toml)")
+    parser.add_argument("--log-level", default="info")
+    parser.set_defaults(handler=_run)
+
+
+def add_demo_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="run the reference backends and the gateway on embedded defaults"
+    )
+    parser.add_argument("--config", type=Path, help="configuration file (default: embedded)")
+    parser.add_argument("--state-dir", type=Path, default=Path("var/sandbox"))
+    parser.add_argument(
+        "--simulate", type=float, default=20.0, help="seconds between simulated backend events"
+    )
+    parser.add_argument("--log-level", default="warning")
+    parser.set_defaults(handler=_demo)
+
+
+def add_compose_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compose", help="compose the supergraph and the public API schema from subgraph SDLs"
+    )
+    parser.add_argument("--config", required=True, type=Path, help="subgraphs TOML file")
+    parser.add_argument("--out", required=True, type=Path, help="supergraph file to write")
+    parser.add_argument("--api-schema", type=Path, help="public API schema file to write")
+    parser.set_defaults(handler=_compose)
+
+
+def _compose(arguments: argparse.Namespace) -> int:
+    from gateway.composition import compose_command
+
+    return compose_command(arguments.config, arguments.out, arguments.api_schema)
+
+
+def _load(path: Path | None) -> GatewayConfig | None:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return None
+
+
+def _serve(config: GatewayConfig, log_level: str) -> None:
+    import uvicorn
+
+    from gateway.app import create_app
+
+    uvicorn.run(
+        create_app(config),
+        host=config.server.host,
+        port=config.server.port,
+        log_level=log_level,
+        access_log=False,
+    )
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    config = _load(arguments.config)
+    if config is None:
+        return 2
+    _serve(config, arguments.log_level)
+    return 0
+
+
+def _demo(arguments: argparse.Namespace) -> int:
+    config = _load(arguments.config)
+    if config is None:
+        return 2
+    sandbox = _start_sandbox(arguments.state_dir, arguments.simulate)
+    try:
+        _wait_for_backends(config, sandbox)
+        _point_webhooks_at_gateway(config)
+        base = f"http://{config.server.host}:{config.server.port}"
+        print(f"\nGraphiQL: {base}/graphql")
+        print("Send one of these API keys as the X-API-Key header:")
+        for client, (tenant, key) in DEMO_API_KEYS.items():
+            print(f"  {key}   ({client}, tenant {tenant})")
+        print("Ctrl-C stops the gateway and the backends.\n", flush=True)
+        _serve(config, arguments.log_level)
+    finally:
+        _stop(sandbox)
+    return 0
+
+
+def _start_sandbox(state_dir: Path, simulate: float) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "sandbox",
+        "--state-dir",
+        str(state_dir),
+        "--simulate",
+        str(simulate),
+    ]
+    return subprocess.Popen(command, start_new_session=True, env={**os.environ})
+
+
+def _wait_for_backends(config: GatewayConfig, sandbox: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + SANDBOX_START_TIMEOUT_S
+    pending = {name: getattr(config.backends, name).url for name in SANDBOX_BACKENDS}
+    with httpx.Client(timeout=1.0) as client:
+        while pending:
+            if sandbox.poll() is not None:
+                raise SystemExit("the reference backends stopped while starting")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"reference backends not healthy: {', '.join(sorted(pending))}")
+            for name, url in list(pending.items()):
+                try:
+                    if client.get(f"{url}/_admin/health").status_code == 200:
+                        del pending[name]
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+
+
+def _point_webhooks_at_gateway(config: GatewayConfig) -> None:
+    base = f"http://{config.server.host}:{config.server.port}/webhooks"
+    with httpx.Client(timeout=5.0) as client:
+        for name, secret_key in PUSHING_BACKENDS.items():
+            url = getattr(config.backends, name).url
+            secret = getattr(config.webhooks, secret_key)
+            response = client.put(
+                f"{url}/_admin/webhooks", json={"url": f"{base}/{name}", "secret": secret}
+            )
+            response.raise_for_status()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)

@@ -1,0 +1,98 @@
+"""Everything a running gateway holds, built once from the configuration and closed together.
+
+This is the composition root: the one place that turns configuration into stores, backend
+clients, process services, the supergraph and the router. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.composition import SubgraphSource, compose, fetch_sdl, load_sdl_from_module
+from gateway.config import GatewayConfig
+from gateway.federation.router import Router
+from gateway.federation.supergraph import Supergraph
+from policies.authn import ApiKeyRegistry, RegisteredClient
+from process_apis.services import LogisticsServices, build_services
+from stores.bundle import Stores, open_stores
+from system_apis.bundle import SystemClients
+from system_apis.settings import BackendSettings
+
+logger = logging.getLogger(__name__)
+
+BACKEND_NAMES = ("erp", "wms", "tms", "swiftparcel", "roadline", "heritage")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayRuntime:
+    config: GatewayConfig
+    stores: Stores
+    clients: SystemClients
+    services: LogisticsServices
+    supergraph_sdl: str
+    router: Router
+    api_keys: ApiKeyRegistry
+
+    async def aclose(self) -> None:
+        await self.router.aclose()
+        await self.clients.aclose()
+        await self.stores.close()
+
+
+def backend_settings(config: GatewayConfig) -> dict[str, BackendSettings]:
+    return {
+        name: BackendSettings(name=name, **getattr(config.backends, name).model_dump())
+        for name in BACKEND_NAMES
+    }
+
+
+def api_key_registry(config: GatewayConfig) -> ApiKeyRegistry:
+    return ApiKeyRegistry(
+        RegisteredClient(
+            client_id=name,
+            tenant_id=client.tenant,
+            api_key_sha256=client.api_key_sha256,
+            scopes=frozenset(client.scopes),
+        )
+        for name, client in config.clients.items()
+    )
+
+
+async def supergraph_sdl(config: GatewayConfig) -> str:
+    """The configured supergraph file, or one composed now from the configured subgraphs."""
+    if config.supergraph:
+        return Path(config.supergraph).read_text(encoding="utf-8")
+    sources = []
+    for name, subgraph in sorted(config.subgraphs.items()):
+        if subgraph.url.startswith("inproc:"):
+            sdl = load_sdl_from_module(subgraph.url.removeprefix("inproc:"))
+        else:
+            sdl = await fetch_sdl(subgraph.url, timeout=subgraph.timeout_s)
+        sources.append(SubgraphSource(name, subgraph.url, sdl))
+    return compose(sources).supergraph_sdl
+
+
+async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
+    stores = await open_stores(config.stores.database_url, config.stores.event_log)
+    clients = SystemClients.from_settings(**backend_settings(config))
+    try:
+        sdl = await supergraph_sdl(config)
+        router = Router(
+            Supergraph.from_sdl(sdl),
+            subgraphs={name: subgraph.url for name, subgraph in config.subgraphs.items()},
+        )
+    except BaseException:
+        await clients.aclose()
+        await stores.close()
+        raise
+    return GatewayRuntime(
+        config=config,
+        stores=stores,
+        clients=clients,
+        services=build_services(clients, stores),
+        supergraph_sdl=sdl,
+        router=router,
+        api_keys=api_key_registry(config),
+    )

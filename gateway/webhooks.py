@@ -1,0 +1,178 @@
+"""Inbound webhooks: verify the sender, parse, make durable, and only then acknowledge.
+
+Every pushing backend has one route and one `InboundSource`: how to check the sender and how to
+read the body. The outcome is always one of:
+
+- 401, nothing stored: the sender is not who it claims (bad or missing signature or password);
+- 400, dead letter kept: the payload is malformed; the answer names what and where;
+- 422, dead letter kept: well-formed, but a status code or event type we do not map yet;
+- 202: every event is in the event log (and milestones in the history) before we answer.
+
+Dead letters keep the raw body and its (non-secret) headers so an operator can inspect them and
+replay them once the cause is fixed; a replay skips the sender check, which the original
+delivery already passed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from domain.events import EventEnvelope
+from domain.shipments import Milestone
+from process_apis.tracking import MilestoneRecorder
+from stores.dead_letters import DeadLetter, DeadLetterStore
+from stores.event_log import EventLog
+from system_apis.errors import InvalidSignature, MalformedPayload, UnknownStatusCode
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+Authenticate = Callable[[bytes, Mapping[str, str]], None]
+"""Raises `InvalidSignature` unless the delivery comes from the backend it claims."""
+
+Read = Callable[[bytes, Mapping[str, str]], Sequence[Milestone] | Sequence[EventEnvelope]]
+"""Turns an authenticated body into canonical milestones or events (or raises MalformedPayload)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundSource:
+    name: str
+    authenticate: Authenticate
+    read: Read
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    events: int
+    new: int
+
+
+class WebhookIngress:
+    """Accepts deliveries from the configured sources, durably, or says precisely why not."""
+
+    def __init__(
+        self,
+        sources: Mapping[str, InboundSource],
+        *,
+        recorder: MilestoneRecorder,
+        event_log: EventLog,
+        dead_letters: DeadLetterStore,
+        max_body_bytes: int,
+    ) -> None:
+        self.sources = sources
+        self.recorder = recorder
+        self.event_log = event_log
+        self.dead_letters = dead_letters
+        self.max_body_bytes = max_body_bytes
+
+    async def receive(self, source_name: str, request: Request) -> Response:
+        """One delivery to `/webhooks/{source_name}`."""
+        source = self.sources.get(source_name)
+        if source is None:
+            return _problem(404, "unknown_source", f"no inbound source named {source_name}")
+        body = await _read_bounded(request, self.max_body_bytes)
+        if body is None:
+            return _problem(413, "too_large", f"body exceeds {self.max_body_bytes} bytes")
+        headers = dict(request.headers)
+        try:
+            source.authenticate(body, headers)
+        except InvalidSignature as error:
+            logger.info("rejected %s delivery: %s", source.name, error)
+            return _problem(401, "unauthenticated", str(error))
+        return await self.accept(source, body, headers, request.state.correlation_id)
+
+    async def accept(
+        self, source: InboundSource, body: bytes, headers: Mapping[str, str], correlation_id: str
+    ) -> Response:
+        """Read and store an authenticated delivery; a failure to read becomes a dead letter."""
+        try:
+            outcome = await self._store(source.read(body, headers), correlation_id)
+        except UnknownStatusCode as error:
+            letter = await self._dead_letter(source, body, headers, correlation_id, error)
+            return _problem(422, "unknown_code", error.reason, letter)
+        except MalformedPayload as error:
+            letter = await self._dead_letter(source, body, headers, correlation_id, error)
+            return _problem(400, "malformed", error.reason, letter)
+        return JSONResponse({"accepted": outcome.events, "new": outcome.new}, status_code=202)
+
+    async def replay(self, letter: DeadLetter) -> Response:
+        """Run a dead letter through its source again and record the outcome on it."""
+        source = self.sources.get(letter.source)
+        if source is None:
+            return _problem(409, "unknown_source", f"no inbound source named {letter.source}")
+        try:
+            outcome = await self._store(
+                source.read(letter.body, letter.headers), letter.correlation_id
+            )
+        except MalformedPayload as error:
+            await self.dead_letters.mark_replayed(
+                letter.dead_letter_id, f"rejected: {error.reason}"
+            )
+            return _problem(422, "still_rejected", error.reason)
+        await self.dead_letters.mark_replayed(letter.dead_letter_id, f"accepted {outcome.events}")
+        return JSONResponse({"accepted": outcome.events, "new": outcome.new}, status_code=200)
+
+    async def _store(
+        self, items: Sequence[Milestone] | Sequence[EventEnvelope], correlation_id: str
+    ) -> Accepted:
+        milestones = [item for item in items if isinstance(item, Milestone)]
+        envelopes = [item for item in items if isinstance(item, EventEnvelope)]
+        new = 0
+        if milestones:
+            recorded = await self.recorder.record(milestones, correlation_id=correlation_id)
+            new += len(recorded.recorded)
+        for envelope in envelopes:
+            appended = await self.event_log.append(envelope)
+            new += 0 if appended.duplicate else 1
+        return Accepted(events=len(items), new=new)
+
+    async def _dead_letter(
+        self,
+        source: InboundSource,
+        body: bytes,
+        headers: Mapping[str, str],
+        correlation_id: str,
+        error: MalformedPayload,
+    ) -> DeadLetter:
+        letter = await self.dead_letters.put(
+            source=source.name,
+            reason=error.reason,
+            content_type=headers.get("content-type", ""),
+            headers={k: v for k, v in headers.items() if k.lower() not in SECRET_HEADERS},
+            body=body,
+            correlation_id=correlation_id,
+        )
+        logger.warning(
+            "dead letter %s from %s: %s", letter.dead_letter_id, source.name, error.reason
+        )
+        return letter
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it is known to exceed `limit` (never buffered past it)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _problem(
+    status: int, error: str, message: str, letter: DeadLetter | None = None
+) -> JSONResponse:
+    content: dict[str, str] = {"error": error, "message": message}
+    if letter is not None:
+        content["dead_letter_id"] = letter.dead_letter_id
+    return JSONResponse(content, status_code=status)
