@@ -10,6 +10,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiocache.base import BaseCache
+
 from gateway.composition import SubgraphSource, compose, fetch_sdl, load_sdl_from_module
 from gateway.config import GatewayConfig
 from gateway.federation.router import Router
@@ -17,6 +19,7 @@ from gateway.federation.supergraph import Supergraph
 from policies.authn import ApiKeyRegistry, RegisteredClient
 from process_apis.services import LogisticsServices, build_services
 from stores.bundle import Stores, open_stores
+from stores.cache import open_cache
 from system_apis.bundle import SystemClients
 from system_apis.settings import BackendSettings
 
@@ -34,9 +37,11 @@ class GatewayRuntime:
     supergraph_sdl: str
     router: Router
     api_keys: ApiKeyRegistry
+    cache: BaseCache
 
     async def aclose(self) -> None:
         await self.router.aclose()
+        await self.cache.close()
         await self.clients.aclose()
         await self.stores.close()
 
@@ -77,6 +82,7 @@ async def supergraph_sdl(config: GatewayConfig) -> str:
 async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
     stores = await open_stores(config.stores.database_url, config.stores.event_log)
     clients = SystemClients.from_settings(**backend_settings(config))
+    cache = open_cache(config.stores.cache, namespace="logistics-gateway")
     try:
         sdl = await supergraph_sdl(config)
         router = Router(
@@ -84,6 +90,7 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
             subgraphs={name: subgraph.url for name, subgraph in config.subgraphs.items()},
         )
     except BaseException:
+        await cache.close()
         await clients.aclose()
         await stores.close()
         raise
@@ -91,8 +98,9 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
         config=config,
         stores=stores,
         clients=clients,
-        services=build_services(clients, stores),
+        services=build_services(clients, stores, cache),
         supergraph_sdl=sdl,
         router=router,
         api_keys=api_key_registry(config),
+        cache=cache,
     )

@@ -8,6 +8,7 @@ from domain.billing import Invoice
 from domain.items import Item
 from domain.orders import Order
 from domain.parties import Customer
+from process_apis.ownership import OrderOwnership
 from process_apis.visibility import NotFound, require_visible
 from system_apis.erp.client import ErpClient
 from system_apis.errors import BackendNotFound
@@ -17,6 +18,7 @@ from system_apis.paging import Page
 @dataclass(frozen=True, slots=True)
 class OrderQueries:
     erp: ErpClient
+    owners: OrderOwnership
 
     async def order(self, tenant_id: str, order_id: str) -> Order:
         try:
@@ -37,7 +39,8 @@ class OrderQueries:
 
     async def invoices(self, tenant_id: str, order_id: str) -> tuple[Invoice, ...]:
         """Invoices of an order the tenant owns (checked first: invoices name no tenant alone)."""
-        await self.order(tenant_id, order_id)
+        owner = await self.owners.owner_of(order_id)
+        require_visible(owner or "", tenant_id, "order", order_id)
         invoices = await self.erp.invoices_for_order(order_id)
         return tuple(invoice for invoice in invoices if invoice.customer_id == tenant_id)
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aiocache.base import BaseCache
+
 from process_apis.inventory import InventoryQueries
 from process_apis.orders import OrderQueries
+from process_apis.ownership import OrderOwnership
 from process_apis.tracking import MilestoneRecorder, ShipmentTracking
 from stores.bundle import Stores
 from system_apis.bundle import SystemClients
@@ -19,13 +22,14 @@ class LogisticsServices:
     recorder: MilestoneRecorder
 
 
-def build_services(clients: SystemClients, stores: Stores) -> LogisticsServices:
+def build_services(clients: SystemClients, stores: Stores, cache: BaseCache) -> LogisticsServices:
+    owners = OrderOwnership(clients.erp, cache)
     return LogisticsServices(
-        orders=OrderQueries(clients.erp),
+        orders=OrderQueries(clients.erp, owners),
         inventory=InventoryQueries(clients.wms),
         tracking=ShipmentTracking(
             tms=clients.tms,
-            erp=clients.erp,
+            owners=owners,
             history=stores.milestones,
             live_trackers={
                 "SWFT": clients.swiftparcel.track,

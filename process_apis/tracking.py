@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from domain.events import utc_now
 from domain.shipments import Milestone, Shipment, merge_history
+from process_apis.ownership import OrderOwnership
 from process_apis.visibility import NotFound, require_visible
 from stores.event_log import EventLog
 from stores.milestones import MilestoneStore
 from system_apis.context import resolve_correlation_id
-from system_apis.erp.client import ErpClient
 from system_apis.errors import BackendError, BackendNotFound
 from system_apis.milestones import milestone_envelope
 from system_apis.tms.client import TmsClient
@@ -70,7 +70,7 @@ class TrackedShipment:
 @dataclass(frozen=True, slots=True)
 class ShipmentTracking:
     tms: TmsClient
-    erp: ErpClient
+    owners: OrderOwnership
     history: MilestoneStore
     live_trackers: Mapping[str, LiveTracker]
     """Carrier code (as the TMS names carriers) to its live tracking call."""
@@ -88,16 +88,13 @@ class ShipmentTracking:
 
     async def _tracked(self, tenant_id: str, booking: Booking) -> TrackedShipment:
         shipment = booking.shipment
-        try:
-            order = await self.erp.order(shipment.order_id)
-        except BackendNotFound:
-            raise NotFound("shipment", shipment.tracking_number) from None
-        require_visible(order.customer_id, tenant_id, "shipment", shipment.tracking_number)
+        owner = await self.owners.owner_of(shipment.order_id)
+        require_visible(owner or "", tenant_id, "shipment", shipment.tracking_number)
         recorded = await self.history.history(shipment.tracking_number)
         live_events, live = await self._live(shipment)
         shipment = dataclasses.replace(
             shipment,
-            customer_id=order.customer_id,
+            customer_id=tenant_id,
             milestones=merge_history(recorded, live_events),
         )
         return TrackedShipment(shipment=shipment, booking=booking, live=live)

@@ -1,0 +1,126 @@
+"""The gateway as its users meet it: `logistics-gateway run` as a process on a loopback port,
+in front of the reference backends (themselves processes), with its own SQLite store."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.sandbox_processes import Sandbox, free_port
+
+START_TIMEOUT_S = 40.0
+WEBHOOK_SECRETS = {
+    "wms": "test-wms-secret",
+    "swiftparcel": "test-swift-secret",
+    "heritage": "test-heritage-password",
+}
+API_KEYS = {
+    "C-1001": "key-for-customer-c1001",
+    "C-1002": "key-for-customer-c1002",
+    "ops": "key-for-operations",
+}
+
+
+@dataclass(frozen=True)
+class RunningGateway:
+    url: str
+    log: Path
+
+    def graphql_url(self) -> str:
+        return f"{self.url}/graphql"
+
+    def webhook_url(self, source: str) -> str:
+        return f"{self.url}/webhooks/{source}"
+
+    @staticmethod
+    def api_key(tenant: str) -> str:
+        return API_KEYS[tenant]
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def write_config(path: Path, sandbox: Sandbox, port: int, database: Path) -> None:
+    backends = "\n".join(
+        f'[backends.{name}]\nurl = "{url}"\ntimeout_s = 1.0\nmax_retries = 1\n'
+        f"breaker_failure_threshold = 3\nbreaker_reset_s = 0.5\n"
+        for name, url in sandbox.urls().items()
+    )
+    path.write_text(
+        f"""
+[server]
+host = "127.0.0.1"
+port = {port}
+
+[stores]
+database_url = "sqlite+aiosqlite:///{database}"
+
+[webhooks]
+wms_secret = "{WEBHOOK_SECRETS["wms"]}"
+swiftparcel_secret = "{WEBHOOK_SECRETS["swiftparcel"]}"
+heritage_password = "{WEBHOOK_SECRETS["heritage"]}"
+
+[clients.portal-c1001]
+tenant = "C-1001"
+api_key_sha256 = "{_digest(API_KEYS["C-1001"])}"
+
+[clients.portal-c1002]
+tenant = "C-1002"
+api_key_sha256 = "{_digest(API_KEYS["C-1002"])}"
+
+[clients.operations]
+tenant = "C-1001"
+api_key_sha256 = "{_digest(API_KEYS["ops"])}"
+scopes = ["read", "admin"]
+
+{backends}
+"""
+    )
+
+
+@pytest.fixture(scope="session")
+def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    directory = tmp_path_factory.mktemp("gateway")
+    port = free_port()
+    config = directory / "gateway.toml"
+    write_config(config, sandbox, port, directory / "gateway.sqlite3")
+    log = directory / "gateway.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "run", "--config", str(config)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    running = RunningGateway(url=f"http://127.0.0.1:{port}", log=log)
+    try:
+        _wait_healthy(running, process)
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_healthy(gateway: RunningGateway, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gateway exited at start:\n{gateway.log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{gateway.url}/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gateway not healthy in time:\n{gateway.log.read_text()[-3000:]}")
