@@ -15,6 +15,8 @@ def test_embedded_defaults_need_no_file(tmp_path, monkeypatch):
     assert config.server.port == 8000
     assert config.backends.erp.url == "http://127.0.0.1:8101"
     assert config.subgraphs["orders"].url == "inproc:resolvers.orders:schema"
+    assert config.polling.enabled and config.polling.interval_s == 15.0
+    assert config.polling.max_batches_per_round == 20
 
 
 def test_file_values_keep_the_other_defaults_and_environment_overrides_the_file(
@@ -37,6 +39,9 @@ def test_file_values_keep_the_other_defaults_and_environment_overrides_the_file(
         ("[backends.tms]\nurl = 'ftp://x'\n", "backends.tms.url: Value error, must be an http"),
         ("[stores]\ncache = 'memcached://x'\n", "stores.cache: Value error, must be 'memory'"),
         ("[subgraphs.orders]\nurl = 'inproc:resolvers'\n", "subgraphs.orders.url: Value error"),
+        ("[polling]\ninterval_s = 0\n", "polling.interval_s: Input should be greater than 0"),
+        ("[polling]\nmax_batches_per_round = 0\n", "polling.max_batches_per_round: Input"),
+        ("[polling]\nevery = 5\n", "polling.every: unknown key"),
         ("[bogus]\nx = 1\n", "bogus: unknown key"),
         ("[server\n", "not valid TOML"),
     ],
