@@ -9,6 +9,7 @@ reaches handlers through the lifespan state (`request.state`), never through glo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,6 +26,7 @@ from gateway.inbound import inbound_sources
 from gateway.runtime import GatewayRuntime, api_key_registry, start_runtime
 from gateway.webhooks import WebhookIngress
 from policies.authn import ApiKeyAuthentication
+from process_apis.polling import build_pollers
 
 ADMIN_SCOPE = "admin"
 
@@ -40,9 +42,26 @@ def create_app(config: GatewayConfig) -> Starlette:
             dead_letters=runtime.stores.dead_letters,
             max_body_bytes=config.webhooks.max_body_bytes,
         )
+        stop_polling = asyncio.Event()
+        pollers = (
+            build_pollers(
+                runtime.clients,
+                runtime.stores,
+                runtime.services.recorder,
+                max_batches=config.polling.max_batches_per_round,
+            )
+            if config.polling.enabled
+            else ()
+        )
+        polling = [
+            asyncio.create_task(poller.run(config.polling.interval_s, stop_polling))
+            for poller in pollers
+        ]
         try:
             yield {"runtime": runtime, "services": runtime.services, "ingress": ingress}
         finally:
+            stop_polling.set()
+            await asyncio.gather(*polling, return_exceptions=True)
             await runtime.aclose()
 
     async def graphql(request: Request) -> Response:

@@ -126,6 +126,14 @@ class WebhooksConfig(_Section):
     timestamp_tolerance_s: PositiveSeconds = 300.0
 
 
+class PollingConfig(_Section):
+    """Carriers that only answer when asked (RoadLine, Heritage's outbox) are polled this often."""
+
+    enabled: bool = True
+    interval_s: PositiveSeconds = 15.0
+    max_batches_per_round: int = Field(20, ge=1, le=1000)
+
+
 class SubgraphConfig(_Section):
     """`inproc:package.module:attribute` runs in this process; an http(s) URL is remote."""
 
@@ -190,6 +198,7 @@ class GatewayConfig(BaseSettings):
     stores: StoresConfig = StoresConfig()
     backends: BackendsConfig = BackendsConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
+    polling: PollingConfig = PollingConfig()
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)
     supergraph: str | None = None

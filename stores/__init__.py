@@ -1,6 +1,7 @@
 """Store interfaces and their embedded (SQLite) and scale-out (PostgreSQL, JetStream) engines."""
 
 from stores.bundle import Stores, open_stores
+from stores.cursors import CursorStore, SqlCursorStore
 from stores.dead_letters import DeadLetter, DeadLetterStore, SqlDeadLetterStore
 from stores.event_log import AppendResult, EventLog, SqlEventLog, StoredEvent
 from stores.milestones import MilestoneStore, SqlMilestoneStore
@@ -8,10 +9,12 @@ from stores.sql import create_tables, open_engine
 
 __all__ = [
     "AppendResult",
+    "CursorStore",
     "DeadLetter",
     "DeadLetterStore",
     "EventLog",
     "MilestoneStore",
+    "SqlCursorStore",
     "SqlDeadLetterStore",
     "SqlEventLog",
     "SqlMilestoneStore",

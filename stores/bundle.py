@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from stores.cursors import CursorStore, SqlCursorStore
 from stores.dead_letters import DeadLetterStore, SqlDeadLetterStore
 from stores.event_log import EventLog, SqlEventLog
 from stores.milestones import MilestoneStore, SqlMilestoneStore
@@ -18,6 +19,7 @@ class Stores:
     event_log: EventLog
     dead_letters: DeadLetterStore
     milestones: MilestoneStore
+    cursors: CursorStore
 
     async def close(self) -> None:
         await self.event_log.close()
@@ -42,4 +44,5 @@ async def open_stores(database_url: str, event_log_url: str = "sql") -> Stores:
         event_log=event_log,
         dead_letters=SqlDeadLetterStore(engine),
         milestones=SqlMilestoneStore(engine),
+        cursors=SqlCursorStore(engine),
     )
