@@ -63,6 +63,16 @@ def unauthenticated_body(message: str) -> bytes:
     )
 
 
+def _asks_for_the_ide_page(scope: Scope) -> bool:
+    """A browser loading GraphiQL gets the page (no data in it); its queries still need a key."""
+    if scope["type"] != "http" or scope["method"] != "GET":
+        return False
+    if b"query=" in scope.get("query_string", b""):
+        return False
+    accept = next((value for name, value in scope["headers"] if name == b"accept"), b"")
+    return b"text/html" in accept
+
+
 class ApiKeyAuthentication:
     """ASGI middleware: requests under `protected_prefixes` need a known API key."""
 
@@ -80,6 +90,9 @@ class ApiKeyAuthentication:
         if scope["type"] not in {"http", "websocket"} or not scope["path"].startswith(
             self.protected_prefixes
         ):
+            await self.app(scope, receive, send)
+            return
+        if _asks_for_the_ide_page(scope):
             await self.app(scope, receive, send)
             return
         api_key = presented_api_key(scope["headers"])

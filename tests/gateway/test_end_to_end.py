@@ -403,3 +403,15 @@ async def test_a_stock_adjustment_pushed_by_the_warehouse_is_accepted(gateway, c
 async def test_an_unknown_webhook_source_is_not_found(gateway):
     response = await post_webhook(gateway, "acme", b"{}", {"content-type": "application/json"})
     assert response.status_code == 404
+
+
+async def test_a_browser_gets_graphiql_without_a_key_but_queries_still_need_one(gateway):
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        page = await client.get(gateway.graphql_url(), headers={"Accept": "text/html"})
+        query = await client.get(
+            gateway.graphql_url(),
+            params={"query": "{ me { name } }"},
+            headers={"Accept": "text/html"},
+        )
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    assert query.status_code == 401
