@@ -40,6 +40,7 @@ from gateway.federation.operation import (
 )
 from gateway.federation.plan import EntityStep, Fetch, QueryPlan
 from gateway.federation.planner.selection_builder import SelectionBuilder
+from gateway.federation.planner.type_conditions import drop_unreachable_type_conditions
 from gateway.federation.supergraph import Key, Supergraph
 
 Provided = dict[Any, Any] | None
@@ -87,9 +88,10 @@ class _Planner:
 
     def plan(self, operation: Operation) -> QueryPlan:
         root = operation.root_type
-        fields = [
-            f for f in self._flatten_root(operation.selections) if f.name not in _INTROSPECTION
-        ]
+        selections = drop_unreachable_type_conditions(
+            self.supergraph, root, operation.selections, self._can_resolve, self._child_provided
+        )
+        fields = [f for f in self._flatten_root(selections) if f.name not in _INTROSPECTION]
         for root_field in fields:
             if operation.kind == "mutation":
                 before = {group.id for group in self.groups}
