@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -94,6 +95,10 @@ def _demo(arguments: argparse.Namespace) -> int:
     config = _load(arguments.config)
     if config is None:
         return 2
+    busy = _ports_in_use(config)
+    if busy:
+        print(f"cannot start the demo, ports already in use: {', '.join(busy)}", file=sys.stderr)
+        return 2
     sandbox = _start_sandbox(arguments.state_dir, arguments.simulate)
     try:
         _wait_for_backends(config, sandbox)
@@ -108,6 +113,20 @@ def _demo(arguments: argparse.Namespace) -> int:
     finally:
         _stop(sandbox)
     return 0
+
+
+def _ports_in_use(config: GatewayConfig) -> list[str]:
+    """The demo's addresses that something else already listens on."""
+    urls = [getattr(config.backends, name).url for name in SANDBOX_BACKENDS]
+    urls.append(f"http://{config.server.host}:{config.server.port}")
+    busy = []
+    for url in urls:
+        parsed = httpx.URL(url)
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            if probe.connect_ex((parsed.host, parsed.port or 80)) == 0:
+                busy.append(f"{parsed.host}:{parsed.port}")
+    return busy
 
 
 def _start_sandbox(state_dir: Path, simulate: float) -> subprocess.Popen[bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -74,7 +75,8 @@ def run(backend_class: type[Backend], argv: Sequence[str] | None = None) -> None
 
 
 def run_all(argv: Sequence[str] | None = None) -> int:
-    """Start every backend as its own process and stop them all on Ctrl-C or SIGTERM."""
+    """Start every backend as its own process; stop them all on Ctrl-C, SIGTERM, or when the
+    program that started this one ends (however it ends)."""
     parser = argparse.ArgumentParser(
         prog="python -m sandbox", description="Run every reference backend."
     )
@@ -92,6 +94,7 @@ def run_all(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     children: dict[str, subprocess.Popen[bytes]] = {}
+    parent = os.getppid()
     try:
         for offset, name in enumerate(BACKEND_MODULES):
             port = args.first_port + offset
@@ -110,6 +113,8 @@ def run_all(argv: Sequence[str] | None = None) -> int:
             print(f"{name:12} http://{args.host}:{port}", flush=True)
         print("Ctrl-C stops every backend.", flush=True)
         while not stopping:
+            if os.getppid() != parent:  # whoever started us is gone: do not outlive it
+                return 0
             failed = [name for name, child in children.items() if child.poll() is not None]
             if failed:
                 print(f"stopped unexpectedly: {', '.join(failed)}", file=sys.stderr, flush=True)
