@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import ConfigError, load_config
+from gateway.config import ConfigError, GatewayConfig, load_config
 
 
 def test_embedded_defaults_need_no_file(tmp_path, monkeypatch):
@@ -71,3 +71,11 @@ def test_production_refuses_the_demo_api_keys(tmp_path):
     path.write_text('environment = "production"\n')
     with pytest.raises(ConfigError, match="use the demo API keys"):
         load_config(path)
+
+
+def test_the_example_configuration_is_valid_and_matches_the_defaults():
+    example = Path(__file__).resolve().parents[2] / "gateway.example.toml"
+    config, defaults = load_config(example), GatewayConfig()
+    for section in ("server", "stores", "polling", "webhooks", "subgraphs"):
+        assert getattr(config, section) == getattr(defaults, section), section
+    assert config.backends.erp == defaults.backends.erp
