@@ -9,10 +9,8 @@ from domain.events import SourceSystem
 
 SYSTEM_OF_RECORD: dict[str, SourceSystem] = {
     "Order.*": SourceSystem.ERP,
-    "Order.status": SourceSystem.ERP,
     "Customer.*": SourceSystem.ERP,
     "Item.*": SourceSystem.ERP,
-    "Item.standard_price": SourceSystem.ERP,
     "Invoice.*": SourceSystem.ERP,
     "FreightCharge.amount": SourceSystem.ERP,
     "InventoryPosition.on_hand": SourceSystem.WMS,
