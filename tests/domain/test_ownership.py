@@ -22,5 +22,5 @@ def test_each_field_has_its_system_of_record(type_name, field_name, owner):
 
 
 def test_an_undeclared_field_is_an_error_not_a_guess():
-    with pytest.raises(KeyError, match="Shipment.status"):
+    with pytest.raises(KeyError, match=r"Shipment\.status"):
         system_of_record("Shipment", "status")
