@@ -10,18 +10,38 @@ import httpx
 from tests.sandbox_processes import Sandbox
 
 
-async def erp_get(
-    client: httpx.AsyncClient, sandbox: Sandbox, path: str, **params: Any
+async def erp_request(
+    client: httpx.AsyncClient,
+    sandbox: Sandbox,
+    method: str,
+    path: str,
+    *,
+    json: Any = None,
+    headers: dict[str, str] | None = None,
+    **params: Any,
 ) -> httpx.Response:
-    """GET from the ERP, waiting out its own rate limit the way a polite client does."""
+    """Call the ERP, waiting out its own rate limit the way a polite client does.
+
+    The rate limit is per API key and other tests share the key, so any test may meet it.
+    """
     for _ in range(10):
-        response = await client.get(
-            f"{sandbox.erp}{path}", params=params, headers=sandbox.headers("erp")
+        response = await client.request(
+            method,
+            f"{sandbox.erp}{path}",
+            params=params,
+            json=json,
+            headers={**sandbox.headers("erp"), **(headers or {})},
         )
         if response.status_code != 429:
             return response
         await asyncio.sleep(int(response.headers["retry-after"]))
     return response
+
+
+async def erp_get(
+    client: httpx.AsyncClient, sandbox: Sandbox, path: str, **params: Any
+) -> httpx.Response:
+    return await erp_request(client, sandbox, "GET", path, **params)
 
 
 def parse_interchanges(text: str) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.sandbox.helpers import erp_get
+from tests.sandbox.helpers import erp_get, erp_request
 from tests.sandbox_processes import Sandbox
 
 pytestmark = pytest.mark.sandbox
@@ -70,13 +70,13 @@ async def test_order_and_reference_data_use_the_erps_field_names(clean_faults: S
 
 async def test_same_idempotency_key_creates_one_order(clean_faults: Sandbox) -> None:
     body = {"sold_to": "C-1001", "items": [{"material": "MAT-0012", "qty": "4"}]}
-    key = {"Idempotency-Key": uuid.uuid4().hex, **clean_faults.headers("erp")}
-    url = f"{clean_faults.erp}/api/v1/sales-orders"
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    path = "/api/v1/sales-orders"
     async with httpx.AsyncClient() as client:
-        first = await client.post(url, json=body, headers=key)
-        again = await client.post(url, json=body, headers=key)
-        other_key = {**key, "Idempotency-Key": uuid.uuid4().hex}
-        other = await client.post(url, json=body, headers=other_key)
+        first = await erp_request(client, clean_faults, "POST", path, json=body, headers=key)
+        again = await erp_request(client, clean_faults, "POST", path, json=body, headers=key)
+        other_key = {"Idempotency-Key": uuid.uuid4().hex}
+        other = await erp_request(client, clean_faults, "POST", path, json=body, headers=other_key)
     assert (first.status_code, again.status_code, other.status_code) == (201, 200, 201)
     assert first.json() == again.json()
     assert other.json()["doc_no"] != first.json()["doc_no"]
@@ -86,10 +86,8 @@ async def test_same_idempotency_key_creates_one_order(clean_faults: Sandbox) -> 
 async def test_invalid_order_is_422_with_details(clean_faults: Sandbox) -> None:
     body = {"sold_to": "C-9999", "items": [{"material": "MAT-0012", "qty": 0}]}
     async with httpx.AsyncClient() as client:
-        response = await client.post(
-            f"{clean_faults.erp}/api/v1/sales-orders",
-            json=body,
-            headers=clean_faults.headers("erp"),
+        response = await erp_request(
+            client, clean_faults, "POST", "/api/v1/sales-orders", json=body
         )
     assert response.status_code == 422
     fields = {detail["field"] for detail in response.json()["details"]}
@@ -101,15 +99,18 @@ async def test_invoice_needs_a_shipped_order_and_is_idempotent(clean_faults: San
         shipped = await erp_get(client, clean_faults, "/api/v1/sales-orders", status="SHIP")
         open_ = await erp_get(client, clean_faults, "/api/v1/sales-orders", status="OPEN")
         doc_no = shipped.json()["records"][0]["doc_no"]
-        url = f"{clean_faults.erp}/api/v1/invoices"
-        headers = {"Idempotency-Key": uuid.uuid4().hex, **clean_faults.headers("erp")}
-        refused = await client.post(
-            url, json={"sales_doc": open_.json()["records"][0]["doc_no"]}, headers=headers
-        )
-        first = await client.post(url, json={"sales_doc": doc_no}, headers=headers)
-        again = await client.post(url, json={"sales_doc": doc_no}, headers=headers)
+        path = "/api/v1/invoices"
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
+
+        async def invoice(sales_doc: str) -> httpx.Response:
+            body = {"sales_doc": sales_doc}
+            return await erp_request(client, clean_faults, "POST", path, json=body, headers=headers)
+
+        refused = await invoice(open_.json()["records"][0]["doc_no"])
+        first = await invoice(doc_no)
+        again = await invoice(doc_no)
         headers["Idempotency-Key"] = uuid.uuid4().hex
-        second_invoice = await client.post(url, json={"sales_doc": doc_no}, headers=headers)
+        second_invoice = await invoice(doc_no)
         order = await erp_get(client, clean_faults, f"/api/v1/sales-orders/{doc_no}")
         listed = await erp_get(client, clean_faults, "/api/v1/invoices", sales_doc=doc_no)
     assert refused.status_code == 409
