@@ -42,6 +42,11 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
         metavar="LABEL",
         help="enable a progressive @override label",
     )
+    parser.add_argument(
+        "--no-deduplication",
+        action="store_true",
+        help="send every subgraph fetch, even when an identical one is in flight",
+    )
     parser.add_argument("--log-level", default="warning")
     parser.set_defaults(handler=_serve)
 
@@ -71,6 +76,7 @@ def _serve(arguments: argparse.Namespace) -> int:
         subgraphs=_parse_locations(arguments.subgraph),
         timeout=arguments.timeout,
         enabled_override_labels=frozenset(arguments.override_label),
+        deduplicate_fetches=not arguments.no_deduplication,
     )
     uvicorn.run(
         build_app(router),
@@ -78,6 +84,8 @@ def _serve(arguments: argparse.Namespace) -> int:
         port=arguments.port,
         log_level=arguments.log_level,
         access_log=False,
+        loop="uvloop",
+        http="httptools",
     )
     return 0
 

@@ -152,6 +152,7 @@ class PlanExecution:
             variables=variables,
             headers=self.headers,
             context=self.context,
+            mutation=fetch.kind == "mutation",
         )
         try:
             response = await transport.execute(request)

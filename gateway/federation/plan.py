@@ -39,6 +39,8 @@ class Fetch:
     #: two type-conditioned selections of one field may disagree on type in a subgraph,
     #: which GraphQL forbids in one selection set.
     aliased: bool = False
+    #: ``query`` or ``mutation`` (entity fetches are queries, even within a mutation).
+    kind: str = "query"
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {

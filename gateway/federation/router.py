@@ -59,7 +59,8 @@ class Router:
     ``inproc:module:attribute``), overriding the supergraph's ``join__graph`` URLs;
     ``transports`` supplies ready-made transports by name and wins over both.
     ``subgraph_timeouts`` overrides ``timeout`` per subgraph name; ``propagate_headers``
-    names the client headers forwarded to HTTP subgraphs.
+    names the client headers forwarded to HTTP subgraphs; ``deduplicate_fetches`` lets
+    identical concurrent query fetches to an HTTP subgraph share one call.
     """
 
     def __init__(
@@ -73,6 +74,7 @@ class Router:
         propagate_headers: tuple[str, ...] = ("authorization",),
         enabled_override_labels: frozenset[str] = frozenset(),
         plan_cache_size: int = 1024,
+        deduplicate_fetches: bool = True,
     ) -> None:
         self.supergraph = supergraph
         self.schema = supergraph.api_schema
@@ -101,6 +103,7 @@ class Router:
                     location,
                     timeout=(subgraph_timeouts or {}).get(graph.name, timeout),
                     propagate_headers=propagate_headers,
+                    deduplicate=deduplicate_fetches,
                 )
         api = self.schema
         self._abstract_types = frozenset(

@@ -674,6 +674,7 @@ class _Planner:
                     entity=entity,
                     depends_on=tuple(sorted(renumber[d] for d in depends)),
                     aliased=bool(aliased),
+                    kind=kind,
                 )
             )
         return QueryPlan(operation.kind, tuple(fetches))

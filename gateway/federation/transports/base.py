@@ -23,6 +23,8 @@ class SubgraphRequest:
     variables: dict[str, Any] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     context: Any = None
+    #: A mutation changes data: it is sent exactly once, never shared with another request.
+    mutation: bool = False
 
 
 class Transport(Protocol):
