@@ -17,7 +17,7 @@ import orjson
 
 from gateway.federation.errors import SubgraphError
 from gateway.federation.operation import Field, Fragment, Selection
-from gateway.federation.plan import Fetch, QueryPlan
+from gateway.federation.plan import Fetch, QueryPlan, Schedule
 from gateway.federation.transports.base import SubgraphRequest, Transport
 
 TypeMatcher = Callable[[str | None, str], bool]
@@ -55,18 +55,27 @@ class PlanExecution:
         if len(fetches) == 1:
             await self._run_fetch(fetches[0])
             return
-        loop = asyncio.get_running_loop()
-        done = {fetch.id: loop.create_future() for fetch in fetches}
+        schedule = self.plan.schedule
+        await self._run_all(schedule, schedule.roots, dict(schedule.waiting_for))
 
-        async def run_after_dependencies(fetch: Fetch) -> None:
-            try:
-                for dependency in fetch.depends_on:
-                    await done[dependency]
-                await self._run_fetch(fetch)
-            finally:
-                done[fetch.id].set_result(None)
+    async def _run_all(
+        self, schedule: Schedule, ids: tuple[int, ...], waiting: dict[int, int]
+    ) -> None:
+        if len(ids) == 1:
+            await self._run_from(schedule, ids[0], waiting)
+        else:
+            await asyncio.gather(*(self._run_from(schedule, i, waiting) for i in ids))
 
-        await asyncio.gather(*(run_after_dependencies(fetch) for fetch in fetches))
+    async def _run_from(self, schedule: Schedule, fetch_id: int, waiting: dict[int, int]) -> None:
+        """Run a fetch, then the ones it was the last dependency of (a chain needs no task)."""
+        await self._run_fetch(schedule.by_id[fetch_id])
+        ready: list[int] = []
+        for dependent in schedule.dependents[fetch_id]:
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                ready.append(dependent)
+        if ready:
+            await self._run_all(schedule, tuple(ready), waiting)
 
     # -- one fetch --------------------------------------------------------------------------
 

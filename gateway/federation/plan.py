@@ -10,6 +10,7 @@ subgraph's ``_entities`` field and merge the answers back into those same object
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from gateway.federation.operation import Field, Fragment, Selection
@@ -69,6 +70,31 @@ class QueryPlan:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "fetches": [fetch.to_dict() for fetch in self.fetches]}
+
+    @cached_property
+    def schedule(self) -> Schedule:
+        """The dependency graph turned around, computed once per plan for the executor."""
+        dependents: dict[int, list[int]] = {fetch.id: [] for fetch in self.fetches}
+        for fetch in self.fetches:
+            for dependency in fetch.depends_on:
+                dependents[dependency].append(fetch.id)
+        return Schedule(
+            roots=tuple(fetch.id for fetch in self.fetches if not fetch.depends_on),
+            dependents={key: tuple(value) for key, value in dependents.items()},
+            waiting_for={fetch.id: len(set(fetch.depends_on)) for fetch in self.fetches},
+            by_id={fetch.id: fetch for fetch in self.fetches},
+        )
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Which fetches start first and which each finished fetch may release."""
+
+    roots: tuple[int, ...]
+    dependents: dict[int, tuple[int, ...]]
+    #: How many fetches each one waits for; a run counts down its own copy.
+    waiting_for: dict[int, int]
+    by_id: dict[int, Fetch]
 
     def __str__(self) -> str:
         return print_plan(self)

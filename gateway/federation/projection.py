@@ -29,9 +29,74 @@ from gateway.federation.operation import Conditions, Field, Fragment, Selection
 _INVALID = object()
 _INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
+# What a collected field is, decided once when its entry is sealed.
+_TYPENAME, _INTROSPECTION, _UNKNOWN, _SCALAR, _OTHER = range(5)
+
+#: A response path as a chain of ``(parent, key)`` pairs: cheap to extend for every value,
+#: turned into a list only when an error is reported.
+PathChain = tuple[Any, Any] | None
+
+
+def _path_list(chain: PathChain) -> list[Any]:
+    keys: list[Any] = []
+    while chain is not None:
+        chain, key = chain
+        keys.append(key)
+    keys.reverse()
+    return keys
+
+
+def _check_string(value: Any) -> Any:
+    return value if isinstance(value, str) else _INVALID
+
+
+def _check_int(value: Any) -> Any:
+    return value if isinstance(value, int) and not isinstance(value, bool) else _INVALID
+
+
+def _check_float(value: Any) -> Any:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else _INVALID
+
+
+def _check_boolean(value: Any) -> Any:
+    return value if isinstance(value, bool) else _INVALID
+
+
+def _check_id(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _INVALID
+
+
+def _check_custom(value: Any) -> Any:
+    return value
+
+
+_SCALAR_CHECKS = {
+    "String": _check_string,
+    "Int": _check_int,
+    "Float": _check_float,
+    "Boolean": _check_boolean,
+    "ID": _check_id,
+}
+
 
 class _Collected:
-    __slots__ = ("children", "name", "occurrences", "response_key", "type", "unconditional")
+    __slots__ = (
+        "check",
+        "child_fields",
+        "children",
+        "kind",
+        "name",
+        "non_null",
+        "occurrences",
+        "response_key",
+        "scalar_name",
+        "type",
+        "unconditional",
+    )
 
     def __init__(self, response_key: str, name: str, field_type: GraphQLOutputType | None) -> None:
         self.response_key = response_key
@@ -40,25 +105,30 @@ class _Collected:
         self.occurrences: list[tuple[Conditions, tuple[Selection, ...] | None]] = []
         self.unconditional = False
         self.children: list[tuple[Selection, ...]] = []
+        self.child_fields: dict[str, list[_Collected]] = {}
+        self.kind = _OTHER
+        self.non_null = False
+        self.scalar_name = ""
+        self.check = _check_custom
 
-    def seal(self) -> None:
-        """Precompute the common case: no @skip/@include on any occurrence."""
+    def seal(self, at_root: bool) -> None:
+        """Precompute the common cases: no @skip/@include, and scalar leaves."""
         self.unconditional = all(not conditions for conditions, _ in self.occurrences)
         self.children = [s for _, s in self.occurrences if s is not None]
-
-
-def _builtin_check(name: str, value: Any) -> bool:
-    if name == "Int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if name == "Float":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if name == "String":
-        return isinstance(value, str)
-    if name == "Boolean":
-        return isinstance(value, bool)
-    if name == "ID":
-        return isinstance(value, str | int) and not isinstance(value, bool)
-    return True
+        field_type = self.type
+        if self.name == "__typename":
+            self.kind = _TYPENAME
+        elif self.name in _INTROSPECTION_ROOTS and at_root:
+            self.kind = _INTROSPECTION
+        elif field_type is None:
+            self.kind = _UNKNOWN
+        else:
+            self.non_null = isinstance(field_type, GraphQLNonNull)
+            inner = field_type.of_type if self.non_null else field_type  # type: ignore[union-attr]
+            if isinstance(inner, GraphQLScalarType):
+                self.kind = _SCALAR
+                self.scalar_name = inner.name
+                self.check = _SCALAR_CHECKS.get(inner.name, _check_custom)
 
 
 class Projector:
@@ -72,17 +142,26 @@ class Projector:
         self.selections = selections
         self._fields: dict[tuple[str, tuple[int, ...]], list[_Collected]] = {}
         self._enum_values: dict[str, frozenset[str]] = {}
+        self._root_fields: list[_Collected] | None = None
 
     def project(
         self, data: dict[str, Any], variables: dict[str, Any], errors: list[dict[str, Any]]
     ) -> dict[str, Any] | None:
         """The client's ``data``; appends null-propagation errors to ``errors``."""
         run = _Run(self, variables, errors)
-        result = run.complete_object(data, self.root_type, [self.selections], [])
+        root_fields = self._root_fields
+        if root_fields is None:
+            root_fields = self._root_fields = self.fields_for(
+                self.root_type, [self.selections], at_root=True
+            )
+        result = run.complete_object(data, self.root_type, root_fields, None)
         return None if result is _INVALID else result
 
     def fields_for(
-        self, object_type: GraphQLObjectType, selection_sets: list[tuple[Selection, ...]]
+        self,
+        object_type: GraphQLObjectType,
+        selection_sets: list[tuple[Selection, ...]],
+        at_root: bool = False,
     ) -> list[_Collected]:
         # Selection tuples belong to the operation this projector holds, so ids are stable.
         cache_key = (object_type.name, tuple(id(s) for s in selection_sets))
@@ -94,9 +173,18 @@ class Projector:
             self._collect(object_type, selections, (), collected)
         result = list(collected.values())
         for entry in result:
-            entry.seal()
+            entry.seal(at_root)
         self._fields[cache_key] = result
         return result
+
+    def child_fields(self, entry: _Collected, object_type: GraphQLObjectType) -> list[_Collected]:
+        """The fields below an unconditional entry for one runtime type, remembered on it."""
+        fields = entry.child_fields.get(object_type.name)
+        if fields is None:
+            fields = entry.child_fields[object_type.name] = self.fields_for(
+                object_type, entry.children
+            )
+        return fields
 
     def _collect(
         self,
@@ -153,7 +241,8 @@ class _Run:
         self.errors = errors
         self.error_paths = {tuple(e["path"]) for e in errors if e.get("path")}
 
-    def _error(self, message: str, path: list[Any]) -> None:
+    def _error(self, message: str, chain: PathChain) -> None:
+        path = _path_list(chain)
         key = tuple(path)
         for length in range(len(key), 0, -1):
             if key[:length] in self.error_paths:
@@ -162,7 +251,7 @@ class _Run:
             if existing[: len(key)] == key:
                 return
         self.error_paths.add(key)
-        self.errors.append({"message": message, "path": list(path)})
+        self.errors.append({"message": message, "path": path})
 
     def _active(self, entry: _Collected) -> list[tuple[Selection, ...] | None] | None:
         variables = self.variables
@@ -177,11 +266,11 @@ class _Run:
         self,
         data: dict[str, Any],
         object_type: GraphQLObjectType,
-        selection_sets: list[tuple[Selection, ...]],
-        path: list[Any],
+        fields: list[_Collected],
+        path: PathChain,
     ) -> Any:
         result: dict[str, Any] = {}
-        for entry in self.projector.fields_for(object_type, selection_sets):
+        for entry in fields:
             if entry.unconditional:
                 children = entry.children
             else:
@@ -190,17 +279,43 @@ class _Run:
                     continue
                 children = [s for s in active if s is not None]
             key = entry.response_key
-            if entry.name == "__typename":
+            kind = entry.kind
+            if kind == _SCALAR:
+                value = data.get(key)
+                if value is None:
+                    if entry.non_null:
+                        self._error(
+                            f"Cannot return null for non-nullable field {entry.name}.", (path, key)
+                        )
+                        return _INVALID
+                    result[key] = None
+                    continue
+                checked = entry.check(value)
+                if checked is _INVALID:
+                    self._error(
+                        f"Invalid value for {entry.scalar_name} field {entry.name}.", (path, key)
+                    )
+                    if entry.non_null:
+                        return _INVALID
+                    checked = None
+                result[key] = checked
+                continue
+            if kind == _TYPENAME:
                 result[key] = object_type.name
                 continue
-            if entry.name in _INTROSPECTION_ROOTS and not path:
+            if kind == _INTROSPECTION:
                 result[key] = data.get(key)
                 continue
-            field_type = entry.type
-            if field_type is None:
+            if kind == _UNKNOWN:
                 result[key] = None
                 continue
-            value = self.complete_value(data.get(key), field_type, children, [*path, key], entry)
+            value = self.complete_value(
+                data.get(key),
+                entry.type,
+                children,
+                (path, key),
+                entry,  # type: ignore[arg-type]
+            )
             if value is _INVALID:
                 return _INVALID
             result[key] = value
@@ -211,7 +326,7 @@ class _Run:
         value: Any,
         field_type: GraphQLOutputType,
         selection_sets: list[tuple[Selection, ...]],
-        path: list[Any],
+        path: PathChain,
         entry: _Collected,
     ) -> Any:
         if isinstance(field_type, GraphQLNonNull):
@@ -228,7 +343,7 @@ class _Run:
         value: Any,
         field_type: Any,
         selection_sets: list[tuple[Selection, ...]],
-        path: list[Any],
+        path: PathChain,
         entry: _Collected,
     ) -> Any:
         if value is None:
@@ -241,19 +356,18 @@ class _Run:
             items = []
             for index, item in enumerate(value):
                 completed = self.complete_value(
-                    item, item_type, selection_sets, [*path, index], entry
+                    item, item_type, selection_sets, (path, index), entry
                 )
                 if completed is _INVALID:
                     return _INVALID
                 items.append(completed)
             return items
         if isinstance(field_type, GraphQLScalarType):
-            if not _builtin_check(field_type.name, value):
+            checked = _SCALAR_CHECKS.get(field_type.name, _check_custom)(value)
+            if checked is _INVALID:
                 self._error(f"Invalid value for {field_type.name} field {entry.name}.", path)
                 return None
-            if field_type.name == "ID" and isinstance(value, int):
-                return str(value)
-            return value
+            return checked
         if isinstance(field_type, GraphQLEnumType):
             if not isinstance(value, str) or value not in self.projector.enum_values(field_type):
                 self._error(f"Invalid value for enum {field_type.name} field {entry.name}.", path)
@@ -262,21 +376,27 @@ class _Run:
         if not isinstance(value, dict):
             self._error(f"Expected an object for field {entry.name}.", path)
             return None
+        projector = self.projector
         if isinstance(field_type, GraphQLObjectType):
             object_type = field_type
         else:
             typename = value.get("__typename")
             if isinstance(field_type, GraphQLInterfaceType) and typename in (None, field_type.name):
                 # Data from an @interfaceObject subgraph whose concrete type was not needed.
-                return self.complete_object(value, field_type, selection_sets, path)
-            object_type = self.projector.schema.type_map.get(typename) if typename else None
-            if not isinstance(
-                object_type, GraphQLObjectType
-            ) or not self.projector.schema.is_sub_type(field_type, object_type):
+                fields = projector.fields_for(field_type, selection_sets)  # type: ignore[arg-type]
+                return self.complete_object(value, field_type, fields, path)  # type: ignore[arg-type]
+            object_type = projector.schema.type_map.get(typename) if typename else None
+            if not isinstance(object_type, GraphQLObjectType) or not projector.schema.is_sub_type(
+                field_type, object_type
+            ):
                 self._error(
                     f"Abstract type {field_type.name} resolved to an unknown type "
                     f"{typename!r} for field {entry.name}.",
                     path,
                 )
                 return None
-        return self.complete_object(value, object_type, selection_sets, path)
+        if entry.unconditional:
+            fields = projector.child_fields(entry, object_type)
+        else:
+            fields = projector.fields_for(object_type, selection_sets)
+        return self.complete_object(value, object_type, fields, path)
