@@ -3,7 +3,7 @@
 supergraph = Supergraph.from_sdl(text)
 router = Router(supergraph, subgraphs={"orders": "inproc:resolvers.orders:schema"})
 result = await router.execute(query, variables, operation_name)
-app = build_app(router)  # Starlette, GraphQL over HTTP
+app = build_app(router)  # ASGI app: GraphQL over HTTP
 """
 
 from gateway.federation.errors import (

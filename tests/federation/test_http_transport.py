@@ -30,6 +30,7 @@ class _Server:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        on_this_connection = 0
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -37,6 +38,9 @@ class _Server:
                 path = lines[0].split(" ")[1]
                 headers = dict(line.lower().split(": ", 1) for line in lines[1:] if line)
                 await reader.readexactly(int(headers["content-length"]))
+                on_this_connection += 1
+                if path == "/drop-second" and on_this_connection == 2:
+                    break
                 self.calls += 1
                 self.heads.append(head.decode("latin-1"))
                 await asyncio.sleep(self.delay)
@@ -49,6 +53,10 @@ class _Server:
                     for part in (body[:half], body[half:]):
                         writer.write(b"%x\r\n%s\r\n" % (len(part), part))
                     writer.write(b"0\r\n\r\n")
+                elif path == "/eof":
+                    writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n" + body)
+                    await writer.drain()
+                    break
                 else:
                     extra = b"connection: close\r\n" if path == "/close" else b""
                     writer.write(
@@ -144,6 +152,34 @@ async def test_chunked_responses_are_read(server: _Server) -> None:
     transport = HttpTransport("s", server.url("/chunked"))
     assert await transport.execute(_request()) == {"data": {"calls": 1}}
     await transport.aclose()
+
+
+async def test_a_body_ended_by_closing_the_connection_is_read(server: _Server) -> None:
+    transport = HttpTransport("s", server.url("/eof"))
+    for expected in (1, 2):
+        assert await transport.execute(_request()) == {"data": {"calls": expected}}
+    await transport.aclose()
+
+
+async def test_a_query_on_a_connection_dropped_by_the_server_is_sent_again(
+    server: _Server,
+) -> None:
+    server.delay = 0
+    transport = HttpTransport("s", server.url("/drop-second"))
+    assert await transport.execute(_request()) == {"data": {"calls": 1}}
+    assert await transport.execute(_request()) == {"data": {"calls": 2}}
+    await transport.aclose()
+    assert server.connections == 2
+
+
+async def test_a_mutation_on_a_dropped_connection_is_not_sent_again(server: _Server) -> None:
+    server.delay = 0
+    transport = HttpTransport("s", server.url("/drop-second"))
+    await transport.execute(_request("mutation { calls }", mutation=True))
+    with pytest.raises(SubgraphError, match="could not be reached"):
+        await transport.execute(_request("mutation { calls }", mutation=True))
+    await transport.aclose()
+    assert server.calls == 1
 
 
 async def test_a_connection_the_server_closes_is_replaced(server: _Server) -> None:

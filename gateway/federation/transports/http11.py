@@ -39,6 +39,8 @@ class _Connection(asyncio.Protocol):
         self.reusable = True
         self.used = False
         self.reused = False
+        self.headers_done = False
+        self.framed = False
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
 
@@ -55,9 +57,21 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self.headers_done and not self.framed and exc is None:
+            # No Content-Length and not chunked: the body is what came before the close.
+            self.reusable = False
+            self.on_message_complete()
+            return
         self._fail(ConnectionFailed("connection closed before the response ended"))
 
     # -- httptools callbacks ------------------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() in (b"content-length", b"transfer-encoding"):
+            self.framed = True
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
 
     def on_body(self, body: bytes) -> None:
         self.chunks.append(body)
@@ -78,6 +92,8 @@ class _Connection(asyncio.Protocol):
         waiter: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
         self.waiter = waiter
         self.received = False
+        self.headers_done = False
+        self.framed = False
         self.reused = self.used
         self.used = True
         self.transport.write(payload)
