@@ -96,6 +96,10 @@ class _Connection(asyncio.Protocol):
         self.framed = False
         self.reused = self.used
         self.used = True
+        if self.closed or self.transport.is_closing():
+            # Closed by the server while idle, after it was handed out.
+            waiter.set_exception(ConnectionFailed("connection closed before the request"))
+            return waiter
         self.transport.write(payload)
         return waiter
 
@@ -121,7 +125,10 @@ class Http11Pool:
         self.tls = parts.scheme == "https"
         self.port = parts.port or (443 if self.tls else 80)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self.request_line = f"POST {target} HTTP/1.1\r\nhost: {parts.netloc}\r\n".encode("latin-1")
+        authority = f"[{self.host}]" if ":" in self.host else self.host
+        if parts.port:
+            authority += f":{parts.port}"
+        self.request_line = f"POST {target} HTTP/1.1\r\nhost: {authority}\r\n".encode("latin-1")
         self.max_connections = max_connections
         self._idle: list[_Connection] = []
         self._open = 0
