@@ -88,6 +88,10 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
         router = Router(
             Supergraph.from_sdl(sdl),
             subgraphs={name: subgraph.url for name, subgraph in config.subgraphs.items()},
+            subgraph_timeouts={name: s.timeout_s for name, s in config.subgraphs.items()},
+            # Remote subgraphs see the caller's credentials, which also keeps deduplicated
+            # fetches of different callers apart.
+            propagate_headers=("authorization", "x-api-key"),
         )
     except BaseException:
         await cache.close()

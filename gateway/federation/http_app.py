@@ -263,7 +263,11 @@ _GRAPHIQL = """<!doctype html>
 <script>
 const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
 ReactDOM.createRoot(document.getElementById("graphiql"))
-  .render(React.createElement(GraphiQL, { fetcher }));
+  .render(React.createElement(GraphiQL, {
+    fetcher,
+    shouldPersistHeaders: true,
+    defaultHeaders: JSON.stringify({ "X-API-Key": "" }, null, 2),
+  }));
 </script>
 </body>
 </html>
