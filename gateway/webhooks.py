@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from domain.events import EventEnvelope
 from domain.shipments import Milestone
+from gateway.bodies import read_bounded
 from process_apis.tracking import MilestoneRecorder
 from stores.dead_letters import DeadLetter, DeadLetterStore
 from stores.event_log import EventLog
@@ -76,7 +77,7 @@ class WebhookIngress:
         source = self.sources.get(source_name)
         if source is None:
             return _problem(404, "unknown_source", f"no inbound source named {source_name}")
-        body = await _read_bounded(request, self.max_body_bytes)
+        body = await read_bounded(request, self.max_body_bytes)
         if body is None:
             return _problem(413, "too_large", f"body exceeds {self.max_body_bytes} bytes")
         headers = dict(request.headers)
@@ -152,21 +153,6 @@ class WebhookIngress:
             "dead letter %s from %s: %s", letter.dead_letter_id, source.name, error.reason
         )
         return letter
-
-
-async def _read_bounded(request: Request, limit: int) -> bytes | None:
-    """The body, or None as soon as it is known to exceed `limit` (never buffered past it)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _problem(

@@ -17,11 +17,12 @@ from typing import Any
 import orjson
 from graphql import OperationType, parse
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.bodies import read_bounded
 from gateway.federation.errors import OperationError
 from gateway.federation.operation import select_operation
 from gateway.federation.router import Router
@@ -34,12 +35,23 @@ _logger = logging.getLogger("gateway.federation.http")
 #: status, body, media type and extra headers of one answer
 Answer = tuple[int, bytes, str, dict[str, str] | None]
 
+MAX_BODY_BYTES = 1_048_576
+"""Default bound on a request body; a GraphQL operation with its variables fits well within."""
 
-def build_app(router: Router, *, path: str = "/graphql", graphiql: bool = True) -> ASGIApp:
+
+def build_app(
+    router: Router,
+    *,
+    path: str = "/graphql",
+    graphiql: bool = True,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> ASGIApp:
     """An ASGI app serving ``router`` at ``path`` (and ``/``) plus ``/health``."""
 
     async def graphql_endpoint(request: Request) -> Response:
-        return await handle_graphql(router, request, graphiql=graphiql)
+        return await handle_graphql(
+            router, request, graphiql=graphiql, max_body_bytes=max_body_bytes
+        )
 
     async def health(_: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type=JSON)
@@ -55,7 +67,8 @@ def build_app(router: Router, *, path: str = "/graphql", graphiql: bool = True) 
     ]
     if path != "/":
         routes.append(Route("/", graphql_endpoint, methods=["GET", "POST"]))
-    return _DirectPost(router, Starlette(routes=routes, lifespan=lifespan), {path, "/"})
+    app = Starlette(routes=routes, lifespan=lifespan)
+    return _DirectPost(router, app, {path, "/"}, max_body_bytes)
 
 
 class _DirectPost:
@@ -66,10 +79,11 @@ class _DirectPost:
     the same as ``handle_graphql``'s: both run ``_answer``.
     """
 
-    def __init__(self, router: Router, app: ASGIApp, paths: set[str]) -> None:
+    def __init__(self, router: Router, app: ASGIApp, paths: set[str], max_body_bytes: int) -> None:
         self.router = router
         self.app = app
         self.paths = frozenset(paths)
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
@@ -80,20 +94,17 @@ class _DirectPost:
             name = raw_name.decode("latin-1").lower()
             if name not in headers:
                 headers[name] = raw_value.decode("latin-1")
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         request = Request(scope, receive)
         try:
-            status, payload, media_type, extra = await _answer(
-                self.router, "POST", headers, body, {}, request
-            )
+            body = await read_bounded(request, self.max_body_bytes)
+            if body is None:
+                status, payload, media_type, extra = _too_large(self.max_body_bytes)
+            else:
+                status, payload, media_type, extra = await _answer(
+                    self.router, "POST", headers, body, {}, request
+                )
+        except ClientDisconnect:
+            return
         except Exception:  # never leak internals to clients
             _logger.exception("unhandled error while serving a GraphQL request")
             status, payload, media_type, extra = _internal_error()
@@ -109,6 +120,10 @@ class _DirectPost:
 
 def _reply(body: dict[str, Any], status: int, media_type: str, **headers: str) -> Answer:
     return status, orjson.dumps(body), media_type, headers or None
+
+
+def _too_large(limit: int) -> Answer:
+    return _reply({"errors": [{"message": f"The request body exceeds {limit} bytes."}]}, 413, JSON)
 
 
 def _internal_error() -> Answer:
@@ -150,15 +165,24 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in accept and "query" not in request.query_params
 
 
-async def handle_graphql(router: Router, request: Request, *, graphiql: bool = True) -> Response:
+async def handle_graphql(
+    router: Router,
+    request: Request,
+    *,
+    graphiql: bool = True,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Response:
     """One GraphQL-over-HTTP request; any app that routes to it gets the same semantics."""
     try:
         if request.method == "GET" and graphiql and _wants_html(request):
             return HTMLResponse(_GRAPHIQL)
-        body = await request.body() if request.method == "POST" else b""
-        status, payload, media_type, extra = await _answer(
-            router, request.method, request.headers, body, request.query_params, request
-        )
+        body = await read_bounded(request, max_body_bytes) if request.method == "POST" else b""
+        if body is None:
+            status, payload, media_type, extra = _too_large(max_body_bytes)
+        else:
+            status, payload, media_type, extra = await _answer(
+                router, request.method, request.headers, body, request.query_params, request
+            )
     except Exception:  # never leak internals to clients
         _logger.exception("unhandled error while serving a GraphQL request")
         status, payload, media_type, extra = _internal_error()

@@ -134,3 +134,14 @@ def test_internal_errors_do_not_leak(supergraph: Supergraph) -> None:
     assert response.status_code == 500
     assert "secret" not in response.text
     assert "Traceback" not in response.text
+
+
+def test_a_body_over_the_bound_is_413(supergraph: Supergraph) -> None:
+    with TestClient(build_app(Router(supergraph), max_body_bytes=1024)) as small:
+        response = small.post(
+            "/graphql", json={"query": "{ __typename }", "variables": {"pad": "x" * 2048}}
+        )
+        fits = small.post("/graphql", json={"query": "{ __typename }"})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["message"] == "The request body exceeds 1024 bytes."
+    assert fits.status_code == 200

@@ -415,3 +415,22 @@ async def test_a_browser_gets_graphiql_without_a_key_but_queries_still_need_one(
         )
     assert page.status_code == 200 and "graphiql" in page.text.lower()
     assert query.status_code == 401
+
+
+async def test_an_oversized_graphql_body_is_refused_before_it_is_read_whole(gateway):
+    padding = "x" * 1_100_000
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        response = await client.post(
+            gateway.graphql_url(),
+            json={"query": "{ me { name } }", "variables": {"padding": padding}},
+            headers={"X-API-Key": gateway.api_key("C-1001")},
+        )
+    assert response.status_code == 413
+    assert "exceeds" in response.json()["errors"][0]["message"]
+
+
+async def test_an_oversized_webhook_is_refused(gateway):
+    response = await post_webhook(
+        gateway, "swiftparcel", b"{" + b" " * 1_100_000 + b"}", {"content-type": "application/json"}
+    )
+    assert response.status_code == 413
