@@ -34,9 +34,7 @@ class GatewayRuntime:
     stores: Stores
     clients: SystemClients
     services: LogisticsServices
-    supergraph_sdl: str
     router: Router
-    api_keys: ApiKeyRegistry
     cache: BaseCache
 
     async def aclose(self) -> None:
@@ -103,8 +101,6 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
         stores=stores,
         clients=clients,
         services=build_services(clients, stores, cache),
-        supergraph_sdl=sdl,
         router=router,
-        api_keys=api_key_registry(config),
         cache=cache,
     )
