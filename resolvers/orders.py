@@ -78,9 +78,13 @@ class Order:
 
     @classmethod
     async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> Order | None:
-        context = context_of(info)
-        order = await or_none(context.services.orders.order(context.principal.tenant_id, str(id)))
-        return cls.of(order) if order else None
+        return await _order(info, str(id))
+
+
+async def _order(info: strawberry.Info, order_id: str) -> Order | None:
+    context = context_of(info)
+    order = await or_none(context.services.orders.order(context.principal.tenant_id, order_id))
+    return Order.of(order) if order else None
 
 
 @strawberry.type
@@ -101,9 +105,7 @@ class Customer:
 class Query:
     @strawberry.field(description="An order of the calling customer; null when there is none.")
     async def order(self, info: strawberry.Info, id: strawberry.ID) -> Order | None:
-        context = context_of(info)
-        order = await or_none(context.services.orders.order(context.principal.tenant_id, str(id)))
-        return Order.of(order) if order else None
+        return await _order(info, str(id))
 
     @strawberry.field(description="The calling customer's orders, newest first, page by page.")
     async def orders(
