@@ -46,7 +46,6 @@ class CarrierBackend(Backend):
     """A carrier: shipments keyed by tracking number, statuses from its `lifecycle`."""
 
     lifecycle: ClassVar[Lifecycle]
-    tracking_pattern: ClassVar[str]
     indexed_fields: ClassVar[tuple[str, ...]] = ("order_ref", "tracking_number")
 
     def load(self, world: World) -> None:
@@ -128,7 +127,7 @@ class CarrierBackend(Backend):
             raise validation_error([detail])
         shipment = self.find_shipment(reference)
         if shipment is None:
-            if not re.fullmatch(self.tracking_pattern, reference):
+            if not re.fullmatch(self.lifecycle.tracking_pattern, reference):
                 raise not_found(f"shipment {reference}")
             shipment = self._new_shipment(reference, extra)
         reason = extra.get("reason")

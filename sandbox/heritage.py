@@ -26,7 +26,6 @@ class HeritageBackend(CarrierBackend):
     name = "heritage"
     default_port = 8106
     lifecycle = HERITAGE
-    tracking_pattern = r"HF\d{8}"
     indexed_fields = (*CarrierBackend.indexed_fields, "control_number")
 
     def sign(self, message: Outbound, secret: str, timestamp: int) -> dict[str, str]:

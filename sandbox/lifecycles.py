@@ -12,9 +12,14 @@ from types import MappingProxyType
 
 @dataclass(frozen=True)
 class Lifecycle:
-    """A carrier's status vocabulary: descriptions, the happy path and where each code leads."""
+    """A carrier's status vocabulary: descriptions, the happy path and where each code leads.
+
+    Its tracking numbers are `tracking_prefix` followed by `tracking_digits` digits.
+    """
 
     carrier: str
+    tracking_prefix: str
+    tracking_digits: int
     descriptions: dict[str, str]
     next_status: dict[str, str]
     histories: dict[str, tuple[str, ...]]
@@ -23,6 +28,10 @@ class Lifecycle:
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(self.descriptions)
+
+    @property
+    def tracking_pattern(self) -> str:
+        return rf"{self.tracking_prefix}\d{{{self.tracking_digits}}}"
 
     @property
     def first(self) -> str:
@@ -44,6 +53,8 @@ class Lifecycle:
 
 SWIFTPARCEL = Lifecycle(
     carrier="SWFT",
+    tracking_prefix="SP",
+    tracking_digits=10,
     descriptions={
         "MR": "Manifest received",
         "PU": "Picked up",
@@ -98,6 +109,8 @@ SWIFTPARCEL = Lifecycle(
 
 ROADLINE = Lifecycle(
     carrier="RDLN",
+    tracking_prefix="RL",
+    tracking_digits=9,
     descriptions={
         "DISPATCHED": "Driver dispatched for pickup",
         "PICKED_UP": "Freight picked up",
@@ -186,6 +199,8 @@ ROADLINE = Lifecycle(
 
 HERITAGE = Lifecycle(
     carrier="HRTG",
+    tracking_prefix="HF",
+    tracking_digits=8,
     descriptions={
         "X3": "Arrived at pick-up location",
         "AF": "Departed pick-up location",

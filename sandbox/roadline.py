@@ -32,7 +32,6 @@ class RoadLineBackend(CarrierBackend):
     name = "roadline"
     default_port = 8105
     lifecycle = ROADLINE
-    tracking_pattern = r"RL\d{9}"
     indexed_fields = (*CarrierBackend.indexed_fields, "pro", "seq")
 
     def __init__(self, config: BackendConfig, store: Store, faults: FaultState) -> None:

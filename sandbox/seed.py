@@ -558,10 +558,12 @@ class _Generator:
                 )
         return tuple(tasks)
 
-    def _tracking_number(self, carrier: str) -> str:
-        prefix, digits = {"SWFT": ("SP", 10), "RDLN": ("RL", 9), "HRTG": ("HF", 8)}[carrier]
+    def _tracking_number(self, lifecycle: Lifecycle) -> str:
+        digits = lifecycle.tracking_digits
         while True:
-            candidate = prefix + "".join(str(self.rng.randrange(10)) for _ in range(digits))
+            candidate = lifecycle.tracking_prefix + "".join(
+                str(self.rng.randrange(10)) for _ in range(digits)
+            )
             if candidate not in self.used_tracking:
                 self.used_tracking.add(candidate)
                 return candidate
@@ -615,7 +617,7 @@ class _Generator:
                 amount = Decimal("85.00") + weight * Decimal("0.18")
             created = datetime.combine(order.doc_date + timedelta(days=1), time(6), tzinfo=UTC)
             created += timedelta(minutes=rng.randint(0, 240))
-            tracking = self._tracking_number(carrier)
+            tracking = self._tracking_number(lifecycle)
             if cancelled:
                 booking_status, history = "CANCELLED", ()
             elif tendered_only:

@@ -28,7 +28,6 @@ class SwiftParcelBackend(CarrierBackend):
     default_port = 8104
     credential_headers = ("x-swift-key",)
     lifecycle = SWIFTPARCEL
-    tracking_pattern = r"SP\d{10}"
 
     def sign(self, message: Outbound, secret: str, timestamp: int) -> dict[str, str]:
         digest = hmac.new(secret.encode(), message.body, hashlib.sha256).hexdigest()

@@ -9,13 +9,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sandbox.lifecycles import BY_CARRIER
 from sandbox.runner import run
 from sandbox.seed import Shipment, World, money
 from sandbox.service import (
@@ -33,7 +33,6 @@ from sandbox.service import (
 
 API_KEY = "tms-demo-key"
 QUOTE_TTL = timedelta(minutes=15)
-TRACKING_FORMAT = MappingProxyType({"SWFT": ("SP", 10), "RDLN": ("RL", 9), "HRTG": ("HF", 8)})
 # carrier, service, base amount, per kg, transit days (domestic, international), US only
 SERVICES = (
     ("SWFT", "EXPRESS", Decimal("9.95"), Decimal("0.85"), (1, 2), False),
@@ -164,13 +163,15 @@ class TmsBackend(Backend):
             raise ApiError(422, "quote_expired", f"quote expired at {quote['expires_at']}")
         if quote.get("booking_id"):
             raise ApiError(409, "conflict", f"quote already tendered as {quote['booking_id']}")
-        prefix, digits = TRACKING_FORMAT[quote["carrier"]]
+        lifecycle = BY_CARRIER[quote["carrier"]]
+        digits = lifecycle.tracking_digits
         booking = {
             "booking_id": f"BK-{self.store.next_number('booking', 300001)}",
             "order_ref": body["order_ref"],
             "carrier": quote["carrier"],
             "service": quote["service"],
-            "tracking_number": prefix + str(uuid.uuid4().int)[-digits:].zfill(digits),
+            "tracking_number": lifecycle.tracking_prefix
+            + str(uuid.uuid4().int)[-digits:].zfill(digits),
             "status": "BOOKED" if quote["carrier"] == "SWFT" else "TENDERED",
             "parcels": quote["parcels"],
             "amount": quote["amount"],
