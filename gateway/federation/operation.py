@@ -184,22 +184,6 @@ def _selections(
     return tuple(result)
 
 
-def field_from_field_set(node: FieldNode) -> Field:
-    """A ``FieldSet`` entry (from @key/@requires/@provides) as an operation field."""
-    arguments = ""
-    if node.arguments:
-        arguments = "(" + ", ".join(print_ast(a) for a in node.arguments) + ")"
-    return Field(
-        response_key=node.alias.value if node.alias else node.name.value,
-        name=node.name.value,
-        alias=node.alias.value if node.alias else None,
-        arguments=arguments,
-        conditions=(),
-        selections=_selections(node.selection_set, {}) if node.selection_set else None,
-        variables=frozenset(),
-    )
-
-
 def field_set_selections(selection_set: SelectionSetNode) -> tuple[Selection, ...]:
     """A parsed ``FieldSet`` as operation selections."""
     return _selections(selection_set, {})

@@ -96,9 +96,6 @@ class Schedule:
     waiting_for: dict[int, int]
     by_id: dict[int, Fetch]
 
-    def __str__(self) -> str:
-        return print_plan(self)
-
 
 def print_selections(selections: tuple[Selection, ...]) -> str:
     """A compact one-line rendering of selections, as in a GraphQL document."""

@@ -105,13 +105,11 @@ class Router:
                     propagate_headers=propagate_headers,
                     deduplicate=deduplicate_fetches,
                 )
-        api = self.schema
         self._abstract_types = frozenset(
             name
             for name, named in supergraph.schema.type_map.items()
             if isinstance(named, GraphQLInterfaceType | GraphQLUnionType)
         )
-        self._api = api
 
     # -- preparation ------------------------------------------------------------------------
 

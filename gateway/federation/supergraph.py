@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from graphql import (
     DocumentNode,
-    FieldNode,
     GraphQLSchema,
-    InlineFragmentNode,
     SelectionSetNode,
     build_ast_schema,
     parse,
@@ -26,7 +24,6 @@ from graphql import (
 from graphql.language import (
     DirectiveNode,
     EnumTypeDefinitionNode,
-    EnumTypeExtensionNode,
     InterfaceTypeDefinitionNode,
     InterfaceTypeExtensionNode,
     ObjectTypeDefinitionNode,
@@ -138,17 +135,6 @@ def parse_field_set(text: str) -> SelectionSetNode:
     return operation.selection_set  # type: ignore[attr-defined]
 
 
-def field_set_names(selection: SelectionSetNode) -> list[str]:
-    """Top-level field names of a field set (fragments flattened)."""
-    names: list[str] = []
-    for node in selection.selections:
-        if isinstance(node, FieldNode):
-            names.append(node.name.value)
-        elif isinstance(node, InlineFragmentNode):
-            names.extend(field_set_names(node.selection_set))
-    return names
-
-
 def _arguments(directive: DirectiveNode) -> dict[str, Any]:
     return {arg.name.value: value_from_ast_untyped(arg.value) for arg in directive.arguments or ()}
 
@@ -165,9 +151,7 @@ class Supergraph:
     fields: dict[tuple[str, str], FieldMeta]
     implements: dict[str, dict[str, frozenset[str]]]
     union_members: dict[str, dict[str, frozenset[str]]]
-    enum_values: dict[str, dict[str, frozenset[str]]]
     root_types: dict[str, str]
-    _field_set_cache: dict[str, SelectionSetNode] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_sdl(cls, sdl: str) -> Supergraph:
@@ -225,21 +209,6 @@ class Supergraph:
                 record(f"{name}.{field_node.name.value}", field_node)
         return result
 
-    def graph_by_name(self, name: str) -> Graph | None:
-        """Find a subgraph by its enum value or by its declared name."""
-        if name in self.graphs:
-            return self.graphs[name]
-        for graph in self.graphs.values():
-            if graph.name == name:
-                return graph
-        return None
-
-    def field_set(self, text: str) -> SelectionSetNode:
-        cached = self._field_set_cache.get(text)
-        if cached is None:
-            cached = self._field_set_cache[text] = parse_field_set(text)
-        return cached
-
     def type_in_graph(self, type_name: str, graph: str) -> TypeInGraph | None:
         return self.types.get(type_name, {}).get(graph)
 
@@ -278,10 +247,6 @@ class Supergraph:
             return ()
         return tuple(key for key in info.keys if key.resolvable)
 
-    def all_keys(self, type_name: str, graph: str) -> tuple[Key, ...]:
-        info = self.type_in_graph(type_name, graph)
-        return info.keys if info else ()
-
 
 def _load(sdl: str, document: DocumentNode) -> Supergraph:
     links = _read_links(document)
@@ -296,14 +261,12 @@ def _load(sdl: str, document: DocumentNode) -> Supergraph:
     prefix = join.prefix
     d_graph, d_type, d_field = prefix + "graph", prefix + "type", prefix + "field"
     d_implements, d_member = prefix + "implements", prefix + "unionMember"
-    d_enum_value = prefix + "enumValue"
 
     graphs: dict[str, Graph] = {}
     types: dict[str, dict[str, TypeInGraph]] = {}
     fields: dict[tuple[str, str], FieldMeta] = {}
     implements: dict[str, dict[str, set[str]]] = {}
     members: dict[str, dict[str, set[str]]] = {}
-    enum_values: dict[str, dict[str, set[str]]] = {}
     root_types = {"query": "Query", "mutation": "Mutation", "subscription": "Subscription"}
     defined_types: set[str] = set()
     cache: dict[str, SelectionSetNode] = {}
@@ -369,14 +332,6 @@ def _load(sdl: str, document: DocumentNode) -> Supergraph:
                 fields[(type_name, field_node.name.value)] = _field_meta(
                     type_name, field_node, d_field, field_set
                 )
-        if isinstance(definition, EnumTypeDefinitionNode | EnumTypeExtensionNode):
-            for value in definition.values or ():
-                for directive in value.directives or ():
-                    if directive.name.value == d_enum_value:
-                        graph = _arguments(directive)["graph"]
-                        enum_values.setdefault(graph, {}).setdefault(type_name, set()).add(
-                            value.name.value
-                        )
         # join v0.1/v0.2 have no @join__unionMember: every member is in every graph.
         if isinstance(definition, UnionTypeDefinitionNode | UnionTypeExtensionNode) and not any(
             d.name.value == d_member for d in definition.directives or ()
@@ -413,9 +368,7 @@ def _load(sdl: str, document: DocumentNode) -> Supergraph:
         fields=fields,
         implements={g: {t: frozenset(i) for t, i in m.items()} for g, m in implements.items()},
         union_members={g: {t: frozenset(i) for t, i in m.items()} for g, m in members.items()},
-        enum_values={g: {t: frozenset(i) for t, i in m.items()} for g, m in enum_values.items()},
         root_types=root_types,
-        _field_set_cache=cache,
     )
 
 

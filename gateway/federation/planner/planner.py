@@ -61,7 +61,6 @@ class _Group:
     depends: set[int] = field(default_factory=set)
     key: Key | None = None
     requires: list[tuple[Selection, ...]] = field(default_factory=list)
-    variables: set[str] = field(default_factory=set)
     source: tuple[Any, SelectionBuilder, Any] | None = None
 
 
@@ -410,8 +409,6 @@ class _Planner:
         added = target.add_field(
             selection, composite, self._type_in_graph(group.graph, parent, selection.name)
         )
-        group.variables |= selection.variables
-        group.variables |= {name for name, _ in selection.conditions}
         self._touch(group)
         if not composite:
             return None
@@ -695,10 +692,6 @@ def _live_dependencies(group: _Group, groups: list[_Group], live: set[int]) -> s
         else:
             pending.extend(groups[dependency].depends)
     return result
-
-
-def _top_names(selection: Any) -> set[str]:
-    return {s.name.value for s in selection.selections if hasattr(s, "name") and s.name}
 
 
 def _provided_tree(selections: tuple[Selection, ...]) -> dict[Any, Any]:
