@@ -7,7 +7,6 @@ It is the system of record for orders, valuation and invoices.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
@@ -26,11 +25,13 @@ from sandbox.service import (
     ApiError,
     Backend,
     BackendConfig,
+    Handler,
     decode_token,
     encode_token,
     json_object,
     not_found,
     query_limit,
+    unauthorized,
     utc_now,
     validation_error,
 )
@@ -40,7 +41,6 @@ API_KEY = "erp-demo-key"
 PREFIX = "/api/v1"
 ADDRESS_FIELDS = ("name", "street", "city", "postal_code", "country")
 NEXT_STATUS = MappingProxyType({"OPEN": "REL", "REL": "SHIP", "PART": "SHIP"})
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _order_document(order: Order) -> dict[str, Any]:
@@ -187,7 +187,7 @@ class ErpBackend(Backend):
         async def guarded(request: Request) -> Response:
             key = request.headers.get("x-erp-key")
             if key != API_KEY:
-                return JSONResponse({"error": "unauthorized"}, status_code=401)
+                return unauthorized()
             wait = self.limiter.retry_after(key)
             if wait is not None:
                 return JSONResponse(

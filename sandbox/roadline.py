@@ -20,7 +20,7 @@ from sandbox.faults import FaultState
 from sandbox.lifecycles import ROADLINE
 from sandbox.runner import run
 from sandbox.seed import Place, Shipment
-from sandbox.service import BackendConfig, not_found, query_limit, validation_error
+from sandbox.service import BackendConfig, guard, not_found, query_limit, validation_error
 from sandbox.store import Store
 from sandbox.webhooks import OutboundQueue
 
@@ -80,17 +80,13 @@ class RoadLineBackend(CarrierBackend):
         return row
 
     def routes(self) -> list[BaseRoute]:
+        guarded = guard(lambda request: request.query_params.get("apikey") == API_KEY)
         return [
-            Route("/api/shipments/{pro}", self.shipment, methods=["GET"]),
-            Route("/api/status-updates", self.status_updates, methods=["GET"]),
+            Route("/api/shipments/{pro}", guarded(self.shipment), methods=["GET"]),
+            Route("/api/status-updates", guarded(self.status_updates), methods=["GET"]),
         ]
 
-    def _authorised(self, request: Request) -> bool:
-        return request.query_params.get("apikey") == API_KEY
-
     async def shipment(self, request: Request) -> Response:
-        if not self._authorised(request):
-            return JSONResponse({"error": "unauthorized"}, status_code=401)
         pro = request.path_params["pro"]
         shipment = self.store.get("shipments", pro)
         if shipment is None:
@@ -111,8 +107,6 @@ class RoadLineBackend(CarrierBackend):
         )
 
     async def status_updates(self, request: Request) -> Response:
-        if not self._authorised(request):
-            return JSONResponse({"error": "unauthorized"}, status_code=401)
         after = request.query_params.get("after") or "0"
         if not after.isdigit():
             raise validation_error([{"field": "after", "message": "not a cursor"}])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +23,8 @@ from sandbox.faults import FaultState
 from sandbox.seed import DEFAULT_SEED, World, generate
 from sandbox.store import Store
 from sandbox.webhooks import Outbound, OutboundQueue, WebhookSender
+
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,25 @@ def validation_error(details: list[dict[str, Any]]) -> ApiError:
 
 def not_found(what: str = "") -> ApiError:
     return ApiError(404, "not_found", f"{what} not found" if what else None)
+
+
+def unauthorized() -> Response:
+    """The answer every backend gives a request with missing or wrong credentials."""
+    return JSONResponse({"error": "unauthorized"}, status_code=401)
+
+
+def guard(authorised: Callable[[Request], bool]) -> Callable[[Handler], Handler]:
+    """Wraps handlers so that requests `authorised` rejects get `unauthorized()`."""
+
+    def wrap(handler: Handler) -> Handler:
+        async def guarded(request: Request) -> Response:
+            if not authorised(request):
+                return unauthorized()
+            return await handler(request)
+
+        return guarded
+
+    return wrap
 
 
 def iso_utc(moment: datetime) -> str:

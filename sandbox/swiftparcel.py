@@ -17,7 +17,7 @@ from sandbox.carrier import CarrierBackend
 from sandbox.lifecycles import SWIFTPARCEL
 from sandbox.runner import run
 from sandbox.seed import Place, Shipment
-from sandbox.service import iso_utc, not_found
+from sandbox.service import guard, iso_utc, not_found
 from sandbox.webhooks import Outbound
 
 API_KEY = "swift-demo-key"
@@ -76,11 +76,10 @@ class SwiftParcelBackend(CarrierBackend):
         return body
 
     def routes(self) -> list[BaseRoute]:
-        return [Route("/v1/track/{tracking_number}", self.track, methods=["GET"])]
+        guarded = guard(lambda request: request.headers.get("x-swift-key") == API_KEY)
+        return [Route("/v1/track/{tracking_number}", guarded(self.track), methods=["GET"])]
 
     async def track(self, request: Request) -> Response:
-        if request.headers.get("x-swift-key") != API_KEY:
-            return JSONResponse({"error": "unauthorized"}, status_code=401)
         tracking = request.path_params["tracking_number"]
         shipment = self.store.get("shipments", tracking)
         if shipment is None:

@@ -23,6 +23,7 @@ from sandbox.service import (
     Backend,
     decode_token,
     encode_token,
+    guard,
     iso_utc,
     json_object,
     not_found,
@@ -81,7 +82,7 @@ class TmsBackend(Backend):
         self.store.set_meta("booking", str(300000 + len(world.shipments)))
 
     def routes(self) -> list[BaseRoute]:
-        guarded = self._guarded
+        guarded = guard(lambda request: request.headers.get("x-api-key") == API_KEY)
         return [
             Route("/rates", guarded(self.rates), methods=["POST"]),
             Route("/tenders", guarded(self.tender), methods=["POST"]),
@@ -89,14 +90,6 @@ class TmsBackend(Backend):
             Route("/bookings/{booking_id}", guarded(self.get_booking), methods=["GET"]),
             Route("/bookings/{booking_id}/label", guarded(self.label), methods=["GET"]),
         ]
-
-    def _guarded(self, handler: Any) -> Any:
-        async def guarded(request: Request) -> Response:
-            if request.headers.get("x-api-key") != API_KEY:
-                return JSONResponse({"error": "unauthorized"}, status_code=401)
-            return await handler(request)
-
-        return guarded
 
     async def rates(self, request: Request) -> Response:
         body = await json_object(request)

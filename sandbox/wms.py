@@ -24,6 +24,7 @@ from sandbox.service import (
     Backend,
     decode_token,
     encode_token,
+    guard,
     iso_utc,
     json_object,
     not_found,
@@ -134,24 +135,15 @@ class WmsBackend(Backend):
         )
 
     def routes(self) -> list[BaseRoute]:
+        guarded = guard(lambda request: request.headers.get("authorization") == f"Bearer {TOKEN}")
         return [
-            Route("/v2/warehouses", self._guarded(self.list_warehouses), methods=["GET"]),
-            Route("/v2/inventory", self._guarded(self.list_inventory), methods=["GET"]),
-            Route("/v2/tasks", self._guarded(self.list_tasks), methods=["GET"]),
-            Route("/v2/tasks/{task_id}", self._guarded(self.get_task), methods=["GET"]),
-            Route(
-                "/v2/tasks/{task_id}/confirm", self._guarded(self.confirm_task), methods=["POST"]
-            ),
-            Route("/v2/adjustments", self._guarded(self.create_adjustment), methods=["POST"]),
+            Route("/v2/warehouses", guarded(self.list_warehouses), methods=["GET"]),
+            Route("/v2/inventory", guarded(self.list_inventory), methods=["GET"]),
+            Route("/v2/tasks", guarded(self.list_tasks), methods=["GET"]),
+            Route("/v2/tasks/{task_id}", guarded(self.get_task), methods=["GET"]),
+            Route("/v2/tasks/{task_id}/confirm", guarded(self.confirm_task), methods=["POST"]),
+            Route("/v2/adjustments", guarded(self.create_adjustment), methods=["POST"]),
         ]
-
-    def _guarded(self, handler: Any) -> Any:
-        async def guarded(request: Request) -> Response:
-            if request.headers.get("authorization") != f"Bearer {TOKEN}":
-                return JSONResponse({"error": "unauthorized"}, status_code=401)
-            return await handler(request)
-
-        return guarded
 
     def _listing(self, request: Request, collection: str, filters: tuple[str, ...]) -> Response:
         where = {f: request.query_params[f] for f in filters if request.query_params.get(f)}
