@@ -12,6 +12,7 @@ from domain.items import Item
 from domain.orders import Order, OrderStatus
 from domain.parties import Customer
 from system_apis import fields
+from system_apis.api import BackendApi
 from system_apis.erp.mapping import (
     customer_from_erp,
     invoice_from_erp,
@@ -21,7 +22,7 @@ from system_apis.erp.mapping import (
     order_status_to_erp,
 )
 from system_apis.paging import Page, iterate_pages
-from system_apis.resilience.client import BackendClient, map_answer
+from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
 from system_apis.urls import segment
 
@@ -29,11 +30,8 @@ API = "/api/v1"
 T = TypeVar("T")
 
 
-class ErpClient:
+class ErpClient(BackendApi):
     """Reads the ERP's orders, customers, items and invoices; creates invoices idempotently."""
-
-    def __init__(self, backend: BackendClient) -> None:
-        self._backend = backend
 
     @classmethod
     def from_settings(
@@ -42,19 +40,6 @@ class ErpClient:
         return cls(
             BackendClient(settings, headers={"X-ERP-Key": settings.credential}, transport=transport)
         )
-
-    @property
-    def backend(self) -> BackendClient:
-        return self._backend
-
-    async def __aenter__(self) -> ErpClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._backend.aclose()
 
     async def orders_page(
         self,
@@ -201,9 +186,6 @@ class ErpClient:
             correlation_id=correlation_id,
         )
         return self._map(operation, invoice_from_erp, answer)
-
-    def _map(self, operation: str, mapper: Callable[[Any], T], answer: Any) -> T:
-        return map_answer(self._backend.settings.name, operation, mapper, answer)
 
 
 def _records_page(answer: Any, mapper: Callable[[Any, str], T]) -> Page[T]:

@@ -6,6 +6,7 @@ from datetime import tzinfo
 
 import httpx
 
+from system_apis.api import BackendApi
 from system_apis.errors import BackendUnavailable, MalformedPayload
 from system_apis.heritage.inbound import parse_heritage_outbox
 from system_apis.milestones import MilestoneBatch
@@ -13,11 +14,11 @@ from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
 
 
-class HeritageClient:
+class HeritageClient(BackendApi):
     """Pulls 214 interchanges; each becomes milestones or a rejected record, never nothing."""
 
     def __init__(self, backend: BackendClient, *, home_zone: tzinfo | None = None) -> None:
-        self._backend = backend
+        super().__init__(backend)
         self._home_zone = home_zone
 
     @classmethod
@@ -29,19 +30,6 @@ class HeritageClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> HeritageClient:
         return cls(BackendClient(settings, transport=transport), home_zone=home_zone)
-
-    @property
-    def backend(self) -> BackendClient:
-        return self._backend
-
-    async def __aenter__(self) -> HeritageClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._backend.aclose()
 
     async def outbox(
         self, after: str | None = None, *, correlation_id: str | None = None

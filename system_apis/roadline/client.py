@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from domain.shipments import Milestone
+from system_apis.api import BackendApi
 from system_apis.milestones import MilestoneBatch
 from system_apis.resilience.client import BackendClient, map_answer
 from system_apis.roadline.mapping import milestones_from_shipment, milestones_from_status_updates
@@ -14,11 +15,8 @@ from system_apis.settings import BackendSettings
 from system_apis.urls import segment
 
 
-class RoadLineClient:
+class RoadLineClient(BackendApi):
     """Reads a PRO's history and polls the feed of status rows made since a cursor."""
-
-    def __init__(self, backend: BackendClient) -> None:
-        self._backend = backend
 
     @classmethod
     def from_settings(
@@ -28,19 +26,6 @@ class RoadLineClient:
             BackendClient(settings, params={"apikey": settings.credential}, transport=transport)
         )
 
-    @property
-    def backend(self) -> BackendClient:
-        return self._backend
-
-    async def __aenter__(self) -> RoadLineClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._backend.aclose()
-
     async def shipment_milestones(
         self, pro: str, *, correlation_id: str | None = None
     ) -> tuple[Milestone, ...]:
@@ -48,7 +33,7 @@ class RoadLineClient:
         answer = await self._backend.get_json(
             f"/api/shipments/{segment(pro)}", operation=operation, correlation_id=correlation_id
         )
-        return map_answer(self._backend.settings.name, operation, milestones_from_shipment, answer)
+        return self._map(operation, milestones_from_shipment, answer)
 
     async def status_updates(
         self, after: str | None = None, *, limit: int = 100, correlation_id: str | None = None

@@ -5,17 +5,15 @@ from __future__ import annotations
 import httpx
 
 from domain.shipments import Milestone
-from system_apis.resilience.client import BackendClient, map_answer
+from system_apis.api import BackendApi
+from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
 from system_apis.swiftparcel.mapping import milestones_from_tracking
 from system_apis.urls import segment
 
 
-class SwiftParcelClient:
+class SwiftParcelClient(BackendApi):
     """Pulls a parcel's full event history (the webhook is the push path for the same events)."""
-
-    def __init__(self, backend: BackendClient) -> None:
-        self._backend = backend
 
     @classmethod
     def from_settings(
@@ -27,19 +25,6 @@ class SwiftParcelClient:
             )
         )
 
-    @property
-    def backend(self) -> BackendClient:
-        return self._backend
-
-    async def __aenter__(self) -> SwiftParcelClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._backend.aclose()
-
     async def track(
         self, tracking_number: str, *, correlation_id: str | None = None
     ) -> tuple[Milestone, ...]:
@@ -49,4 +34,4 @@ class SwiftParcelClient:
             operation=operation,
             correlation_id=correlation_id,
         )
-        return map_answer(self._backend.settings.name, operation, milestones_from_tracking, answer)
+        return self._map(operation, milestones_from_tracking, answer)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -10,9 +10,10 @@ import httpx
 from domain.parties import Address
 from domain.shipments import Package
 from system_apis import fields
+from system_apis.api import BackendApi
 from system_apis.errors import BackendNotFound
 from system_apis.paging import Page, iterate_pages
-from system_apis.resilience.client import BackendClient, map_answer
+from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
 from system_apis.tms.mapping import (
     booking_from_tms,
@@ -27,11 +28,8 @@ from system_apis.urls import segment
 T = TypeVar("T")
 
 
-class TmsClient:
+class TmsClient(BackendApi):
     """Quotes, tenders and reads bookings; a booking is a canonical shipment without milestones."""
-
-    def __init__(self, backend: BackendClient) -> None:
-        self._backend = backend
 
     @classmethod
     def from_settings(
@@ -40,19 +38,6 @@ class TmsClient:
         return cls(
             BackendClient(settings, headers={"X-Api-Key": settings.credential}, transport=transport)
         )
-
-    @property
-    def backend(self) -> BackendClient:
-        return self._backend
-
-    async def __aenter__(self) -> TmsClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._backend.aclose()
 
     async def rates(
         self,
@@ -160,9 +145,6 @@ class TmsClient:
             correlation_id=correlation_id,
         )
         return self._map(operation, lambda data: label_from_tms(data, booking_id), answer)
-
-    def _map(self, operation: str, mapper: Callable[[Any], T], answer: Any) -> T:
-        return map_answer(self._backend.settings.name, operation, mapper, answer)
 
 
 def _quotes(answer: Any) -> tuple[RateQuote, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -11,8 +11,9 @@ import httpx
 from domain.inventory import InventoryPosition
 from domain.locations import Location
 from system_apis import fields
+from system_apis.api import BackendApi
 from system_apis.paging import Page, iterate_pages
-from system_apis.resilience.client import BackendClient, map_answer
+from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
 from system_apis.urls import segment
 from system_apis.wms.mapping import (
@@ -27,11 +28,8 @@ from system_apis.wms.models import AdjustmentReason, PickTask, StockAdjustment
 T = TypeVar("T")
 
 
-class WmsClient:
+class WmsClient(BackendApi):
     """Reads stock and tasks from the WMS; confirms tasks and posts adjustments idempotently."""
-
-    def __init__(self, backend: BackendClient) -> None:
-        self._backend = backend
 
     @classmethod
     def from_settings(
@@ -44,19 +42,6 @@ class WmsClient:
                 transport=transport,
             )
         )
-
-    @property
-    def backend(self) -> BackendClient:
-        return self._backend
-
-    async def __aenter__(self) -> WmsClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._backend.aclose()
 
     async def inventory_page(
         self,
@@ -156,9 +141,6 @@ class WmsClient:
             correlation_id=correlation_id,
         )
         return self._map(operation, adjustment_from_wms, answer)
-
-    def _map(self, operation: str, mapper: Callable[[Any], T], answer: Any) -> T:
-        return map_answer(self._backend.settings.name, operation, mapper, answer)
 
 
 def _inventory_page(answer: Any) -> Page[InventoryPosition]:
