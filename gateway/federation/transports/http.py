@@ -26,24 +26,23 @@ from httpx_aiohttp import AiohttpTransport
 from gateway.federation.errors import SubgraphError, SubgraphTimeout
 from gateway.federation.transports.base import SubgraphRequest
 
-_REQUEST_HEADERS = {
-    "content-type": "application/json",
-    "accept": "application/graphql-response+json, application/json",
-}
+HeaderPairs = tuple[tuple[str, str], ...]
+
+_REQUEST_HEADERS: HeaderPairs = (
+    ("content-type", "application/json"),
+    ("accept", "application/graphql-response+json, application/json"),
+)
 
 #: What a shared call ends with: the answer, the error to re-raise, or None when the
 #: request that made the call was cancelled (the others then make their own).
 _Outcome = tuple[int, bytes] | SubgraphError | None
-
-HeaderPairs = tuple[tuple[str, str], ...]
 
 
 class HttpTransport:
     """POSTs requests to one subgraph URL, keeping connections alive between requests.
 
     ``propagate_headers`` names the client request headers forwarded to the subgraph;
-    ``headers`` are static headers sent on every request; ``deduplicate`` lets identical
-    concurrent queries share one call.
+    ``deduplicate`` lets identical concurrent queries share one call.
     """
 
     def __init__(
@@ -52,7 +51,6 @@ class HttpTransport:
         url: str,
         *,
         timeout: float = 30.0,
-        headers: Mapping[str, str] | None = None,
         propagate_headers: Iterable[str] = (),
         max_connections: int = 100,
         deduplicate: bool = True,
@@ -62,8 +60,6 @@ class HttpTransport:
         self.timeout = timeout
         self.deduplicate = deduplicate
         self.propagate = tuple(h.lower() for h in propagate_headers)
-        static = {**_REQUEST_HEADERS, **{k.lower(): v for k, v in (headers or {}).items()}}
-        self._static = tuple((k, v) for k, v in static.items() if _safe_header(k, v))
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
@@ -86,13 +82,13 @@ class HttpTransport:
 
     def _header_pairs(self, headers: Mapping[str, str]) -> HeaderPairs:
         if not headers or not self.propagate:
-            return self._static
+            return _REQUEST_HEADERS
         if isinstance(headers, dict):
             found = ((name.lower(), value) for name, value in headers.items())
             forwarded = [(name, value) for name, value in found if name in self.propagate]
         else:  # a case-insensitive multi-dict (Starlette's Headers)
             forwarded = [(name, headers.get(name)) for name in self.propagate]
-        return self._static + tuple(
+        return _REQUEST_HEADERS + tuple(
             (name, value)
             for name, value in forwarded
             if value is not None and _safe_header(name, value)
