@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from sandbox.lifecycles import Lifecycle
-from sandbox.seed import HUBS_EU, HUBS_US, Place, Shipment, World, place_for
+from sandbox.seed import HUBS_EU, HUBS_US, Milestone, Place, Shipment, World, place_for
 from sandbox.service import Backend, not_found, utc_now, validation_error
 
 
@@ -40,6 +40,15 @@ def shipment_document(shipment: Shipment) -> dict[str, Any]:
         "origin": place_document(shipment.origin),
         "destination": place_document(shipment.destination.place),
     }
+
+
+def status_timeline(shipments: list[Shipment]) -> list[tuple[str, Milestone]]:
+    """Every seeded status as (tracking number, milestone), in the order they happened."""
+    timeline = sorted(
+        ((m.at, s.tracking_number, m) for s in shipments for m in s.milestones),
+        key=lambda entry: (entry[0], entry[1]),
+    )
+    return [(tracking, milestone) for _, tracking, milestone in timeline]
 
 
 class CarrierBackend(Backend):

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.carrier import CarrierBackend
+from sandbox.carrier import CarrierBackend, status_timeline
 from sandbox.lifecycles import HERITAGE
 from sandbox.runner import run
 from sandbox.seed import Place, Shipment
@@ -64,17 +64,13 @@ class HeritageBackend(CarrierBackend):
         documents = {
             s.tracking_number: self.store.get("shipments", s.tracking_number) for s in shipments
         }
-        timeline = sorted(
-            ((m.at, s.tracking_number, m) for s in shipments for m in s.milestones),
-            key=lambda entry: (entry[0], entry[1]),
-        )
         entries = [
             self._outbox_entry(
                 control,
                 self._report(documents[tracking], m.code, m.at, m.reason, m.place),
                 m.at + timedelta(minutes=4),
             )
-            for control, (_, tracking, m) in enumerate(timeline, start=1)
+            for control, (tracking, m) in enumerate(status_timeline(shipments), start=1)
         ]
         self.store.insert_many("outbox", ((str(e["control_number"]), e) for e in entries))
         self.store.set_meta("control", str(len(entries)))

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.carrier import CarrierBackend
+from sandbox.carrier import CarrierBackend, status_timeline
 from sandbox.faults import FaultState
 from sandbox.lifecycles import ROADLINE
 from sandbox.runner import run
@@ -50,13 +50,9 @@ class RoadLineBackend(CarrierBackend):
         }
 
     def load_history(self, shipments: list[Shipment]) -> None:
-        timeline = sorted(
-            ((m.at, s.tracking_number, m) for s in shipments for m in s.milestones),
-            key=lambda entry: (entry[0], entry[1]),
-        )
         rows = [
             self._row(pro, m.code, m.at, m.place, None) | {"seq": seq}
-            for seq, (_, pro, m) in enumerate(timeline, start=1)
+            for seq, (pro, m) in enumerate(status_timeline(shipments), start=1)
         ]
         self.store.insert_many("status_rows", ((str(row["seq"]), row) for row in rows))
         self.store.set_meta("status_seq", str(len(rows)))
