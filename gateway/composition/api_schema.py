@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from graphql import build_ast_schema, parse, print_schema
 
-from gateway.composition.errors import CompositionError
 from gateway.composition.printing import KEYWORDS
 from gateway.composition.subgraph import AppliedDirective
 from gateway.composition.supergraph import MergedField, MergedType, Supergraph
 
 CLIENT_VISIBLE_DIRECTIVES = frozenset({"deprecated", "specifiedBy"})
-BUILT_IN_SCALARS = frozenset({"String", "Int", "Float", "Boolean", "ID"})
 
 
 def _hidden(directives: tuple[AppliedDirective, ...]) -> bool:
@@ -53,12 +51,6 @@ def check_inaccessible(supergraph: Supergraph) -> list[str]:
                     f'Type "{field.type.named_type}" is @inaccessible but is referenced by'
                     f' "{coordinate}", which is in the API schema'
                 )
-            if (
-                merged_type.kind == "INPUT_OBJECT"
-                and field.type.wrapper == "non_null"
-                and field.default is None
-            ):
-                pass
             for argument in field.arguments:
                 where = f'"{coordinate}({argument.name}:)"'
                 if _hidden(argument.directives):
@@ -87,10 +79,7 @@ def check_inaccessible(supergraph: Supergraph) -> list[str]:
 
 
 def api_schema_sdl(supergraph: Supergraph) -> str:
-    """Print the client-facing schema; raises CompositionError on dangling @inaccessible."""
-    errors = check_inaccessible(supergraph)
-    if errors:
-        raise CompositionError(errors)
+    """Print the client-facing schema of a supergraph ``check_inaccessible`` found sound."""
     hidden_types = {t.name for t in supergraph.types if _hidden(t.directives)}
     blocks = []
     for executable in supergraph.executable_directives:
@@ -99,17 +88,12 @@ def api_schema_sdl(supergraph: Supergraph) -> str:
             f"directive @{executable.name}{executable.arguments}{repeatable} on "
             + " | ".join(executable.locations)
         )
-    roots = [
-        name for name in ("Query", "Mutation", "Subscription") if name in supergraph.root_types
-    ]
     for merged_type in supergraph.types:
         if merged_type.name in hidden_types:
             continue
         printed = _print_type(merged_type, hidden_types)
         if printed is not None:
             blocks.append(printed)
-        elif merged_type.name in roots:
-            roots.remove(merged_type.name)
     schema = build_ast_schema(parse("\n\n".join(blocks)))
     return print_schema(schema)
 
