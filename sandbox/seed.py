@@ -206,10 +206,6 @@ WAREHOUSES = (
 )
 
 
-def _address(name: str, street: str, postal: str, place: Place) -> Address:
-    return Address(name, street, postal, place)
-
-
 CUSTOMERS = (
     Customer(
         "C-1001",
@@ -219,8 +215,8 @@ CUSTOMERS = (
         False,
         ("WH-AMS",),
         (
-            _address("Noordhof Utrecht", "Vredenburg 40", "3511 BD", HUBS_EU[0]),
-            _address(
+            Address("Noordhof Utrecht", "Vredenburg 40", "3511 BD", HUBS_EU[0]),
+            Address(
                 "Noordhof Haarlem",
                 "Grote Houtstraat 12",
                 "2011 SL",
@@ -236,13 +232,13 @@ CUSTOMERS = (
         False,
         ("WH-RTM",),
         (
-            _address(
+            Address(
                 "Rheinwerk Koeln",
                 "Hohe Strasse 88",
                 "50667",
                 Place("Koeln", "NW", "DE", "Europe/Berlin", "CGN"),
             ),
-            _address(
+            Address(
                 "Rheinwerk Essen",
                 "Kettwiger Strasse 5",
                 "45127",
@@ -258,7 +254,7 @@ CUSTOMERS = (
         True,
         ("WH-AMS", "WH-RTM"),
         (
-            _address(
+            Address(
                 "Thames Outdoor London",
                 "12 Long Acre",
                 "WC2E 9LH",
@@ -274,13 +270,13 @@ CUSTOMERS = (
         False,
         ("WH-CHI",),
         (
-            _address(
+            Address(
                 "Prairie Outfitters Denver",
                 "1600 Wazee St",
                 "80202",
                 Place("Denver", "CO", "US", "America/Denver", "DEN"),
             ),
-            _address(
+            Address(
                 "Prairie Outfitters Phoenix",
                 "201 E Washington St",
                 "85004",
@@ -296,7 +292,7 @@ CUSTOMERS = (
         False,
         ("WH-CHI",),
         (
-            _address(
+            Address(
                 "Peachtree Atlanta",
                 "55 Peachtree Center Ave",
                 "30303",
@@ -312,13 +308,13 @@ CUSTOMERS = (
         False,
         ("WH-CHI",),
         (
-            _address(
+            Address(
                 "Lone Star Dallas",
                 "2200 Ross Ave",
                 "75201",
                 Place("Dallas", "TX", "US", "America/Chicago", "DAL"),
             ),
-            _address(
+            Address(
                 "Lone Star Los Angeles",
                 "700 W 7th St",
                 "90017",
@@ -591,30 +587,23 @@ class _Generator:
             weight = max(weight.quantize(Decimal("0.1")), Decimal("0.5"))
             if carrier == "SWFT":
                 pieces = max(1, math.ceil(weight / 20))
-                parcels = tuple(
-                    {
-                        "weight_kg": float((weight / pieces).quantize(Decimal("0.1"))),
-                        "length_cm": 40,
-                        "width_cm": 30,
-                        "height_cm": 30,
-                    }
-                    for _ in range(pieces)
-                )
+                length, width, height = 40, 30, 30
                 service = "EXPRESS" if rng.random() < 0.3 else "STANDARD"
                 amount = Decimal("6.95") + weight * Decimal("0.45")
             else:
                 pieces = max(1, math.ceil(weight / 400))
-                parcels = tuple(
-                    {
-                        "weight_kg": float((weight / pieces).quantize(Decimal("0.1"))),
-                        "length_cm": 120,
-                        "width_cm": 80,
-                        "height_cm": 150,
-                    }
-                    for _ in range(pieces)
-                )
+                length, width, height = 120, 80, 150
                 service = "LTL" if carrier == "RDLN" else "LTL_STANDARD"
                 amount = Decimal("85.00") + weight * Decimal("0.18")
+            parcels = tuple(
+                {
+                    "weight_kg": float((weight / pieces).quantize(Decimal("0.1"))),
+                    "length_cm": length,
+                    "width_cm": width,
+                    "height_cm": height,
+                }
+                for _ in range(pieces)
+            )
             created = datetime.combine(order.doc_date + timedelta(days=1), time(6), tzinfo=UTC)
             created += timedelta(minutes=rng.randint(0, 240))
             tracking = self._tracking_number(lifecycle)
