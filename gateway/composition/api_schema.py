@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from graphql import build_ast_schema, parse, print_schema
 
-from gateway.composition.printing import KEYWORDS
+from gateway.composition.printing import KEYWORDS, print_string
 from gateway.composition.subgraph import AppliedDirective
 from gateway.composition.supergraph import MergedField, MergedType, Supergraph
 
@@ -81,13 +81,7 @@ def check_inaccessible(supergraph: Supergraph) -> list[str]:
 def api_schema_sdl(supergraph: Supergraph) -> str:
     """Print the client-facing schema of a supergraph ``check_inaccessible`` found sound."""
     hidden_types = {t.name for t in supergraph.types if _hidden(t.directives)}
-    blocks = []
-    for executable in supergraph.executable_directives:
-        repeatable = " repeatable" if executable.repeatable else ""
-        blocks.append(
-            f"directive @{executable.name}{executable.arguments}{repeatable} on "
-            + " | ".join(executable.locations)
-        )
+    blocks = [str(executable) for executable in supergraph.executable_directives]
     for merged_type in supergraph.types:
         if merged_type.name in hidden_types:
             continue
@@ -103,10 +97,7 @@ def _visible_directives(directives: tuple[AppliedDirective, ...]) -> str:
 
 
 def _description(text: str | None) -> str:
-    if not text:
-        return ""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}" '
+    return print_string(text) + " " if text else ""
 
 
 def _print_type(merged_type: MergedType, hidden_types: set[str]) -> str | None:

@@ -22,7 +22,7 @@ from gateway.composition.specifications import (
     LINK_URL,
     LIST_SIZE_ARGUMENTS,
 )
-from gateway.composition.subgraph import AppliedDirective
+from gateway.composition.subgraph import ROOT_OPERATIONS, AppliedDirective
 from gateway.composition.supergraph import (
     JoinField,
     JoinType,
@@ -83,18 +83,10 @@ def print_supergraph(supergraph: Supergraph) -> str:
         links.append(f'@link(url: "{composed.url}", import: ["@{composed.name}"])')
         directive_definitions[composed.name] = composed.definition
     for executable in supergraph.executable_directives:
-        repeatable = " repeatable" if executable.repeatable else ""
-        directive_definitions[executable.name] = (
-            f"directive @{executable.name}{executable.arguments}{repeatable} on "
-            + " | ".join(executable.locations)
-        )
+        directive_definitions[executable.name] = str(executable)
     roots = "\n".join(
         f"  {operation}: {name}"
-        for operation, name in zip(
-            ("query", "mutation", "subscription"),
-            ("Query", "Mutation", "Subscription"),
-            strict=True,
-        )
+        for operation, name in ROOT_OPERATIONS
         if name in supergraph.root_types
     )
     blocks = ["schema\n" + "".join(f"  {link}\n" for link in links) + "{\n" + roots + "\n}"]
@@ -149,7 +141,7 @@ def _description(text: str | None, indent: str) -> str:
 def _print_join_type(join: JoinType) -> str:
     parts = [f"graph: {join.graph}"]
     if join.key is not None:
-        parts.append(f"key: {_string(join.key)}")
+        parts.append(f"key: {print_string(join.key)}")
     if join.extension:
         parts.append("extension: true")
     if not join.resolvable:
@@ -164,23 +156,24 @@ def _print_join_field(join: JoinField) -> str:
     if join.graph is not None:
         parts.append(f"graph: {join.graph}")
     if join.requires is not None:
-        parts.append(f"requires: {_string(join.requires)}")
+        parts.append(f"requires: {print_string(join.requires)}")
     if join.provides is not None:
-        parts.append(f"provides: {_string(join.provides)}")
+        parts.append(f"provides: {print_string(join.provides)}")
     if join.type is not None:
-        parts.append(f"type: {_string(join.type)}")
+        parts.append(f"type: {print_string(join.type)}")
     if join.external:
         parts.append("external: true")
     if join.override is not None:
-        parts.append(f"override: {_string(join.override)}")
+        parts.append(f"override: {print_string(join.override)}")
     if join.used_overridden:
         parts.append("usedOverridden: true")
     if join.override_label is not None:
-        parts.append(f"overrideLabel: {_string(join.override_label)}")
+        parts.append(f"overrideLabel: {print_string(join.override_label)}")
     return f"@join__field({', '.join(parts)})" if parts else "@join__field"
 
 
-def _string(value: str) -> str:
+def print_string(value: str) -> str:
+    """A GraphQL string literal on one line."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
 
@@ -191,12 +184,12 @@ def _print_type(merged_type: MergedType) -> str:
     if merged_type.interfaces:
         head += " implements " + " & ".join(merged_type.interfaces)
     directives = [
-        f"@join__implements(graph: {g}, interface: {_string(i)})"
+        f"@join__implements(graph: {g}, interface: {print_string(i)})"
         for g, i in merged_type.join_implements
     ]
     directives.extend(_print_join_type(join) for join in merged_type.join_types)
     directives.extend(
-        f"@join__unionMember(graph: {g}, member: {_string(m)})"
+        f"@join__unionMember(graph: {g}, member: {print_string(m)})"
         for g, m in merged_type.join_union_members
     )
     directives.extend(str(d) for d in merged_type.directives)

@@ -124,6 +124,13 @@ class ExecutableDirective:
     arguments: str
     repeatable: bool
 
+    def __str__(self) -> str:
+        """The directive's definition as SDL."""
+        repeatable = " repeatable" if self.repeatable else ""
+        return f"directive @{self.name}{self.arguments}{repeatable} on " + " | ".join(
+            self.locations
+        )
+
 
 @dataclass(frozen=True)
 class Subgraph:
