@@ -25,8 +25,6 @@ from system_apis.settings import BackendSettings
 
 logger = logging.getLogger(__name__)
 
-BACKEND_NAMES = ("erp", "wms", "tms", "swiftparcel", "roadline", "heritage")
-
 
 @dataclass(frozen=True, slots=True)
 class GatewayRuntime:
@@ -46,8 +44,8 @@ class GatewayRuntime:
 
 def backend_settings(config: GatewayConfig) -> dict[str, BackendSettings]:
     return {
-        name: BackendSettings(name=name, **getattr(config.backends, name).model_dump())
-        for name in BACKEND_NAMES
+        name: BackendSettings(name=name, **backend.model_dump())
+        for name, backend in config.backends
     }
 
 
