@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from graphql import value_from_ast_untyped
 from graphql.language import DirectiveNode
@@ -67,12 +68,17 @@ class FederationNames:
         return self.canonical.get(local_name)
 
 
+def directive_arguments(directive: DirectiveNode) -> dict[str, Any]:
+    """A directive application's arguments as plain Python values."""
+    return {
+        argument.name.value: value_from_ast_untyped(argument.value)
+        for argument in directive.arguments or ()
+    }
+
+
 def read_link(directive: DirectiveNode) -> Link:
     """Interpret one ``@link(url:, as:, import:)`` application."""
-    arguments = {
-        argument.name.value: value_from_ast_untyped(argument.value)
-        for argument in directive.arguments
-    }
+    arguments = directive_arguments(directive)
     url = str(arguments.get("url") or "")
     prefix = arguments.get("as")
     imports: list[tuple[str, str]] = []

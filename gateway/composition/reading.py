@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from graphql import GraphQLSyntaxError, parse, print_ast, value_from_ast_untyped
+from graphql import GraphQLSyntaxError, parse, print_ast
 from graphql.language import (
     DirectiveDefinitionNode,
     DirectiveNode,
@@ -40,7 +40,7 @@ from graphql.language import (
 )
 
 from gateway.composition.errors import CompositionError
-from gateway.composition.links import FederationNames, federation_names
+from gateway.composition.links import FederationNames, directive_arguments, federation_names
 from gateway.composition.sources import SubgraphSource
 from gateway.composition.subgraph import (
     ROOT_OPERATIONS,
@@ -195,8 +195,7 @@ class _Reader:
         for directive in self.schema_directives:
             if self.names.canonical_name(directive.name.value) != "composeDirective":
                 continue
-            arguments = {a.name.value: value_from_ast_untyped(a.value) for a in directive.arguments}
-            name = str(arguments.get("name") or "").lstrip("@")
+            name = str(directive_arguments(directive).get("name") or "").lstrip("@")
             link = next(
                 (
                     candidate
@@ -303,13 +302,11 @@ class _Reader:
         return tuple(kept)
 
     def _find(self, nodes: tuple[DirectiveNode, ...] | None, canonical: str) -> list[dict]:
-        found = []
-        for node in nodes or ():
-            if self.names.canonical_name(node.name.value) == canonical:
-                found.append(
-                    {a.name.value: value_from_ast_untyped(a.value) for a in node.arguments or ()}
-                )
-        return found
+        return [
+            directive_arguments(node)
+            for node in nodes or ()
+            if self.names.canonical_name(node.name.value) == canonical
+        ]
 
     def _read_type(
         self, name: str, nodes: list[TypeDefinitionNode | TypeExtensionNode]
