@@ -555,9 +555,7 @@ class _Planner:
         target, entity_type, key = max(direct, key=score)
         requires = None
         if isinstance(selection, Field):
-            meta = self.supergraph.fields.get((entity_type, selection.name))
-            in_graph = meta.graphs.get(target) if meta else None
-            requires = in_graph.requires if in_graph else None
+            requires = self._requires(target, entity_type, selection.name)
         touched: set[int] = {group.id}
         self.touched.append(touched)
         try:
