@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from system_apis import fields
 
 T = TypeVar("T")
 
@@ -27,3 +29,19 @@ async def iterate_pages(fetch: Callable[[str | None], Awaitable[Page[T]]]) -> As
         if not page.next_token or page.next_token == token:
             return
         token = page.next_token
+
+
+def records_of(answer: Any, key: str, mapper: Callable[[Any, str], T]) -> tuple[T, ...]:
+    """Each record listed under `key` in a backend's answer, mapped with its position named."""
+    data = fields.as_object(answer, "answer")
+    records = fields.as_list(data.get(key, []), f"answer.{key}")
+    return tuple(mapper(record, f"{key}[{index}]") for index, record in enumerate(records))
+
+
+def page_of(answer: Any, key: str, token_key: str, mapper: Callable[[Any, str], T]) -> Page[T]:
+    """`records_of` plus the token to the next page, whatever the backend calls it."""
+    token = fields.as_object(answer, "answer").get(token_key)
+    return Page(
+        items=records_of(answer, key, mapper),
+        next_token=token if isinstance(token, str) and token else None,
+    )

@@ -11,7 +11,6 @@ from domain.billing import Invoice
 from domain.items import Item
 from domain.orders import Order, OrderStatus
 from domain.parties import Customer
-from system_apis import fields
 from system_apis.api import BackendApi
 from system_apis.erp.mapping import (
     customer_from_erp,
@@ -21,7 +20,7 @@ from system_apis.erp.mapping import (
     order_from_erp,
     order_status_to_erp,
 )
-from system_apis.paging import Page, iterate_pages
+from system_apis.paging import Page, iterate_pages, page_of
 from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
 from system_apis.urls import segment
@@ -189,10 +188,4 @@ class ErpClient(BackendApi):
 
 
 def _records_page(answer: Any, mapper: Callable[[Any, str], T]) -> Page[T]:
-    data = fields.as_object(answer, "answer")
-    records = fields.as_list(data.get("records", []), "answer.records")
-    token = data.get("next_page_token")
-    return Page(
-        items=tuple(mapper(record, f"records[{index}]") for index, record in enumerate(records)),
-        next_token=token if isinstance(token, str) and token else None,
-    )
+    return page_of(answer, "records", "next_page_token", mapper)

@@ -9,10 +9,9 @@ import httpx
 
 from domain.parties import Address
 from domain.shipments import Package
-from system_apis import fields
 from system_apis.api import BackendApi
 from system_apis.errors import BackendNotFound
-from system_apis.paging import Page, iterate_pages
+from system_apis.paging import Page, iterate_pages, page_of, records_of
 from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
 from system_apis.tms.mapping import (
@@ -148,18 +147,8 @@ class TmsClient(BackendApi):
 
 
 def _quotes(answer: Any) -> tuple[RateQuote, ...]:
-    data = fields.as_object(answer, "answer")
-    records = fields.as_list(data.get("quotes", []), "answer.quotes")
-    return tuple(quote_from_tms(record, f"quotes[{index}]") for index, record in enumerate(records))
+    return records_of(answer, "quotes", quote_from_tms)
 
 
 def _bookings_page(answer: Any) -> Page[Booking]:
-    data = fields.as_object(answer, "answer")
-    records = fields.as_list(data.get("bookings", []), "answer.bookings")
-    cursor = data.get("cursor")
-    return Page(
-        items=tuple(
-            booking_from_tms(record, f"bookings[{index}]") for index, record in enumerate(records)
-        ),
-        next_token=cursor if isinstance(cursor, str) and cursor else None,
-    )
+    return page_of(answer, "bookings", "cursor", booking_from_tms)

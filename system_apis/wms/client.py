@@ -12,7 +12,7 @@ from domain.inventory import InventoryPosition
 from domain.locations import Location
 from system_apis import fields
 from system_apis.api import BackendApi
-from system_apis.paging import Page, iterate_pages
+from system_apis.paging import Page, iterate_pages, page_of, records_of
 from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
 from system_apis.urls import segment
@@ -144,21 +144,11 @@ class WmsClient(BackendApi):
 
 
 def _inventory_page(answer: Any) -> Page[InventoryPosition]:
-    data = fields.as_object(answer, "answer")
-    records = fields.as_list(data.get("data", []), "answer.data")
-    cursor = data.get("cursor")
-    return Page(
-        items=tuple(
-            position_from_wms(record, f"data[{index}]") for index, record in enumerate(records)
-        ),
-        next_token=cursor if isinstance(cursor, str) and cursor else None,
-    )
+    return page_of(answer, "data", "cursor", position_from_wms)
 
 
 def _tasks(answer: Any) -> tuple[PickTask, ...]:
-    data = fields.as_object(answer, "answer")
-    records = fields.as_list(data.get("data", []), "answer.data")
-    return tuple(task_from_wms(record, f"data[{index}]") for index, record in enumerate(records))
+    return records_of(answer, "data", task_from_wms)
 
 
 def _task_answer(answer: Any) -> PickTask:
