@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from domain.inventory import InventoryPosition
@@ -19,11 +20,9 @@ class InventoryQueries:
         self, sku: str, warehouse_id: str | None = None
     ) -> tuple[InventoryPosition, ...]:
         positions: list[InventoryPosition] = []
-        cursor: str | None = None
-        while len(positions) < MAX_POSITIONS:
-            page = await self.wms.inventory_page(sku=sku, warehouse_id=warehouse_id, cursor=cursor)
-            positions.extend(page.items)
-            if not page.next_token or page.next_token == cursor:
-                break
-            cursor = page.next_token
-        return tuple(positions[:MAX_POSITIONS])
+        async with aclosing(self.wms.inventory(sku=sku, warehouse_id=warehouse_id)) as stock:
+            async for position in stock:
+                positions.append(position)
+                if len(positions) >= MAX_POSITIONS:
+                    break
+        return tuple(positions)
