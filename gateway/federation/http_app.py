@@ -236,7 +236,7 @@ async def _answer(
         return _bad_request("The variables parameter must be an object.", media_type)
     if operation_name is not None and not isinstance(operation_name, str):
         return _bad_request("The operationName parameter must be a string.", media_type)
-    if method == "GET" and _is_mutation(query, operation_name):
+    if method == "GET" and _is_mutation(router, query, operation_name):
         return _reply(
             {"errors": [{"message": "Only queries can be sent with GET; use POST."}]},
             405,
@@ -265,7 +265,12 @@ def _bad_request(message: str, media_type: str) -> Answer:
     return _reply({"errors": [{"message": message}]}, 400, media_type)
 
 
-def _is_mutation(query: str, operation_name: str | None) -> bool:
+def _is_mutation(router: Router, query: str, operation_name: str | None) -> bool:
+    """Whether a GET asks for anything but a query; prepared documents are not parsed again."""
+    try:
+        return router.prepare(query, operation_name).kind != "query"
+    except OperationError:
+        pass  # invalid documents and subscriptions: decided from the text as before
     try:
         operation = select_operation(parse(query), operation_name)
     except Exception:
