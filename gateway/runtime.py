@@ -6,7 +6,6 @@ clients, process services, the supergraph and the router. Nothing here runs at i
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +22,9 @@ from stores.cache import open_cache
 from system_apis.bundle import SystemClients
 from system_apis.settings import BackendSettings
 
-logger = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True, slots=True)
 class GatewayRuntime:
-    config: GatewayConfig
     stores: Stores
     clients: SystemClients
     services: LogisticsServices
@@ -95,7 +91,6 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
         await stores.close()
         raise
     return GatewayRuntime(
-        config=config,
         stores=stores,
         clients=clients,
         services=build_services(clients, stores, cache),
