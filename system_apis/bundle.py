@@ -8,6 +8,7 @@ from datetime import tzinfo
 from types import TracebackType
 from typing import Self
 
+from system_apis.api import BackendApi
 from system_apis.erp.client import ErpClient
 from system_apis.heritage.client import HeritageClient
 from system_apis.resilience.breaker import BreakerSnapshot
@@ -50,22 +51,18 @@ class SystemClients:
             heritage=HeritageClient.from_settings(heritage, home_zone=heritage_home_zone),
         )
 
+    def _all(self) -> tuple[BackendApi, ...]:
+        return (self.erp, self.wms, self.tms, self.swiftparcel, self.roadline, self.heritage)
+
     def breakers(self) -> dict[str, BreakerSnapshot]:
         """Each backend's breaker, by backend name, for health checks and metrics."""
-        clients = (self.erp, self.wms, self.tms, self.swiftparcel, self.roadline, self.heritage)
         return {
-            client.backend.settings.name: client.backend.breaker.snapshot() for client in clients
+            client.backend.settings.name: client.backend.breaker.snapshot()
+            for client in self._all()
         }
 
     async def aclose(self) -> None:
-        await asyncio.gather(
-            self.erp.aclose(),
-            self.wms.aclose(),
-            self.tms.aclose(),
-            self.swiftparcel.aclose(),
-            self.roadline.aclose(),
-            self.heritage.aclose(),
-        )
+        await asyncio.gather(*(client.aclose() for client in self._all()))
 
     async def __aenter__(self) -> Self:
         return self
