@@ -8,7 +8,6 @@ values fail at start-up with a message naming the key (`ConfigError`).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tomllib
 from pathlib import Path
@@ -20,6 +19,8 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from policies.authn import digest_api_key
 
 DEFAULT_CONFIG_FILE = Path("gateway.toml")
 CONFIG_FILE_VARIABLE = "LG_CONFIG"
@@ -172,7 +173,7 @@ def _default_clients() -> dict[str, ClientConfig]:
     return {
         name: ClientConfig(
             tenant=tenant,
-            api_key_sha256=hashlib.sha256(key.encode()).hexdigest(),
+            api_key_sha256=digest_api_key(key),
             scopes=frozenset({"read", "write"}),
         )
         for name, (tenant, key) in DEMO_API_KEYS.items()
