@@ -26,11 +26,8 @@ from sandbox.service import (
     Backend,
     BackendConfig,
     Handler,
-    decode_token,
-    encode_token,
     json_object,
     not_found,
-    query_limit,
     unauthorized,
     utc_now,
     validation_error,
@@ -200,14 +197,10 @@ class ErpBackend(Backend):
         return guarded
 
     def _records(self, request: Request, collection: str, filters: tuple[str, ...]) -> Response:
-        where = {f: request.query_params[f] for f in filters if request.query_params.get(f)}
-        records, last = self.store.page(
-            collection,
-            after=decode_token(request.query_params.get("page_token")),
-            limit=query_limit(request, 50, 200),
-            where=where,
+        records, token = self.listing(
+            request, collection, filters, token_param="page_token", limits=(50, 200)
         )
-        return JSONResponse({"records": records, "next_page_token": encode_token(last)})
+        return JSONResponse({"records": records, "next_page_token": token})
 
     def _one(self, collection: str, key: str) -> Response:
         document = self.store.get(collection, key)

@@ -224,6 +224,28 @@ class Backend:
                 self.load(generate(self.config.seed))
                 self.store.set_meta("seeded", str(self.config.seed))
 
+    def listing(
+        self,
+        request: Request,
+        collection: str,
+        filters: tuple[str, ...],
+        *,
+        token_param: str,
+        limits: tuple[int, int],
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of `collection` narrowed by the `filters` the query names, and the next token.
+
+        `limits` is the page size when none is asked for, and the largest one allowed.
+        """
+        where = {f: request.query_params[f] for f in filters if request.query_params.get(f)}
+        documents, last = self.store.page(
+            collection,
+            after=decode_token(request.query_params.get(token_param), token_param),
+            limit=query_limit(request, *limits),
+            where=where,
+        )
+        return documents, encode_token(last)
+
     def idempotent(
         self, request: Request, make: Callable[[], tuple[int, Any]], replay_status: int = 200
     ) -> Response:

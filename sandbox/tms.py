@@ -21,13 +21,10 @@ from sandbox.seed import Shipment, World, money
 from sandbox.service import (
     ApiError,
     Backend,
-    decode_token,
-    encode_token,
     guard,
     iso_utc,
     json_object,
     not_found,
-    query_limit,
     utc_now,
     validation_error,
 )
@@ -177,14 +174,10 @@ class TmsBackend(Backend):
 
     async def list_bookings(self, request: Request) -> Response:
         filters = ("order_ref", "tracking_number", "status")
-        where = {f: request.query_params[f] for f in filters if request.query_params.get(f)}
-        bookings, last = self.store.page(
-            "bookings",
-            after=decode_token(request.query_params.get("cursor"), "cursor"),
-            limit=query_limit(request, 100, 500),
-            where=where,
+        bookings, cursor = self.listing(
+            request, "bookings", filters, token_param="cursor", limits=(100, 500)
         )
-        return JSONResponse({"bookings": bookings, "cursor": encode_token(last)})
+        return JSONResponse({"bookings": bookings, "cursor": cursor})
 
     def _booking(self, booking_id: str) -> dict[str, Any]:
         booking = self.store.get("bookings", booking_id)

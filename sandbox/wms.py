@@ -22,13 +22,10 @@ from sandbox.seed import World
 from sandbox.service import (
     ApiError,
     Backend,
-    decode_token,
-    encode_token,
     guard,
     iso_utc,
     json_object,
     not_found,
-    query_limit,
     utc_now,
     validation_error,
 )
@@ -146,14 +143,10 @@ class WmsBackend(Backend):
         ]
 
     def _listing(self, request: Request, collection: str, filters: tuple[str, ...]) -> Response:
-        where = {f: request.query_params[f] for f in filters if request.query_params.get(f)}
-        data, last = self.store.page(
-            collection,
-            after=decode_token(request.query_params.get("cursor"), "cursor"),
-            limit=query_limit(request, 100, 500),
-            where=where,
+        data, cursor = self.listing(
+            request, collection, filters, token_param="cursor", limits=(100, 500)
         )
-        return JSONResponse({"data": data, "cursor": encode_token(last)})
+        return JSONResponse({"data": data, "cursor": cursor})
 
     async def list_warehouses(self, request: Request) -> Response:
         return JSONResponse({"data": self.store.find("warehouses")})
