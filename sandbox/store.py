@@ -154,12 +154,6 @@ class Store:
         ).fetchone()
         return int(row[0])
 
-    def seq_of(self, collection: str, key: str) -> int | None:
-        row = self._connection.execute(
-            "SELECT seq FROM documents WHERE collection = ? AND key = ?", (collection, key)
-        ).fetchone()
-        return int(row[0]) if row else None
-
     def recorded_response(self, scope: str, key: str) -> tuple[int, Any] | None:
         """The answer given the first time this idempotency key was used, if it was."""
         row = self._connection.execute(
