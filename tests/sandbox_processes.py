@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
+from sandbox.runner import stop_children
+
 BACKENDS = ("erp", "wms", "tms", "swiftparcel", "roadline", "heritage")
 REPOSITORY = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 40.0
@@ -223,19 +225,6 @@ class _Process:
     def log_tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-2000:]
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-
-    def wait_stopped(self, deadline: float) -> None:
-        if self.process is None:
-            return
-        try:
-            self.process.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
 
 def _wait_healthy(processes: list[_Process]) -> None:
     deadline = time.monotonic() + START_TIMEOUT
@@ -275,11 +264,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         _wait_healthy(processes)
         yield Sandbox(state_dir=state_dir, **{p.name: p.url for p in processes})
     finally:
-        for process in processes:
-            process.stop()
-        deadline = time.monotonic() + 10.0
-        for process in processes:
-            process.wait_stopped(deadline)
+        stop_children([p.process for p in processes if p.process is not None], grace=10.0)
 
 
 @pytest.fixture
