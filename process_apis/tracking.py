@@ -9,6 +9,7 @@ history and, when the carrier can be asked, its live answer; the current status 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -80,16 +81,20 @@ class ShipmentTracking:
             booking = await self.tms.booking_by_tracking_number(tracking_number)
         except BackendNotFound:
             raise NotFound("shipment", tracking_number) from None
+        owner = await self.owners.owner_of(booking.shipment.order_id)
+        require_visible(owner or "", tenant_id, "shipment", tracking_number)
         return await self._tracked(tenant_id, booking)
 
     async def for_order(self, tenant_id: str, order_id: str) -> tuple[TrackedShipment, ...]:
+        """The order's shipments, tracked side by side; another tenant's order shows none."""
+        if await self.owners.owner_of(order_id) != tenant_id:
+            return ()
         bookings = await self.tms.bookings_for_order(order_id)
-        return tuple([await self._tracked(tenant_id, booking) for booking in bookings])
+        return tuple(await asyncio.gather(*(self._tracked(tenant_id, b) for b in bookings)))
 
     async def _tracked(self, tenant_id: str, booking: Booking) -> TrackedShipment:
+        """The booking with its milestones; the caller has checked that the tenant owns it."""
         shipment = booking.shipment
-        owner = await self.owners.owner_of(shipment.order_id)
-        require_visible(owner or "", tenant_id, "shipment", shipment.tracking_number)
         recorded = await self.history.history(shipment.tracking_number)
         live_events, live = await self._live(shipment)
         shipment = dataclasses.replace(
