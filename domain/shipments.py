@@ -16,10 +16,11 @@ function of the *set* of milestones, independent of arrival order:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from domain.units import Weight
 
@@ -72,6 +73,29 @@ class Milestone:
     def __post_init__(self) -> None:
         if self.occurred_at.tzinfo is None or self.occurred_at.utcoffset() is None:
             raise ValueError("milestone occurred_at must be timezone-aware")
+
+
+def milestone_fields(milestone: Milestone) -> dict[str, Any]:
+    """Every field by name, the status as its code: the one flat form stores and logs build on."""
+    values = {field.name: getattr(milestone, field.name) for field in fields(Milestone)}
+    values["status"] = milestone.status.value
+    return values
+
+
+def milestone_from_fields(values: Mapping[str, Any]) -> Milestone:
+    """The inverse of `milestone_fields`; `occurred_at` may be a datetime or ISO 8601 text.
+
+    Optional fields may be absent, so records written before a field existed still read.
+    """
+    known = {field.name for field in fields(Milestone)} - {"status", "occurred_at"}
+    occurred_at = values["occurred_at"]
+    if isinstance(occurred_at, str):
+        occurred_at = datetime.fromisoformat(occurred_at)
+    return Milestone(
+        **{name: value for name, value in values.items() if name in known},
+        status=MilestoneStatus(values["status"]),
+        occurred_at=occurred_at,
+    )
 
 
 def _progress_key(milestone: Milestone) -> tuple[int, datetime, str]:

@@ -13,7 +13,7 @@ from typing import Protocol
 from sqlalchemy import Column, DateTime, String, Table, Text, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.shipments import Milestone, MilestoneStatus
+from domain.shipments import Milestone, milestone_fields, milestone_from_fields
 from stores.sql import METADATA, as_utc
 
 MILESTONES = Table(
@@ -73,32 +73,9 @@ class SqlMilestoneStore:
 
 
 def _to_row(milestone: Milestone) -> dict[str, object]:
-    return {
-        "event_id": milestone.event_id,
-        "tracking_number": milestone.tracking_number,
-        "status": milestone.status.value,
-        "occurred_at": milestone.occurred_at.astimezone(UTC),
-        "carrier": milestone.carrier,
-        "carrier_code": milestone.carrier_code,
-        "carrier_description": milestone.carrier_description,
-        "reason": milestone.reason,
-        "city": milestone.city,
-        "region": milestone.region,
-        "country": milestone.country,
-    }
+    return {**milestone_fields(milestone), "occurred_at": milestone.occurred_at.astimezone(UTC)}
 
 
 def _from_row(row) -> Milestone:  # type: ignore[no-untyped-def]
-    return Milestone(
-        event_id=row.event_id,
-        tracking_number=row.tracking_number,
-        status=MilestoneStatus(row.status),
-        occurred_at=as_utc(row.occurred_at),  # type: ignore[arg-type]
-        carrier=row.carrier,
-        carrier_code=row.carrier_code,
-        carrier_description=row.carrier_description,
-        reason=row.reason,
-        city=row.city,
-        region=row.region,
-        country=row.country,
-    )
+    values = dict(row._mapping)
+    return milestone_from_fields({**values, "occurred_at": as_utc(values["occurred_at"])})

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.events import EventEnvelope, SourceSystem
-from domain.shipments import Milestone, MilestoneStatus
+from domain.shipments import Milestone, MilestoneStatus, milestone_fields, milestone_from_fields
 from system_apis.errors import MalformedPayload, UnknownStatusCode
 
 MILESTONE_EVENT_TYPE = "shipment.milestone"
@@ -46,36 +46,12 @@ def derived_event_id(carrier: str, tracking_number: str, code: str, occurred_at:
 
 def milestone_payload(milestone: Milestone) -> dict[str, Any]:
     """A JSON-ready form of a milestone for the event log (orjson-safe, no Decimals)."""
-    return {
-        "event_id": milestone.event_id,
-        "tracking_number": milestone.tracking_number,
-        "status": milestone.status.value,
-        "occurred_at": milestone.occurred_at.isoformat(),
-        "carrier": milestone.carrier,
-        "carrier_code": milestone.carrier_code,
-        "carrier_description": milestone.carrier_description,
-        "reason": milestone.reason,
-        "city": milestone.city,
-        "region": milestone.region,
-        "country": milestone.country,
-    }
+    return {**milestone_fields(milestone), "occurred_at": milestone.occurred_at.isoformat()}
 
 
 def milestone_from_payload(payload: Mapping[str, Any]) -> Milestone:
     """The inverse of `milestone_payload`, for consumers reading the event log."""
-    return Milestone(
-        event_id=payload["event_id"],
-        tracking_number=payload["tracking_number"],
-        status=MilestoneStatus(payload["status"]),
-        occurred_at=datetime.fromisoformat(payload["occurred_at"]),
-        carrier=payload["carrier"],
-        carrier_code=payload["carrier_code"],
-        carrier_description=payload.get("carrier_description", ""),
-        reason=payload.get("reason"),
-        city=payload.get("city"),
-        region=payload.get("region"),
-        country=payload.get("country"),
-    )
+    return milestone_from_fields(payload)
 
 
 def milestone_envelope(

@@ -20,6 +20,7 @@ from domain import (
     merge_history,
     progress_rank,
 )
+from domain.shipments import milestone_fields, milestone_from_fields
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -138,3 +139,12 @@ def test_the_envelope_survives_its_json_form(event_id, occurred, payload):
         payload=payload,
     )
     assert envelope_from_dict(envelope_to_dict(envelope)) == envelope
+
+
+@given(histories)
+def test_a_milestone_survives_its_flat_form_as_text_or_datetime(history):
+    for milestone in history:
+        flat = milestone_fields(milestone)
+        assert milestone_from_fields(flat) == milestone
+        as_text = {**flat, "occurred_at": milestone.occurred_at.isoformat()}
+        assert milestone_from_fields(as_text) == milestone
