@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from federation.router.http_app import handle_graphql
 from gateway.config import GatewayConfig
 from gateway.correlation import CorrelationId
-from gateway.federation.http_app import handle_graphql
 from gateway.inbound import inbound_sources
 from gateway.runtime import GatewayRuntime, api_key_registry, start_runtime
 from gateway.webhooks import WebhookIngress

@@ -64,7 +64,7 @@ def _parse_locations(items: Sequence[str]) -> dict[str, str]:
 def _serve(arguments: argparse.Namespace) -> int:
     import uvicorn
 
-    from gateway.federation import Router, Supergraph, SupergraphError, build_app
+    from federation.router import Router, Supergraph, SupergraphError, build_app
 
     try:
         supergraph = Supergraph.from_sdl(arguments.supergraph.read_text())

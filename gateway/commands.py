@@ -56,7 +56,7 @@ def add_compose_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _compose(arguments: argparse.Namespace) -> int:
-    from gateway.composition import compose_command
+    from federation.composition import compose_command
 
     return compose_command(arguments.config, arguments.out, arguments.api_schema)
 

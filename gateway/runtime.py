@@ -11,10 +11,10 @@ from pathlib import Path
 
 from aiocache.base import BaseCache
 
-from gateway.composition import SubgraphSource, compose, fetch_sdl, load_sdl_from_module
+from federation.composition import SubgraphSource, compose, fetch_sdl, load_sdl_from_module
+from federation.router.router import Router
+from federation.router.supergraph import Supergraph
 from gateway.config import GatewayConfig
-from gateway.federation.router import Router
-from gateway.federation.supergraph import Supergraph
 from policies.authn import ApiKeyRegistry, RegisteredClient
 from process_apis.services import LogisticsServices, build_services
 from stores.bundle import Stores, open_stores

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from domain.events import EventEnvelope
 from domain.shipments import Milestone
-from gateway.bodies import read_bounded
+from federation.router.bodies import read_bounded
 from process_apis.tracking import MilestoneRecorder
 from stores.dead_letters import DeadLetter, DeadLetterStore
 from stores.event_log import EventLog

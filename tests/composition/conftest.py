@@ -16,7 +16,7 @@ from graphql.language import (
     TypeDefinitionNode,
 )
 
-from gateway.composition import CompositionError, CompositionResult, SubgraphSource, compose
+from federation.composition import CompositionError, CompositionResult, SubgraphSource, compose
 
 FED2 = (
     'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key",'

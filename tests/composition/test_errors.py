@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.composition import CompositionError, SubgraphSource, compose
+from federation.composition import CompositionError, SubgraphSource, compose
 
 
 def test_sdl_that_does_not_parse_names_subgraph_and_line(errors_of, fed2):

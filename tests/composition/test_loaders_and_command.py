@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.composition import (
+from federation.composition import (
     SdlLoadError,
     compose_command,
     fetch_sdl,

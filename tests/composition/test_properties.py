@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.composition import SubgraphSource, compose
+from federation.composition import SubgraphSource, compose
 
 FED2 = (
     'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3",'

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from graphql import build_schema, lexicographic_sort_schema, print_schema
 
-from gateway.composition import SubgraphSource, compose, load_sdl_from_file
+from federation.composition import SubgraphSource, compose, load_sdl_from_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logistics"
 

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from strawberry.asgi import GraphQL
 
-from gateway.federation import Router, Supergraph
+from federation.router import Router, Supergraph
 from tests.federation.subgraphs import accounts, inventory, products, reviews
 
 SUPERGRAPH_PATH = Path(__file__).with_name("supergraph.graphql")

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.federation import Router, Supergraph
+from federation.router import Router, Supergraph
 
 pytestmark = pytest.mark.asyncio
 

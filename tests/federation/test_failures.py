@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gateway.federation import Router, SubgraphError, SubgraphRequest, Supergraph
+from federation.router import Router, SubgraphError, SubgraphRequest, Supergraph
 
 pytestmark = pytest.mark.asyncio
 

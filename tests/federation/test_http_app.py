@@ -8,7 +8,7 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from gateway.federation import Router, Supergraph, build_app
+from federation.router import Router, Supergraph, build_app
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import orjson
 import pytest
 
-from gateway.federation import HttpTransport, SubgraphError, SubgraphRequest, SubgraphTimeout
+from federation.router import HttpTransport, SubgraphError, SubgraphRequest, SubgraphTimeout
 
 pytestmark = pytest.mark.asyncio
 

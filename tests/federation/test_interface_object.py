@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.federation import Router, Supergraph
+from federation.router import Router, Supergraph
 
 pytestmark = pytest.mark.asyncio
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.composition import SubgraphSource, compose, load_sdl_from_module
-from gateway.federation import Router, Supergraph
+from federation.composition import SubgraphSource, compose, load_sdl_from_module
+from federation.router import Router, Supergraph
 
 pytestmark = pytest.mark.asyncio
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 from graphql import parse
 
-from gateway.federation import Router, Supergraph, print_plan
-from gateway.federation.operation import normalize, select_operation
-from gateway.federation.planner import plan_operation
+from federation.router import Router, Supergraph, print_plan
+from federation.router.operation import normalize, select_operation
+from federation.router.planner import plan_operation
 
 
 def _plan(supergraph: Supergraph, query: str, labels: frozenset[str] = frozenset()) -> str:

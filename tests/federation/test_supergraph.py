@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from graphql import GraphQLEnumType, GraphQLObjectType, print_schema
 
-from gateway.federation import Supergraph, SupergraphError
+from federation.router import Supergraph, SupergraphError
 
 
 def test_subgraphs_are_read_from_join_graph(supergraph: Supergraph) -> None:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.composition import compose_from_config
+from federation.composition import compose_from_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,44 @@
+"""Apollo Federation v2 router: supergraph loading, query planning, execution, serving.
+
+supergraph = Supergraph.from_sdl(text)
+router = Router(supergraph, subgraphs={"orders": "inproc:resolvers.orders:schema"})
+result = await router.execute(query, variables, operation_name)
+app = build_app(router)  # ASGI app: GraphQL over HTTP
+"""
+
+from federation.router.errors import (
+    FederationError,
+    OperationError,
+    SubgraphError,
+    SubgraphTimeout,
+    SupergraphError,
+)
+from federation.router.http_app import build_app
+from federation.router.plan import Fetch, QueryPlan, print_plan
+from federation.router.router import PreparedOperation, Router
+from federation.router.supergraph import Supergraph
+from federation.router.transports import (
+    HttpTransport,
+    InProcessTransport,
+    SubgraphRequest,
+    Transport,
+)
+
+__all__ = [
+    "FederationError",
+    "Fetch",
+    "HttpTransport",
+    "InProcessTransport",
+    "OperationError",
+    "PreparedOperation",
+    "QueryPlan",
+    "Router",
+    "SubgraphError",
+    "SubgraphRequest",
+    "SubgraphTimeout",
+    "Supergraph",
+    "SupergraphError",
+    "Transport",
+    "build_app",
+    "print_plan",
+]

@@ -1,0 +1,309 @@
+"""Running a query plan: fetches in dependency order, answers merged into one tree.
+
+Each fetch starts as soon as the fetches it depends on have merged, so independent fetches
+overlap. An entity fetch collects the objects at its path, builds one deduplicated list of
+representations and makes one ``_entities`` call. Subgraph errors are re-pathed onto the
+client's response paths; a failing subgraph leaves its fields missing (the projection turns
+them into nulls) and adds an error, so the rest of the response still arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from federation.router.errors import SubgraphError
+from federation.router.operation import Field, Fragment, Selection
+from federation.router.plan import Fetch, QueryPlan, Schedule
+from federation.router.transports.base import SubgraphRequest, Transport
+
+TypeMatcher = Callable[[str | None, str], bool]
+
+
+class PlanExecution:
+    """The state of one plan run: the merged data and the errors so far."""
+
+    def __init__(
+        self,
+        plan: QueryPlan,
+        transports: Mapping[str, Transport],
+        subgraph_names: Mapping[str, str],
+        type_applies: TypeMatcher,
+        abstract_types: frozenset[str],
+        variables: dict[str, Any],
+        headers: Mapping[str, str],
+        context: Any,
+    ) -> None:
+        self.plan = plan
+        self.transports = transports
+        self.subgraph_names = subgraph_names
+        self.type_applies = type_applies
+        self.abstract_types = abstract_types
+        self.variables = variables
+        self.headers = headers
+        self.context = context
+        self.data: dict[str, Any] = {}
+        self.errors: list[dict[str, Any]] = []
+
+    async def run(self) -> None:
+        fetches = self.plan.fetches
+        if not fetches:
+            return
+        if len(fetches) == 1:
+            await self._run_fetch(fetches[0])
+            return
+        schedule = self.plan.schedule
+        await self._run_all(schedule, schedule.roots, dict(schedule.waiting_for))
+
+    async def _run_all(
+        self, schedule: Schedule, ids: tuple[int, ...], waiting: dict[int, int]
+    ) -> None:
+        if len(ids) == 1:
+            await self._run_from(schedule, ids[0], waiting)
+        else:
+            await asyncio.gather(*(self._run_from(schedule, i, waiting) for i in ids))
+
+    async def _run_from(self, schedule: Schedule, fetch_id: int, waiting: dict[int, int]) -> None:
+        """Run a fetch, then the ones it was the last dependency of (a chain needs no task)."""
+        await self._run_fetch(schedule.by_id[fetch_id])
+        ready: list[int] = []
+        for dependent in schedule.dependents[fetch_id]:
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                ready.append(dependent)
+        if ready:
+            await self._run_all(schedule, tuple(ready), waiting)
+
+    # -- one fetch --------------------------------------------------------------------------
+
+    async def _run_fetch(self, fetch: Fetch) -> None:
+        variables = {
+            name: self.variables[name] for name in fetch.variables if name in self.variables
+        }
+        if fetch.entity is None:
+            response = await self._send(fetch, variables, ())
+            if response is None:
+                return
+            data = response.get("data")
+            if isinstance(data, dict):
+                _merge(self.data, data, self.abstract_types)
+            for error in response.get("errors") or ():
+                self.errors.append(_clean_error(error, error.get("path")))
+            return
+        targets: list[tuple[dict[str, Any], list[Any]]] = []
+        _collect(self.data, fetch.path, 0, [], targets)
+        accepted = fetch.entity.type_names
+        representations: list[Any] = []
+        owners: list[list[tuple[dict[str, Any], list[Any]]]] = []
+        index_of: dict[bytes, int] = {}
+        for target, path in targets:
+            if target.get("__typename") not in accepted:
+                continue
+            representation = self._representation(target, fetch)
+            if representation is None:
+                continue
+            fingerprint = orjson.dumps(representation, option=orjson.OPT_SORT_KEYS)
+            index = index_of.get(fingerprint)
+            if index is None:
+                index = index_of[fingerprint] = len(representations)
+                representations.append(representation)
+                owners.append([])
+            owners[index].append((target, path))
+        if not representations:
+            return
+        variables["representations"] = representations
+        first_path = owners[0][0][1]
+        response = await self._send(fetch, variables, first_path)
+        if response is None:
+            return
+        data = response.get("data")
+        entities = data.get("_entities") if isinstance(data, dict) else None
+        for error in response.get("errors") or ():
+            error_path = error.get("path")
+            client_path = None
+            if (
+                isinstance(error_path, list)
+                and len(error_path) >= 2
+                and error_path[0] == "_entities"
+                and isinstance(error_path[1], int)
+                and error_path[1] < len(owners)
+            ):
+                client_path = owners[error_path[1]][0][1] + list(error_path[2:])
+            elif owners:
+                client_path = owners[0][0][1]
+            self.errors.append(_clean_error(error, client_path))
+        if not isinstance(entities, list):
+            if not response.get("errors"):
+                self._subgraph_failure(fetch, "returned no entities", first_path)
+            return
+        if len(entities) != len(representations):
+            self._subgraph_failure(fetch, "returned a wrong number of entities", first_path)
+            return
+        for index, entity in enumerate(entities):
+            if not isinstance(entity, dict):
+                continue
+            for target, _ in owners[index]:
+                _merge(target, entity, self.abstract_types)
+
+    async def _send(
+        self, fetch: Fetch, variables: dict[str, Any], path: list[Any] | tuple[()]
+    ) -> dict[str, Any] | None:
+        transport = self.transports.get(fetch.subgraph)
+        if transport is None:
+            self._subgraph_failure(fetch, "has no transport configured", path)
+            return None
+        request = SubgraphRequest(
+            subgraph=fetch.subgraph,
+            query=fetch.operation,
+            variables=variables,
+            headers=self.headers,
+            context=self.context,
+            mutation=fetch.kind == "mutation",
+        )
+        try:
+            response = await transport.execute(request)
+        except SubgraphError as error:
+            self._subgraph_failure(fetch, str(error), path, already_named=True)
+            return None
+        if fetch.aliased:
+            _restore_aliases(response.get("data"))
+        return response
+
+    def _subgraph_failure(
+        self, fetch: Fetch, reason: str, path: Any, *, already_named: bool = False
+    ) -> None:
+        name = self.subgraph_names.get(fetch.subgraph, fetch.subgraph)
+        message = reason if already_named else f'Subgraph "{name}" {reason}'
+        error: dict[str, Any] = {
+            "message": message,
+            "extensions": {"code": "SUBGRAPH_REQUEST_FAILED", "serviceName": name},
+        }
+        if path:
+            error["path"] = list(path)
+        self.errors.append(error)
+
+    def _representation(self, target: dict[str, Any], fetch: Fetch) -> dict[str, Any] | None:
+        step = fetch.entity
+        assert step is not None
+        typename = step.representation_typename or target.get("__typename")
+        representation: dict[str, Any] = {"__typename": typename}
+        if not self._read(target, target.get("__typename"), step.representation, representation):
+            return None
+        return representation
+
+    def _read(
+        self,
+        source: dict[str, Any],
+        typename: str | None,
+        selections: tuple[Selection, ...],
+        into: dict[str, Any],
+    ) -> bool:
+        for selection in selections:
+            if isinstance(selection, Fragment):
+                if self.type_applies(selection.type_condition, typename or "") and not self._read(
+                    source, typename, selection.selections, into
+                ):
+                    return False
+                continue
+            assert isinstance(selection, Field)
+            if selection.response_key not in source:
+                return False
+            value = source[selection.response_key]
+            if selection.selections is not None and value is not None:
+                value = self._read_nested(value, selection.selections)
+                if value is _MISSING:
+                    return False
+            into[selection.name] = value
+        return True
+
+    def _read_nested(self, value: Any, selections: tuple[Selection, ...]) -> Any:
+        if isinstance(value, list):
+            items = [self._read_nested(item, selections) for item in value]
+            return _MISSING if any(item is _MISSING for item in items) else items
+        if not isinstance(value, dict):
+            return value
+        nested: dict[str, Any] = {}
+        typename = value.get("__typename")
+        if typename is not None:
+            nested["__typename"] = typename
+        if not self._read(value, typename, selections, nested):
+            return _MISSING
+        return nested
+
+
+_MISSING = object()
+_ALIAS_MARK = "__fa_"
+
+
+def _restore_aliases(node: Any) -> None:
+    """Rename ``key__fa_<type>`` aliases the planner introduced back to ``key``."""
+    if isinstance(node, list):
+        for item in node:
+            _restore_aliases(item)
+    elif isinstance(node, dict):
+        for key in [k for k in node if _ALIAS_MARK in k]:
+            node[key.split(_ALIAS_MARK, 1)[0]] = node.pop(key)
+        for value in node.values():
+            if isinstance(value, dict | list):
+                _restore_aliases(value)
+
+
+def _collect(
+    node: Any,
+    path: tuple[str, ...],
+    depth: int,
+    current: list[Any],
+    out: list[tuple[dict[str, Any], list[Any]]],
+) -> None:
+    if node is None:
+        return
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            _collect(item, path, depth, [*current, index], out)
+        return
+    if not isinstance(node, dict):
+        return
+    if depth == len(path):
+        out.append((node, current))
+        return
+    key = path[depth]
+    _collect(node.get(key), path, depth + 1, [*current, key], out)
+
+
+def _merge(target: dict[str, Any], source: dict[str, Any], abstract_types: frozenset[str]) -> None:
+    for key, value in source.items():
+        existing = target.get(key)
+        if existing is None:
+            target[key] = value
+        elif isinstance(existing, dict) and isinstance(value, dict):
+            _merge(existing, value, abstract_types)
+        elif isinstance(existing, list) and isinstance(value, list):
+            if len(existing) == len(value):
+                for index, (old, new) in enumerate(zip(existing, value, strict=True)):
+                    if isinstance(old, dict) and isinstance(new, dict):
+                        _merge(old, new, abstract_types)
+                    elif new is not None:
+                        existing[index] = new
+            else:
+                target[key] = value
+        elif key == "__typename" and value in abstract_types:
+            continue
+        else:
+            target[key] = value
+
+
+def _clean_error(error: Any, path: Any) -> dict[str, Any]:
+    if not isinstance(error, dict):
+        return {"message": str(error)}
+    cleaned: dict[str, Any] = {"message": str(error.get("message", "Subgraph error"))}
+    if path:
+        cleaned["path"] = list(path)
+    extensions = error.get("extensions")
+    if isinstance(extensions, dict):
+        cleaned["extensions"] = {
+            k: v for k, v in extensions.items() if k not in ("exception", "stacktrace")
+        }
+    return cleaned

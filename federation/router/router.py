@@ -1,0 +1,263 @@
+"""The router: prepared operations (parsed, validated, planned once) and their execution.
+
+Everything that depends only on the document and the operation name is computed once and
+kept in a bounded cache; a request then only coerces its variables, runs the plan's
+fetches and projects the merged data onto the client's selection.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLUnionType,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    parse,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+from graphql.language import SelectionSetNode
+
+from federation.router.errors import OperationError
+from federation.router.executor import PlanExecution
+from federation.router.operation import normalize, select_operation
+from federation.router.plan import QueryPlan
+from federation.router.planner import plan_operation
+from federation.router.projection import Projector
+from federation.router.supergraph import Supergraph
+from federation.router.transports.base import Transport
+from federation.router.transports.http import HttpTransport
+from federation.router.transports.inproc import PREFIX as INPROC_PREFIX
+from federation.router.transports.inproc import InProcessTransport
+
+
+@dataclass(frozen=True)
+class PreparedOperation:
+    """An operation ready to run: its plan, its projection and what requests must supply."""
+
+    kind: str
+    plan: QueryPlan
+    projector: Projector
+    variable_definitions: tuple[Any, ...]
+    introspection: DocumentNode | None
+
+
+class Router:
+    """Serves one supergraph: plans operations and executes them against the subgraphs.
+
+    ``subgraphs`` maps a subgraph name to its location (``http(s)://`` URL or
+    ``inproc:module:attribute``), overriding the supergraph's ``join__graph`` URLs;
+    ``transports`` supplies ready-made transports by name and wins over both.
+    ``subgraph_timeouts`` overrides ``timeout`` per subgraph name; ``propagate_headers``
+    names the client headers forwarded to HTTP subgraphs; ``deduplicate_fetches`` lets
+    identical concurrent query fetches to an HTTP subgraph share one call.
+    """
+
+    def __init__(
+        self,
+        supergraph: Supergraph,
+        *,
+        subgraphs: Mapping[str, str] | None = None,
+        transports: Mapping[str, Transport] | None = None,
+        timeout: float = 30.0,
+        subgraph_timeouts: Mapping[str, float] | None = None,
+        propagate_headers: tuple[str, ...] = ("authorization",),
+        enabled_override_labels: frozenset[str] = frozenset(),
+        plan_cache_size: int = 1024,
+        deduplicate_fetches: bool = True,
+    ) -> None:
+        self.supergraph = supergraph
+        self.schema = supergraph.api_schema
+        self.enabled_override_labels = enabled_override_labels
+        self._cache: OrderedDict[tuple[str, str | None], PreparedOperation | OperationError] = (
+            OrderedDict()
+        )
+        self._cache_size = plan_cache_size
+        self._subgraph_names = {g.enum_value: g.name for g in supergraph.graphs.values()}
+        overrides = dict(subgraphs or {})
+        given = dict(transports or {})
+        self.transports: dict[str, Transport] = {}
+        for graph in supergraph.graphs.values():
+            ready = given.get(graph.name) or given.get(graph.enum_value)
+            if ready is not None:
+                self.transports[graph.enum_value] = ready
+                continue
+            location = overrides.get(graph.name) or overrides.get(graph.enum_value) or graph.url
+            if location.startswith(INPROC_PREFIX):
+                self.transports[graph.enum_value] = InProcessTransport.from_location(
+                    graph.name, location
+                )
+            else:
+                self.transports[graph.enum_value] = HttpTransport(
+                    graph.name,
+                    location,
+                    timeout=(subgraph_timeouts or {}).get(graph.name, timeout),
+                    propagate_headers=propagate_headers,
+                    deduplicate=deduplicate_fetches,
+                )
+        self._abstract_types = frozenset(
+            name
+            for name, named in supergraph.schema.type_map.items()
+            if isinstance(named, GraphQLInterfaceType | GraphQLUnionType)
+        )
+
+    # -- preparation ------------------------------------------------------------------------
+
+    def prepare(self, document: str, operation_name: str | None = None) -> PreparedOperation:
+        """Parse, validate, normalise and plan, once per (document, operation name)."""
+        cache_key = (document, operation_name)
+        cached = self._cache.get(cache_key)
+        if cached is None:
+            try:
+                cached = self._prepare(document, operation_name)
+            except OperationError as error:
+                cached = error
+            self._cache[cache_key] = cached
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(cache_key)
+        if isinstance(cached, OperationError):
+            raise cached
+        return cached
+
+    def _prepare(self, document: str, operation_name: str | None) -> PreparedOperation:
+        try:
+            ast = parse(document)
+        except GraphQLError as error:
+            raise OperationError([error.formatted], kind="parse") from error
+        errors = validate(self.schema, ast)
+        if errors:
+            raise OperationError([e.formatted for e in errors], kind="validation")
+        try:
+            operation = select_operation(ast, operation_name)
+        except ValueError as error:
+            raise OperationError([{"message": str(error)}], kind="validation") from error
+        kind = operation.operation.value
+        if operation.operation == OperationType.SUBSCRIPTION:
+            raise OperationError(
+                [{"message": "Subscriptions are not supported over this transport."}],
+                kind="validation",
+            )
+        root = self.schema.get_root_type(operation.operation)
+        assert root is not None
+        normalized = normalize(ast, operation, self.supergraph.root_types.get(kind, root.name))
+        plan = plan_operation(self.supergraph, normalized, self.enabled_override_labels)
+        return PreparedOperation(
+            kind=kind,
+            plan=plan,
+            projector=Projector(self.schema, root, normalized.selections),
+            variable_definitions=normalized.variable_definitions,
+            introspection=_introspection_document(ast, operation),
+        )
+
+    def plan(self, document: str, operation_name: str | None = None) -> QueryPlan:
+        """The plan for an operation (from the cache when it was prepared before)."""
+        return self.prepare(document, operation_name).plan
+
+    # -- execution --------------------------------------------------------------------------
+
+    async def execute(
+        self,
+        document: str,
+        variables: Mapping[str, Any] | None = None,
+        operation_name: str | None = None,
+        context: Any = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        include_plan: bool = False,
+    ) -> dict[str, Any]:
+        """Run an operation; the result is a GraphQL response dictionary.
+
+        Raises ``OperationError`` only for requests that must not execute at all (parse,
+        validation and variable errors), so the HTTP layer can choose the status code.
+        """
+        try:
+            prepared = self.prepare(document, operation_name)
+        except OperationError as error:
+            if error.kind != "planning":
+                raise
+            return {"errors": error.errors, "data": None}
+        if prepared.variable_definitions:
+            values = get_variable_values(
+                self.schema, list(prepared.variable_definitions), dict(variables or {})
+            )
+            if isinstance(values, list):
+                raise OperationError([e.formatted for e in values], kind="variables")
+            coerced: dict[str, Any] = getattr(values, "coerced", values)  # type: ignore[assignment]
+        else:
+            coerced = {}
+        execution = PlanExecution(
+            prepared.plan,
+            self.transports,
+            self._subgraph_names,
+            self._type_applies,
+            self._abstract_types,
+            coerced,
+            headers or {},
+            context,
+        )
+        await execution.run()
+        if prepared.introspection is not None:
+            introspected = execute(self.schema, prepared.introspection, variable_values=coerced)
+            if introspected.data:  # type: ignore[union-attr]
+                execution.data.update(introspected.data)  # type: ignore[union-attr]
+            for error in introspected.errors or ():  # type: ignore[union-attr]
+                execution.errors.append(error.formatted)
+        data = prepared.projector.project(execution.data, coerced, execution.errors)
+        result: dict[str, Any] = {}
+        if execution.errors:
+            result["errors"] = execution.errors
+        result["data"] = data
+        if include_plan:
+            result["extensions"] = {"queryPlan": prepared.plan.to_dict()}
+        return result
+
+    def _type_applies(self, condition: str | None, typename: str) -> bool:
+        if condition is None or condition == typename:
+            return True
+        schema = self.supergraph.schema
+        condition_type = schema.type_map.get(condition)
+        object_type = schema.type_map.get(typename)
+        if not isinstance(object_type, GraphQLObjectType) or not isinstance(
+            condition_type, GraphQLInterfaceType | GraphQLUnionType
+        ):
+            return False
+        return schema.is_sub_type(condition_type, object_type)
+
+    async def aclose(self) -> None:
+        """Close the transports' connection pools."""
+        for transport in self.transports.values():
+            await transport.aclose()
+
+
+def _introspection_document(
+    document: DocumentNode, operation: OperationDefinitionNode
+) -> DocumentNode | None:
+    """The operation reduced to its introspection root fields, or None when it has none."""
+    kept = [
+        selection
+        for selection in operation.selection_set.selections
+        if isinstance(selection, FieldNode) and selection.name.value in ("__schema", "__type")
+    ]
+    if not kept:
+        return None
+    reduced = OperationDefinitionNode(
+        operation=operation.operation,
+        name=operation.name,
+        variable_definitions=operation.variable_definitions,
+        directives=operation.directives,
+        selection_set=SelectionSetNode(selections=tuple(kept)),
+    )
+    others = [d for d in document.definitions if not isinstance(d, OperationDefinitionNode)]
+    return DocumentNode(definitions=(reduced, *others))

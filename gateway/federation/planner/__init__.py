@@ -1,5 +1,0 @@
-"""Query planning: a pure function from (supergraph, operation) to a QueryPlan."""
-
-from gateway.federation.planner.planner import plan_operation
-
-__all__ = ["plan_operation"]
