@@ -58,7 +58,12 @@ def create_app(config: GatewayConfig) -> Starlette:
             for poller in pollers
         ]
         try:
-            yield {"runtime": runtime, "services": runtime.services, "ingress": ingress}
+            yield {
+                "runtime": runtime,
+                "services": runtime.services,
+                "cursors": runtime.cursors,
+                "ingress": ingress,
+            }
         finally:
             stop_polling.set()
             await asyncio.gather(*polling, return_exceptions=True)

@@ -127,6 +127,17 @@ class WebhooksConfig(_Section):
     timestamp_tolerance_s: PositiveSeconds = 300.0
 
 
+DEVELOPMENT_CURSOR_KEY = "development-cursor-signing-key"
+"""Published with the code, so good for one machine only; production sets its own."""
+
+
+class CursorsConfig(_Section):
+    """Page cursors given to callers are signed with this key (HMAC-SHA256) and checked on
+    return, so a forged or edited cursor never reaches a backend."""
+
+    signing_key: str = Field(DEVELOPMENT_CURSOR_KEY, min_length=16)
+
+
 class PollingConfig(_Section):
     """Carriers that only answer when asked (RoadLine, Heritage's outbox) are polled this often."""
 
@@ -199,6 +210,7 @@ class GatewayConfig(BaseSettings):
     stores: StoresConfig = StoresConfig()
     backends: BackendsConfig = BackendsConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
+    cursors: CursorsConfig = CursorsConfig()
     polling: PollingConfig = PollingConfig()
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)

@@ -16,6 +16,7 @@ from federation.router.router import Router
 from federation.router.supergraph import Supergraph
 from gateway.config import GatewayConfig
 from policies.authn import ApiKeyRegistry, RegisteredClient
+from policies.cursors import CursorSigner
 from process_apis.services import LogisticsServices, build_services
 from stores.bundle import Stores, open_stores
 from stores.cache import open_cache
@@ -30,6 +31,7 @@ class GatewayRuntime:
     services: LogisticsServices
     router: Router
     cache: BaseCache
+    cursors: CursorSigner
 
     async def aclose(self) -> None:
         await self.router.aclose()
@@ -96,4 +98,5 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
         services=build_services(clients, stores, cache),
         router=router,
         cache=cache,
+        cursors=CursorSigner(config.cursors.signing_key.encode()),
     )

@@ -41,6 +41,15 @@ def public_backend_error(error: BackendError) -> PublicError:
     return PublicError(error.public_message, code)
 
 
+def invalid_cursor(argument: str) -> PublicError:
+    """A cursor this API did not issue to the caller: their error, never sent to a backend."""
+    return PublicError(
+        f"The `{argument}` cursor is not one this API issued to you; "
+        "pass back a nextCursor unchanged, or leave it out to start from the first page.",
+        "BAD_USER_INPUT",
+    )
+
+
 def _is_internal(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None:

@@ -8,14 +8,16 @@ import strawberry
 
 from domain.orders import Order as DomainOrder
 from domain.orders import OrderStatus as DomainOrderStatus
+from policies.cursors import InvalidCursor
 from resolvers.context import context_of
-from resolvers.errors import error_mask
+from resolvers.errors import error_mask, invalid_cursor
 from resolvers.guard import or_none, or_raise
 from resolvers.values import Address, Money, Quantity
 
 OrderStatus = strawberry.enum(DomainOrderStatus, name="OrderStatus")
 
 MAX_PAGE = 100
+ORDERS_LISTING = "orders"
 
 
 @strawberry.federation.type(keys=["sku"], description="An item of the ERP's item master.")
@@ -112,11 +114,19 @@ class Query:
         self, info: strawberry.Info, first: int = 20, after: str | None = None
     ) -> OrderPage:
         context = context_of(info)
+        tenant_id = context.principal.tenant_id
         size = max(1, min(first, MAX_PAGE))
+        try:
+            backend_cursor = context.cursors.open(ORDERS_LISTING, tenant_id, after)
+        except InvalidCursor:
+            raise invalid_cursor("after") from None
         page = await or_raise(
-            context.services.orders.orders(context.principal.tenant_id, first=size, after=after)
+            context.services.orders.orders(tenant_id, first=size, after=backend_cursor)
         )
-        return OrderPage(orders=[Order.of(o) for o in page.items], next_cursor=page.next_token)
+        return OrderPage(
+            orders=[Order.of(o) for o in page.items],
+            next_cursor=context.cursors.issue(ORDERS_LISTING, tenant_id, page.next_token),
+        )
 
     @strawberry.field(description="The customer account the caller acts for.")
     async def me(self, info: strawberry.Info) -> Customer | None:
