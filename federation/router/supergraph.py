@@ -36,21 +36,12 @@ from graphql.utilities import value_from_ast_untyped
 
 from federation.router.errors import SupergraphError
 
-#: Specs whose semantics the router implements or may safely ignore (metadata only).
-SUPPORTED_SPECS = frozenset(
-    {
-        "link",
-        "join",
-        "inaccessible",
-        "tag",
-        "authenticated",
-        "requiresScopes",
-        "policy",
-        "cost",
-        "listSize",
-        "context",
-    }
-)
+#: Specs a supergraph may link ``for: SECURITY`` or ``for: EXECUTION``: the router honours
+#: them (join, @inaccessible through the API schema) or they carry no such semantics.
+#: Access control (authenticated, requiresScopes, policy), demand control (cost, listSize) and
+#: @context are not enforced here yet: linked for one of those purposes they stop the load.
+#: Linked without a purpose they stay metadata (see ``Supergraph.policies``).
+ENFORCED_SPECS = frozenset({"link", "core", "join", "inaccessible", "tag"})
 
 _SPEC_URL = re.compile(r"^https?://[^/]+/(?P<name>[A-Za-z_][A-Za-z0-9_]*)/v(?P<version>\d+\.\d+)")
 
@@ -253,74 +244,169 @@ def _load(sdl: str, document: DocumentNode) -> Supergraph:
     join = next((link for link in links if link.name == "join"), None)
     if join is None:
         raise SupergraphError("not a supergraph: no @link to the join specification")
+    _refuse_unenforced_links(links)
+    names = _JoinNames(join.prefix)
+    field_sets = _FieldSets()
+    graphs = _read_graphs(document, names)
+    if not graphs:
+        raise SupergraphError("supergraph declares no subgraphs (join__Graph)")
+    joins = _read_type_joins(document, names, field_sets)
+    types = _with_value_types(joins.types, graphs, links)
+    implements = joins.implements or _implements_from_interfaces(document, types)
+    members = _with_v01_union_members(document, joins.union_members, names, types, graphs)
+    return Supergraph(
+        sdl=sdl,
+        document=document,
+        links=links,
+        graphs=graphs,
+        types=types,
+        fields=_read_fields(document, names, field_sets),
+        implements=_frozen(implements),
+        union_members=_frozen(members),
+        root_types=_read_root_types(document),
+    )
+
+
+def _refuse_unenforced_links(links: tuple[LinkedSpec, ...]) -> None:
+    """A spec linked for security or execution must be honoured, or the supergraph not served.
+
+    Ignoring, say, ``@requiresScopes`` would serve protected fields to every caller.
+    """
     for link in links:
-        if link.purpose in ("EXECUTION", "SECURITY") and link.name not in SUPPORTED_SPECS:
+        if link.purpose in ("EXECUTION", "SECURITY") and link.name not in ENFORCED_SPECS:
             raise SupergraphError(
-                f"unsupported feature {link.url} required for {link.purpose.lower()}"
+                f"the supergraph links {link.url} for {link.purpose}, which this router does"
+                " not enforce; refusing to serve it"
             )
-    prefix = join.prefix
-    d_graph, d_type, d_field = prefix + "graph", prefix + "type", prefix + "field"
-    d_implements, d_member = prefix + "implements", prefix + "unionMember"
 
-    graphs: dict[str, Graph] = {}
-    types: dict[str, dict[str, TypeInGraph]] = {}
-    fields: dict[tuple[str, str], FieldMeta] = {}
-    implements: dict[str, dict[str, set[str]]] = {}
-    members: dict[str, dict[str, set[str]]] = {}
+
+@dataclass(frozen=True)
+class _JoinNames:
+    """The join directives' names under the supergraph's prefix (``join__`` by default)."""
+
+    prefix: str
+
+    @property
+    def graph_enum(self) -> str:
+        return self.prefix + "Graph"
+
+    @property
+    def graph(self) -> str:
+        return self.prefix + "graph"
+
+    @property
+    def type(self) -> str:
+        return self.prefix + "type"
+
+    @property
+    def field(self) -> str:
+        return self.prefix + "field"
+
+    @property
+    def implements(self) -> str:
+        return self.prefix + "implements"
+
+    @property
+    def union_member(self) -> str:
+        return self.prefix + "unionMember"
+
+
+class _FieldSets:
+    """Parsed ``FieldSet`` strings; supergraphs repeat the same keys many times."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, SelectionSetNode] = {}
+
+    def __call__(self, text: str) -> SelectionSetNode:
+        parsed = self._parsed.get(text)
+        if parsed is None:
+            parsed = self._parsed[text] = parse_field_set(text)
+        return parsed
+
+
+def _read_root_types(document: DocumentNode) -> dict[str, str]:
     root_types = {"query": "Query", "mutation": "Mutation", "subscription": "Subscription"}
-    defined_types: set[str] = set()
-    cache: dict[str, SelectionSetNode] = {}
-
-    def field_set(text: str) -> SelectionSetNode:
-        if text not in cache:
-            cache[text] = parse_field_set(text)
-        return cache[text]
-
     for definition in document.definitions:
         if isinstance(definition, SchemaDefinitionNode):
             for operation_type in definition.operation_types:
                 root_types[operation_type.operation.value] = operation_type.type.name.value
+    return root_types
+
+
+def _read_graphs(document: DocumentNode, names: _JoinNames) -> dict[str, Graph]:
+    """The ``join__Graph`` enum: one value per subgraph, with its name and URL."""
+    graphs: dict[str, Graph] = {}
+    for definition in document.definitions:
+        if not (
+            isinstance(definition, EnumTypeDefinitionNode)
+            and definition.name.value == names.graph_enum
+        ):
             continue
+        for value in definition.values or ():
+            for directive in value.directives or ():
+                if directive.name.value == names.graph:
+                    args = _arguments(directive)
+                    enum_value = value.name.value
+                    graphs[enum_value] = Graph(
+                        enum_value, args.get("name", enum_value), args["url"]
+                    )
+    return graphs
+
+
+@dataclass
+class _TypeJoins:
+    """What ``@join__type``, ``@join__implements`` and ``@join__unionMember`` say."""
+
+    types: dict[str, dict[str, TypeInGraph]]
+    implements: dict[str, dict[str, set[str]]]
+    union_members: dict[str, dict[str, set[str]]]
+
+
+def _read_type_joins(
+    document: DocumentNode, names: _JoinNames, field_sets: _FieldSets
+) -> _TypeJoins:
+    joins = _TypeJoins({}, {}, {})
+    for definition in document.definitions:
         name_node = getattr(definition, "name", None)
-        if name_node is None or not hasattr(definition, "directives"):
+        if (
+            name_node is None
+            or isinstance(definition, SchemaDefinitionNode)
+            or not hasattr(definition, "directives")
+        ):
             continue
         type_name = name_node.value
-        defined_types.add(type_name)
-        if type_name == prefix + "Graph" and isinstance(definition, EnumTypeDefinitionNode):
-            for value in definition.values or ():
-                for directive in value.directives or ():
-                    if directive.name.value == d_graph:
-                        args = _arguments(directive)
-                        graphs[value.name.value] = Graph(
-                            value.name.value, args.get("name", value.name.value), args["url"]
-                        )
-        type_graphs = types.setdefault(type_name, {})
+        type_graphs = joins.types.setdefault(type_name, {})
         for directive in definition.directives or ():
             directive_name = directive.name.value
-            if directive_name == d_type:
+            if directive_name == names.type:
                 args = _arguments(directive)
                 graph = args["graph"]
                 keys = list(type_graphs[graph].keys) if graph in type_graphs else []
                 if args.get("key"):
-                    keys.append(
-                        Key(args["key"], field_set(args["key"]), args.get("resolvable", True))
-                    )
+                    key = args["key"]
+                    keys.append(Key(key, field_sets(key), args.get("resolvable", True)))
                 type_graphs[graph] = TypeInGraph(
                     graph=graph,
                     keys=tuple(keys),
                     extension=bool(args.get("extension", False)),
                     is_interface_object=bool(args.get("isInterfaceObject", False)),
                 )
-            elif directive_name == d_implements:
+            elif directive_name == names.implements:
                 args = _arguments(directive)
-                implements.setdefault(args["graph"], {}).setdefault(type_name, set()).add(
-                    args["interface"]
-                )
-            elif directive_name == d_member:
+                by_type = joins.implements.setdefault(args["graph"], {})
+                by_type.setdefault(type_name, set()).add(args["interface"])
+            elif directive_name == names.union_member:
                 args = _arguments(directive)
-                members.setdefault(args["graph"], {}).setdefault(type_name, set()).add(
-                    args["member"]
-                )
+                by_union = joins.union_members.setdefault(args["graph"], {})
+                by_union.setdefault(type_name, set()).add(args["member"])
+    return joins
+
+
+def _read_fields(
+    document: DocumentNode, names: _JoinNames, field_sets: _FieldSets
+) -> dict[tuple[str, str], FieldMeta]:
+    fields: dict[tuple[str, str], FieldMeta] = {}
+    for definition in document.definitions:
         if isinstance(
             definition,
             ObjectTypeDefinitionNode
@@ -328,48 +414,68 @@ def _load(sdl: str, document: DocumentNode) -> Supergraph:
             | InterfaceTypeDefinitionNode
             | InterfaceTypeExtensionNode,
         ):
+            type_name = definition.name.value
             for field_node in definition.fields or ():
                 fields[(type_name, field_node.name.value)] = _field_meta(
-                    type_name, field_node, d_field, field_set
+                    type_name, field_node, names.field, field_sets
                 )
-        # join v0.1/v0.2 have no @join__unionMember: every member is in every graph.
-        if isinstance(definition, UnionTypeDefinitionNode | UnionTypeExtensionNode) and not any(
-            d.name.value == d_member for d in definition.directives or ()
-        ):
-            for graph in type_graphs or graphs:
-                members.setdefault(graph, {}).setdefault(type_name, set()).update(
-                    t.name.value for t in definition.types or ()
-                )
-    # Types without @join__type (join v0.1 value types) exist in every subgraph.
+    return fields
+
+
+def _with_value_types(
+    types: dict[str, dict[str, TypeInGraph]],
+    graphs: dict[str, Graph],
+    links: tuple[LinkedSpec, ...],
+) -> dict[str, dict[str, TypeInGraph]]:
+    """Types without ``@join__type`` (join v0.1 value types) exist in every subgraph."""
     machinery = tuple(link.prefix for link in links)
-    for type_name, type_graphs in types.items():
-        if not type_graphs and not type_name.startswith(machinery):
-            types[type_name] = {g: TypeInGraph(g, (), False, False) for g in graphs}
+    everywhere = {g: TypeInGraph(g, (), False, False) for g in graphs}
+    return {
+        name: dict(everywhere) if not in_graphs and not name.startswith(machinery) else in_graphs
+        for name, in_graphs in types.items()
+    }
 
-    if not graphs:
-        raise SupergraphError("supergraph declares no subgraphs (join__Graph)")
 
-    # join v0.1 has no @join__implements: derive it from the interface lists.
-    if not implements:
-        for definition in document.definitions:
-            if isinstance(definition, ObjectTypeDefinitionNode | InterfaceTypeDefinitionNode):
-                for graph in types.get(definition.name.value, {}):
-                    for interface in definition.interfaces or ():
-                        implements.setdefault(graph, {}).setdefault(
-                            definition.name.value, set()
-                        ).add(interface.name.value)
+def _implements_from_interfaces(
+    document: DocumentNode, types: dict[str, dict[str, TypeInGraph]]
+) -> dict[str, dict[str, set[str]]]:
+    """join v0.1 has no ``@join__implements``: every subgraph of a type has its interfaces."""
+    implements: dict[str, dict[str, set[str]]] = {}
+    for definition in document.definitions:
+        if isinstance(definition, ObjectTypeDefinitionNode | InterfaceTypeDefinitionNode):
+            type_name = definition.name.value
+            for graph in types.get(type_name, {}):
+                for interface in definition.interfaces or ():
+                    by_type = implements.setdefault(graph, {})
+                    by_type.setdefault(type_name, set()).add(interface.name.value)
+    return implements
 
-    return Supergraph(
-        sdl=sdl,
-        document=document,
-        links=links,
-        graphs=graphs,
-        types=types,
-        fields=fields,
-        implements={g: {t: frozenset(i) for t, i in m.items()} for g, m in implements.items()},
-        union_members={g: {t: frozenset(i) for t, i in m.items()} for g, m in members.items()},
-        root_types=root_types,
-    )
+
+def _with_v01_union_members(
+    document: DocumentNode,
+    members: dict[str, dict[str, set[str]]],
+    names: _JoinNames,
+    types: dict[str, dict[str, TypeInGraph]],
+    graphs: dict[str, Graph],
+) -> dict[str, dict[str, set[str]]]:
+    """join v0.1/v0.2 have no ``@join__unionMember``: every member is in every graph."""
+    for definition in document.definitions:
+        if not isinstance(definition, UnionTypeDefinitionNode | UnionTypeExtensionNode):
+            continue
+        if any(d.name.value == names.union_member for d in definition.directives or ()):
+            continue
+        union = definition.name.value
+        for graph in types.get(union) or graphs:
+            by_union = members.setdefault(graph, {})
+            by_union.setdefault(union, set()).update(t.name.value for t in definition.types or ())
+    return members
+
+
+def _frozen(table: dict[str, dict[str, set[str]]]) -> dict[str, dict[str, frozenset[str]]]:
+    return {
+        graph: {name: frozenset(v) for name, v in by_name.items()}
+        for graph, by_name in table.items()
+    }
 
 
 def _field_meta(type_name: str, node: Any, d_field: str, field_set: Any) -> FieldMeta:

@@ -74,6 +74,21 @@ def test_variables_sent_only_where_used(supergraph: Supergraph) -> None:
     assert "@include(if: $stock)" in plan.fetches[0].operation
 
 
+async def test_a_string_that_looks_like_a_variable_declares_none(supergraph: Supergraph) -> None:
+    router = Router(supergraph)
+    query = (
+        "query ($upc: String!) { product(upc: $upc) { name } "
+        'search(text: "$upc") { ... on Review { stars } } }'
+    )
+    plan = router.plan(query)
+    by_subgraph = {fetch.subgraph: fetch for fetch in plan.fetches}
+    assert by_subgraph["PRODUCTS"].variables == ("upc",)
+    assert by_subgraph["REVIEWS"].variables == ()
+    assert by_subgraph["REVIEWS"].operation.startswith("query { search(")
+    result = await router.execute(query, {"upc": "p1"})
+    assert "errors" not in result
+
+
 def test_override_label_moves_the_field(supergraph: Supergraph) -> None:
     without = _plan(supergraph, "{ me { nickname } }")
     with_label = _plan(supergraph, "{ me { nickname } }", frozenset({"nickname-from-accounts"}))

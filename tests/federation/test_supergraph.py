@@ -92,8 +92,8 @@ def test_access_and_cost_directives_are_kept_as_metadata() -> None:
     schema
       @link(url: "https://specs.apollo.dev/link/v1.0")
       @link(url: "https://specs.apollo.dev/join/v0.5", for: EXECUTION)
-      @link(url: "https://specs.apollo.dev/requiresScopes/v0.1", for: SECURITY)
-      @link(url: "https://specs.apollo.dev/authenticated/v0.1", for: SECURITY)
+      @link(url: "https://specs.apollo.dev/requiresScopes/v0.1")
+      @link(url: "https://specs.apollo.dev/authenticated/v0.1")
     { query: Query }
     directive @authenticated on FIELD_DEFINITION | OBJECT
     directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT

@@ -15,7 +15,6 @@ locally wins, which keeps the number of sequential fetches small.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -46,7 +45,6 @@ from federation.router.supergraph import Key, Supergraph
 Provided = dict[Any, Any] | None
 
 _MAX_RETRIES = 3
-_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _INTROSPECTION = frozenset({"__schema", "__type", "__typename"})
 
 
@@ -631,7 +629,7 @@ class _Planner:
         for group in live:
             aliased: list[bool] = []
             body = group.builder.render(aliased)
-            used = set(_VARIABLE.findall(body))
+            used = group.builder.variables()
             variables = tuple(sorted(v for v in used if v in definitions))
             declared = [definitions[v] for v in variables]
             if group.entity:

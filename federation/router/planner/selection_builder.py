@@ -58,6 +58,21 @@ class SelectionBuilder:
             not child.is_empty() for child in (*self.fragments.values(), *self.conditional.values())
         )
 
+    def variables(self) -> set[str]:
+        """The variables the rendered selection uses, read from the selections themselves."""
+        used: set[str] = set()
+        for builder in self.fields.values():
+            used |= builder.field.variables
+            if builder.children is not None:
+                used |= builder.children.variables()
+        for child in self.fragments.values():
+            used |= child.variables()
+        for (variable, _), child in self.conditional.items():
+            if not child.is_empty():
+                used.add(variable)
+                used |= child.variables()
+        return used
+
     def render(self, aliased: list[bool] | None = None) -> str:
         """The selection set's body as GraphQL text (no surrounding braces).
 
