@@ -3,8 +3,9 @@
 Pipeline, outermost first: correlation id → authentication (API keys) → route. `/graphql` runs
 the federation router over the configured subgraphs; `/webhooks/*` take the backends' pushes
 (each authenticated by its own signature, not by API key); `/admin/*` needs the `admin` scope;
-`/health` is open. Everything stateful is built in the lifespan from the configuration and
-reaches handlers through the lifespan state (`request.state`), never through globals.
+`/health` and the GraphiQL page `/graphiql` are open (`policies.authn.PUBLIC_ROUTES`).
+Everything stateful is built in the lifespan from the configuration and reaches handlers
+through the lifespan state (`request.state`), never through globals.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from federation.router.graphiql import graphiql_response
 from federation.router.http_app import handle_graphql
 from gateway.config import GatewayConfig
 from gateway.correlation import CorrelationId
@@ -73,6 +75,9 @@ def create_app(config: GatewayConfig) -> Starlette:
         runtime: GatewayRuntime = request.state.runtime
         return await handle_graphql(runtime.router, request)
 
+    async def graphiql(_: Request) -> Response:
+        return graphiql_response("/graphql")
+
     async def health(request: Request) -> Response:
         runtime: GatewayRuntime = request.state.runtime
         breakers = {
@@ -104,6 +109,7 @@ def create_app(config: GatewayConfig) -> Starlette:
 
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphiql", graphiql, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/webhooks/{source}", webhook, methods=["POST"]),
         Route("/admin/dead-letters", dead_letters, methods=["GET"]),
@@ -111,11 +117,7 @@ def create_app(config: GatewayConfig) -> Starlette:
     ]
     middleware = [
         Middleware(CorrelationId),
-        Middleware(
-            ApiKeyAuthentication,
-            registry=api_key_registry(config),
-            protected_prefixes=("/graphql", "/admin"),
-        ),
+        Middleware(ApiKeyAuthentication, registry=api_key_registry(config), routes=routes),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 

@@ -104,7 +104,7 @@ def _demo(arguments: argparse.Namespace) -> int:
         _wait_for_backends(config, sandbox)
         _point_webhooks_at_gateway(config)
         base = f"http://{config.server.host}:{config.server.port}"
-        print(f"\nGraphiQL: {base}/graphql")
+        print(f"\nGraphiQL: {base}/graphiql   (GraphQL endpoint: {base}/graphql)")
         print("Send one of these API keys as the X-API-Key header:")
         for client, (tenant, key) in DEMO_API_KEYS.items():
             print(f"  {key}   ({client}, tenant {tenant})")

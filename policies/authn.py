@@ -1,22 +1,36 @@
-"""API-key authentication: keys are stored as SHA-256 digests, never in clear.
+"""Authentication: one decision per request, made on the route the request will reach.
 
-Keys are long random strings, so a plain digest is as strong as a slow hash here and keeps the
-check to one dictionary look-up per request. The middleware puts the `Principal` in the ASGI
-scope's state; routes it does not guard (health, webhooks with their own signatures) pass through.
+A request needs no credential only when the route the app's router will run for it is on a
+short, fixed allowlist (health, readiness, the GraphiQL page, webhooks that check their own
+signatures); everything else, unknown paths included, needs a known API key. The route is
+found with the router's own matching (`Route.matches`, first full match wins, as Starlette
+routes), so the decision and the handler can never read one request two ways: no guessing
+from query strings, Accept headers or path prefixes. HTTP of any method, WebSocket upgrades
+and anything later served over them (SSE, multipart) pass through the same function.
+
+Keys are stored as SHA-256 digests, never in clear. Keys are long random strings, so a plain
+digest is as strong as a slow hash here and keeps the check to one dictionary look-up.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import orjson
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from policies.principal import Principal
 
+PUBLIC_ROUTES = frozenset({"/health", "/ready", "/graphiql", "/webhooks/{source}"})
+"""Route templates served without a credential (a route the app does not register is not served)."""
+
 API_KEY_HEADER = b"x-api-key"
+_TOKEN_SCHEMES = frozenset({"bearer", "apikey"})
+WEBSOCKET_UNAUTHORIZED = 4401
+"""The close code graphql-transport-ws uses for an unauthorised connection."""
 
 
 def digest_api_key(api_key: str) -> str:
@@ -46,15 +60,70 @@ class ApiKeyRegistry:
         return Principal(client.client_id, client.tenant_id, client.scopes)
 
 
-def presented_api_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Public:
+    """The request reaches an allowlisted route: no credential asked, no principal."""
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    principal: Principal
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """No principal: the message says what was wrong, never which keys exist."""
+
+    message: str
+
+
+Decision = Public | Authenticated | Refused
+
+
+def presented_api_keys(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[str]:
+    """Every distinct key the request presents (`X-API-Key`, `Authorization: Bearer|ApiKey`)."""
+    keys = set()
     for name, value in headers:
         if name == API_KEY_HEADER:
-            return value.decode("latin-1").strip() or None
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() in {"bearer", "apikey"} and token.strip():
-                return token.strip()
+            keys.add(value.decode("latin-1").strip())
+        elif name == b"authorization":
+            scheme, _, token = value.decode("latin-1").strip().partition(" ")
+            if scheme.lower() in _TOKEN_SCHEMES:
+                keys.add(token.strip())
+    return frozenset(keys)
+
+
+def authenticate_headers(
+    headers: Iterable[tuple[bytes, bytes]], registry: ApiKeyRegistry
+) -> Authenticated | Refused:
+    """The principal of exactly one known key; two different keys are refused, not chosen."""
+    keys = presented_api_keys(headers)
+    if len(keys) > 1:
+        return Refused("more than one API key presented; send exactly one")
+    api_key = next(iter(keys), "")
+    if not api_key:
+        return Refused("an API key is required (X-API-Key or Authorization: Bearer header)")
+    principal = registry.authenticate(api_key)
+    if principal is None:
+        return Refused("invalid API key")
+    return Authenticated(principal)
+
+
+def matched_route(routes: Sequence[BaseRoute], scope: Scope) -> BaseRoute | None:
+    """The route the router will run for `scope`: the first full match, as Starlette routes."""
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return route
     return None
+
+
+def decide(scope: Scope, routes: Sequence[BaseRoute], registry: ApiKeyRegistry) -> Decision:
+    """The one authentication decision for an HTTP request or a WebSocket connection."""
+    route = matched_route(routes, scope)
+    if isinstance(route, Route) and route.path in PUBLIC_ROUTES:
+        return Public()
+    return authenticate_headers(scope["headers"], registry)
 
 
 def unauthenticated_body(message: str) -> bytes:
@@ -63,56 +132,39 @@ def unauthenticated_body(message: str) -> bytes:
     )
 
 
-def _asks_for_the_ide_page(scope: Scope) -> bool:
-    """A browser loading GraphiQL gets the page (no data in it); its queries still need a key."""
-    if scope["type"] != "http" or scope["method"] != "GET":
-        return False
-    if b"query=" in scope.get("query_string", b""):
-        return False
-    accept = next((value for name, value in scope["headers"] if name == b"accept"), b"")
-    return b"text/html" in accept
-
-
 class ApiKeyAuthentication:
-    """ASGI middleware: requests under `protected_prefixes` need a known API key."""
+    """ASGI middleware applying `decide`; the principal goes into the scope's state."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        registry: ApiKeyRegistry,
-        protected_prefixes: tuple[str, ...] = ("/graphql",),
-    ) -> None:
+    def __init__(self, app: ASGIApp, registry: ApiKeyRegistry, routes: Sequence[BaseRoute]) -> None:
         self.app = app
         self.registry = registry
-        self.protected_prefixes = protected_prefixes
+        self.routes = tuple(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in {"http", "websocket"} or not scope["path"].startswith(
-            self.protected_prefixes
-        ):
+        if scope["type"] not in {"http", "websocket"}:
             await self.app(scope, receive, send)
             return
-        if _asks_for_the_ide_page(scope):
-            await self.app(scope, receive, send)
+        decision = decide(scope, self.routes, self.registry)
+        if isinstance(decision, Refused):
+            await _refuse(scope, send, decision.message)
             return
-        api_key = presented_api_key(scope["headers"])
-        principal = self.registry.authenticate(api_key) if api_key else None
-        if principal is None:
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 4401})
-                return
-            message = "invalid API key" if api_key else "an API key is required (X-API-Key header)"
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 401,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"www-authenticate", b'Bearer realm="logistics-gateway"'),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": unauthenticated_body(message)})
-            return
-        scope.setdefault("state", {})["principal"] = principal
+        if isinstance(decision, Authenticated):
+            scope.setdefault("state", {})["principal"] = decision.principal
         await self.app(scope, receive, send)
+
+
+async def _refuse(scope: Scope, send: Send, message: str) -> None:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"www-authenticate", b'Bearer realm="logistics-gateway"'),
+    ]
+    body = unauthenticated_body(message)
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+    elif "websocket.http.response" in scope.get("extensions", {}):
+        # The handshake itself answers 401, so clients see why, not a bare 403.
+        await send({"type": "websocket.http.response.start", "status": 401, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": WEBSOCKET_UNAUTHORIZED})

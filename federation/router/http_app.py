@@ -3,7 +3,8 @@
 Media types and status codes follow the specification: a client accepting
 ``application/graphql-response+json`` gets 4xx for requests that cannot execute, one
 accepting only ``application/json`` gets 200 with the errors in the body. GET serves
-queries only (a mutation over GET is 405) and, for browsers asking for HTML, GraphiQL.
+queries only (a mutation over GET is 405). GraphiQL is a page of its own (``/graphiql``), so
+the endpoint never guesses from a request whether it comes from a browser.
 Unexpected failures answer 500 with a generic message; no stack trace leaves the process.
 """
 
@@ -18,12 +19,13 @@ import orjson
 from graphql import OperationType, parse
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from federation.router.bodies import read_bounded
 from federation.router.errors import OperationError
+from federation.router.graphiql import graphiql_response
 from federation.router.operation import select_operation
 from federation.router.router import Router
 
@@ -46,12 +48,13 @@ def build_app(
     graphiql: bool = True,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> ASGIApp:
-    """An ASGI app serving ``router`` at ``path`` (and ``/``) plus ``/health``."""
+    """An ASGI app serving ``router`` at ``path`` (and ``/``), ``/health`` and ``/graphiql``."""
 
     async def graphql_endpoint(request: Request) -> Response:
-        return await handle_graphql(
-            router, request, graphiql=graphiql, max_body_bytes=max_body_bytes
-        )
+        return await handle_graphql(router, request, max_body_bytes=max_body_bytes)
+
+    async def graphiql_page(_: Request) -> Response:
+        return graphiql_response(path)
 
     async def health(_: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type=JSON)
@@ -67,6 +70,8 @@ def build_app(
     ]
     if path != "/":
         routes.append(Route("/", graphql_endpoint, methods=["GET", "POST"]))
+    if graphiql:
+        routes.append(Route("/graphiql", graphiql_page, methods=["GET"]))
     app = Starlette(routes=routes, lifespan=lifespan)
     return _DirectPost(router, app, {path, "/"}, max_body_bytes)
 
@@ -160,22 +165,14 @@ def _negotiate(accept: str) -> str | None:
     return best[2] if best else None
 
 
-def _wants_html(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return "text/html" in accept and "query" not in request.query_params
-
-
 async def handle_graphql(
     router: Router,
     request: Request,
     *,
-    graphiql: bool = True,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Response:
     """One GraphQL-over-HTTP request; any app that routes to it gets the same semantics."""
     try:
-        if request.method == "GET" and graphiql and _wants_html(request):
-            return HTMLResponse(_GRAPHIQL)
         body = await read_bounded(request, max_body_bytes) if request.method == "POST" else b""
         if body is None:
             status, payload, media_type, extra = _too_large(max_body_bytes)
@@ -276,28 +273,3 @@ def _is_mutation(router: Router, query: str, operation_name: str | None) -> bool
     except Exception:
         return False
     return operation.operation != OperationType.QUERY
-
-
-_GRAPHIQL = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8"><title>Logistics gateway</title>
-<link rel="stylesheet" href="https://unpkg.com/graphiql@3/graphiql.min.css" />
-</head>
-<body style="margin:0;height:100vh">
-<div id="graphiql" style="height:100vh"></div>
-<script crossorigin src="https://unpkg.com/react@18/umd/react.production.min.js"></script>
-<script crossorigin src="https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"></script>
-<script crossorigin src="https://unpkg.com/graphiql@3/graphiql.min.js"></script>
-<script>
-const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
-ReactDOM.createRoot(document.getElementById("graphiql"))
-  .render(React.createElement(GraphiQL, {
-    fetcher,
-    shouldPersistHeaders: true,
-    defaultHeaders: JSON.stringify({ "X-API-Key": "" }, null, 2),
-  }));
-</script>
-</body>
-</html>
-"""

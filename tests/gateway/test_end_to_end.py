@@ -407,7 +407,7 @@ async def test_an_unknown_webhook_source_is_not_found(gateway):
 
 async def test_a_browser_gets_graphiql_without_a_key_but_queries_still_need_one(gateway):
     async with httpx.AsyncClient(timeout=10.0) as client:
-        page = await client.get(gateway.graphql_url(), headers={"Accept": "text/html"})
+        page = await client.get(f"{gateway.url}/graphiql", headers={"Accept": "text/html"})
         query = await client.get(
             gateway.graphql_url(),
             params={"query": "{ me { name } }"},
