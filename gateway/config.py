@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,6 +22,7 @@ from pydantic_settings import (
 )
 
 from policies.authn import digest_api_key
+from system_apis.settings import BackendSettings
 
 DEFAULT_CONFIG_FILE = Path("gateway.toml")
 CONFIG_FILE_VARIABLE = "LG_CONFIG"
@@ -68,20 +70,28 @@ class StoresConfig(_Section):
         return value
 
 
+_BACKEND_DEFAULTS = {option.name: option.default for option in fields(BackendSettings)}
+"""The backend defaults are defined once, by the settings the clients are built from."""
+
+
 class BackendConfig(_Section):
-    """Where a backend is and how patient to be with it."""
+    """Where a backend is and how patient to be with it (see `BackendSettings`)."""
 
     url: str
-    credential: str = ""
-    timeout_s: PositiveSeconds = 2.0
-    max_retries: int = Field(2, ge=0, le=10)
-    backoff_base_s: PositiveSeconds = 0.1
-    backoff_max_s: PositiveSeconds = 2.0
-    retry_after_max_s: PositiveSeconds = 5.0
-    breaker_failure_threshold: int = Field(5, ge=1, le=1000)
-    breaker_reset_s: PositiveSeconds = 10.0
-    max_concurrency: int = Field(32, ge=1, le=10_000)
-    concurrency_wait_s: PositiveSeconds = 1.0
+    credential: str = _BACKEND_DEFAULTS["credential"]
+    timeout_s: PositiveSeconds = _BACKEND_DEFAULTS["timeout_s"]
+    call_timeout_s: PositiveSeconds = _BACKEND_DEFAULTS["call_timeout_s"]
+    max_response_bytes: int = Field(_BACKEND_DEFAULTS["max_response_bytes"], ge=1, le=2**31)
+    max_retries: int = Field(_BACKEND_DEFAULTS["max_retries"], ge=0, le=10)
+    backoff_base_s: PositiveSeconds = _BACKEND_DEFAULTS["backoff_base_s"]
+    backoff_max_s: PositiveSeconds = _BACKEND_DEFAULTS["backoff_max_s"]
+    retry_after_max_s: PositiveSeconds = _BACKEND_DEFAULTS["retry_after_max_s"]
+    breaker_failure_threshold: int = Field(
+        _BACKEND_DEFAULTS["breaker_failure_threshold"], ge=1, le=1000
+    )
+    breaker_reset_s: PositiveSeconds = _BACKEND_DEFAULTS["breaker_reset_s"]
+    max_concurrency: int = Field(_BACKEND_DEFAULTS["max_concurrency"], ge=1, le=10_000)
+    concurrency_wait_s: PositiveSeconds = _BACKEND_DEFAULTS["concurrency_wait_s"]
 
     @field_validator("url")
     @classmethod

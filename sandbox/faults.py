@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.ratelimit import RateLimiter
 
@@ -32,6 +32,16 @@ class FaultSettings:
     maintenance: bool = False
     duplicate_rate: float = 0.0
     out_of_order: bool = False
+    trickle_ms: int = 0
+    huge_body_bytes: int = 0
+    redirect_status: int | None = None
+
+
+TRICKLE_CHUNK_BYTES = 16
+"""How much of a body `trickle_ms` lets through per pause: every read sees a few bytes."""
+
+_HUGE_BODY_CHUNK_BYTES = 64 * 1024
+_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 
 class FaultError(ValueError):
@@ -101,6 +111,15 @@ class FaultState:
             "maintenance": (lambda v: isinstance(v, bool), "boolean"),
             "duplicate_rate": (lambda v: _is_number(v) and 0 <= v <= 1, "number 0..1"),
             "out_of_order": (lambda v: isinstance(v, bool), "boolean"),
+            "trickle_ms": (lambda v: _is_int(v) and 0 <= v <= 10000, "integer 0..10000"),
+            "huge_body_bytes": (
+                lambda v: _is_int(v) and 0 <= v <= 2**31,
+                "integer 0..2147483648",
+            ),
+            "redirect_status": (
+                lambda v: v is None or v in _REDIRECT_STATUSES,
+                "null or one of 301, 302, 303, 307, 308",
+            ),
         }
         for name, value in changes.items():
             if name in checks and not checks[name][0](value):
@@ -186,8 +205,56 @@ class FaultMiddleware:
         elif self.faults.injected_error():
             body = {"error": "injected_fault", "message": "fault injected by the sandbox"}
             await _respond(send, settings.error_status, body)
+        elif settings.redirect_status is not None:
+            await _redirect(send, settings.redirect_status, f"/_moved{scope['path']}")
+        elif settings.huge_body_bytes:
+            await _huge_body(send, settings.huge_body_bytes)
+        elif settings.trickle_ms:
+            await self.app(scope, receive, _trickling(send, settings.trickle_ms / 1000))
         else:
             await self.app(scope, receive, send)
+
+
+def _trickling(send: Send, pause_s: float) -> Send:
+    """Passes the response through, its body cut in small pieces with a pause before each:
+    a server that is never silent long enough for a per-read timeout, yet never finishes."""
+
+    async def trickle(message: Message) -> None:
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        body: bytes = message.get("body", b"")
+        more = message.get("more_body", False)
+        for start in range(0, len(body), TRICKLE_CHUNK_BYTES):
+            await asyncio.sleep(pause_s)
+            last = start + TRICKLE_CHUNK_BYTES >= len(body)
+            piece = body[start : start + TRICKLE_CHUNK_BYTES]
+            await send({"type": "http.response.body", "body": piece, "more_body": more or not last})
+        if not body:
+            await send(message)
+
+    return trickle
+
+
+async def _huge_body(send: Send, size: int) -> None:
+    """A 200 with a JSON body of `size` bytes, sent chunked (no Content-Length) and generated
+    as it goes, so the sandbox itself stays small whatever the size."""
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    opening, closing = b'{"padding": "', b'"}'
+    filler = max(size - len(opening) - len(closing), 0)
+    await send({"type": "http.response.body", "body": opening, "more_body": True})
+    while filler > 0:
+        piece = min(filler, _HUGE_BODY_CHUNK_BYTES)
+        await send({"type": "http.response.body", "body": b"x" * piece, "more_body": True})
+        filler -= piece
+    await send({"type": "http.response.body", "body": closing, "more_body": False})
+
+
+async def _redirect(send: Send, status: int, location: str) -> None:
+    headers = [(b"location", location.encode("latin-1")), (b"content-length", b"0")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _respond(

@@ -4,11 +4,13 @@ Outbound calls (a backend client talking to ERP, WMS, TMS or a carrier) raise `B
 
     BackendError
     ├── BackendUnavailable      connect errors, 5xx, outage, maintenance, concurrency bound
-    │   └── CircuitOpen         the breaker is open: failed fast, the backend was not called
+    │   ├── CircuitOpen         the breaker is open: failed fast, the backend was not called
+    │   └── BackendResponseTooLarge  the answer's body passed the backend's byte cap
     ├── BackendThrottled        429, or a Retry-After longer than we are willing to wait
     ├── BackendRejected         4xx: the backend understood and said no (status code kept)
-    │   └── BackendNotFound     404
-    └── BackendTimeout          no answer within the call's timeout
+    │   ├── BackendNotFound     404
+    │   └── BackendRedirected   3xx: the backend sent us elsewhere; redirects are not followed
+    └── BackendTimeout          no whole answer within an attempt's or the call's deadline
 
 Each carries the backend's name, the operation and `public_message`, a sentence that is safe to
 show a client: it names the backend and the operation, never a URL, a header or a stack trace.
@@ -73,6 +75,16 @@ class CircuitOpen(BackendUnavailable):
         )
 
 
+class BackendResponseTooLarge(BackendUnavailable):
+    """The answer's body passed `limit_bytes`; it was abandoned unread, so memory stays bounded."""
+
+    def __init__(self, backend: str, operation: str, *, limit_bytes: int) -> None:
+        super().__init__(
+            backend, operation, f"{backend} answered {operation} with more data than accepted"
+        )
+        self.limit_bytes = limit_bytes
+
+
 class BackendThrottled(BackendError):
     """The backend asked us to slow down for `retry_after` seconds (None when it did not say)."""
 
@@ -106,8 +118,24 @@ class BackendNotFound(BackendRejected):
     """A 404: the record the call named does not exist in the backend."""
 
 
+class BackendRedirected(BackendRejected):
+    """A 3xx: a backend's address is configuration, not something an answer may change, so a
+    redirect is never followed; it usually means the call named a path the backend does not
+    serve as such (an id with a slash)."""
+
+    def __init__(self, backend: str, operation: str, *, status_code: int) -> None:
+        super().__init__(
+            backend,
+            operation,
+            status_code=status_code,
+            reason="redirect",
+            message=f"answered with a redirect ({status_code}), which is not followed",
+        )
+
+
 class BackendTimeout(BackendError):
-    """No answer within the call's timeout; the call may or may not have had an effect."""
+    """No whole answer within the deadline of an attempt (`timeout_s`) or of the call over all
+    its attempts and waits; the call may or may not have had an effect."""
 
     def __init__(self, backend: str, operation: str, *, timeout_s: float) -> None:
         super().__init__(backend, operation, f"{backend} did not answer in time ({operation})")

@@ -2,14 +2,20 @@
 
 The boundary: below it, plain HTTP (httpx, one connection pool per backend); above it, backend
 clients that speak in operations and canonical types. A call through `BackendClient` either
-returns a 2xx/3xx `httpx.Response` or raises one of `system_apis.errors.BackendError`; no httpx
-exception and no raw 4xx/5xx crosses it. In order, each call:
+returns a 2xx `httpx.Response` whose body is already read or raises one of
+`system_apis.errors.BackendError`; no httpx exception, no redirect and no raw 4xx/5xx crosses
+it. In order, each call:
 
 1. asks the circuit breaker for permission (open: `CircuitOpen`, nothing sent);
 2. takes a slot of the concurrency bound (none free in time: `BackendUnavailable`);
-3. sends the request with the correlation id, the credentials and the call's timeout;
-4. on a passing failure (connect error, timeout, 429, 5xx) retries if the call is safe to
-   repeat (see `retry`), waiting the backend's Retry-After or a jittered backoff.
+3. sends the request with the correlation id, the credentials and the attempt's deadline,
+   which covers the whole answer however slowly its bytes arrive (httpx's own timeouts are
+   per read, so a server that trickles its body would never trip them);
+4. reads the body as a stream up to the backend's byte cap (`BackendResponseTooLarge` past
+   it, the rest is never read) and reports a 3xx as `BackendRedirected`;
+5. on a passing failure (connect error, timeout, 429, 5xx) retries if the call is safe to
+   repeat (see `retry`), waiting the backend's Retry-After or a jittered backoff, as long as
+   the call's own deadline (`call_timeout_s`, over every attempt and wait) leaves room.
 
 The `httpx.AsyncClient` is built here from the settings unless one is passed in; the client
 closes only what it built (`aclose` or `async with`).
@@ -21,6 +27,7 @@ import asyncio
 import random as random_module
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -32,7 +39,9 @@ from system_apis.context import CORRELATION_HEADER, resolve_correlation_id
 from system_apis.errors import (
     BackendError,
     BackendNotFound,
+    BackendRedirected,
     BackendRejected,
+    BackendResponseTooLarge,
     BackendThrottled,
     BackendTimeout,
     BackendUnavailable,
@@ -53,6 +62,8 @@ T = TypeVar("T")
 
 _NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _MAX_REASON_LENGTH = 300
+_BODY_FRAMING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+"""Describe the bytes on the wire; the body handed on is already whole and decoded."""
 
 
 class _AttemptFailed(Exception):
@@ -62,6 +73,19 @@ class _AttemptFailed(Exception):
         super().__init__(error.public_message)
         self.error = error
         self.nothing_sent = nothing_sent
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """What every attempt of one call sends."""
+
+    method: str
+    path: str
+    operation: str
+    params: Mapping[str, Any] | None
+    json: Any
+    headers: Mapping[str, str]
+    safe: bool
 
 
 class BackendClient:
@@ -194,24 +218,34 @@ class BackendClient:
         if idempotency_key:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         safe = is_retry_safe(method, headers) if retry_safe is None else retry_safe
-        timeout = timeout_s or self._settings.timeout_s
+        call = _Call(method, path, operation, params, json, headers, safe)
+        call_timeout = self._settings.call_timeout_s
+        deadline = asyncio.get_running_loop().time() + call_timeout
+        try:
+            async with asyncio.timeout_at(deadline):
+                attempt_timeout = timeout_s or self._settings.timeout_s
+                return await self._with_retries(call, attempt_timeout, deadline)
+        except TimeoutError:
+            raise BackendTimeout(self._settings.name, operation, timeout_s=call_timeout) from None
+
+    async def _with_retries(self, call: _Call, timeout: float, deadline: float) -> httpx.Response:
+        """Attempts until one answers or the failure is final; runs under the call deadline."""
+        loop = asyncio.get_running_loop()
         attempt = 0
         while True:
             wait_hint: float | None = None
             try:
-                response = await self._attempt(
-                    method, path, operation, params, json, headers, timeout
-                )
+                response = await self._attempt(call, timeout)
             except _AttemptFailed as failed:
                 error = failed.error
-                may_retry = safe or failed.nothing_sent
+                may_retry = call.safe or failed.nothing_sent
             else:
-                if response.status_code < 400:
+                if response.status_code < 300:
                     return response
-                error = self._error_for(response, operation)
+                error = self._error_for(response, call.operation)
                 if response.status_code not in RETRYABLE_STATUS:
                     raise error
-                may_retry = safe
+                may_retry = call.safe
                 wait_hint = parse_retry_after(response.headers.get("Retry-After"), self._now())
             if not may_retry or attempt >= self._settings.max_retries:
                 raise error
@@ -227,45 +261,35 @@ class BackendClient:
                     random=self._random,
                 )
             )
+            if loop.time() + delay >= deadline:
+                raise error  # the wait alone would outlast the call: fail now, not later
             await self._sleep(delay)
             attempt += 1
 
-    async def _attempt(
-        self,
-        method: str,
-        path: str,
-        operation: str,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        headers: Mapping[str, str],
-        timeout: float,
-    ) -> httpx.Response:
-        self._breaker.acquire(operation)
+    async def _attempt(self, call: _Call, timeout: float) -> httpx.Response:
+        self._breaker.acquire(call.operation)
         verdict: bool | None = None
         try:
-            async with self._bulkhead.slot(operation):
+            async with self._bulkhead.slot(call.operation):
                 self._requests_sent += 1
                 try:
-                    response = await self._http.request(
-                        method,
-                        path,
-                        params=_without_none(params),
-                        json=json,
-                        headers=headers,
-                        timeout=timeout,
-                    )
-                except httpx.TimeoutException as exc:
+                    async with asyncio.timeout(timeout):
+                        response = await self._receive(call, timeout)
+                except (TimeoutError, httpx.TimeoutException) as exc:
                     verdict = False
                     raise _AttemptFailed(
-                        BackendTimeout(self._settings.name, operation, timeout_s=timeout),
+                        BackendTimeout(self._settings.name, call.operation, timeout_s=timeout),
                         nothing_sent=isinstance(exc, _NOTHING_SENT),
                     ) from exc
                 except httpx.TransportError as exc:
                     verdict = False
                     raise _AttemptFailed(
-                        BackendUnavailable(self._settings.name, operation),
+                        BackendUnavailable(self._settings.name, call.operation),
                         nothing_sent=isinstance(exc, _NOTHING_SENT),
                     ) from exc
+                except BackendResponseTooLarge:
+                    verdict = False
+                    raise
             verdict = response.status_code < 500
             return response
         finally:
@@ -275,6 +299,45 @@ class BackendClient:
                 self._breaker.record_success()
             else:
                 self._breaker.record_failure()
+
+    async def _receive(self, call: _Call, timeout: float) -> httpx.Response:
+        """Send the request and read its whole answer, never more than the byte cap."""
+        request = self._http.build_request(
+            call.method,
+            call.path,
+            params=_without_none(call.params),
+            json=call.json,
+            headers=call.headers,
+            timeout=timeout,
+        )
+        streamed = await self._http.send(request, stream=True)
+        try:
+            body = await self._read_capped(streamed, call.operation)
+        finally:
+            await streamed.aclose()
+        return httpx.Response(
+            streamed.status_code,
+            headers=[
+                (name, value)
+                for name, value in streamed.headers.multi_items()
+                if name.lower() not in _BODY_FRAMING_HEADERS
+            ],
+            content=body,
+            request=request,
+            extensions=streamed.extensions,
+        )
+
+    async def _read_capped(self, response: httpx.Response, operation: str) -> bytes:
+        limit = self._settings.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise BackendResponseTooLarge(self._settings.name, operation, limit_bytes=limit)
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > limit:
+                raise BackendResponseTooLarge(self._settings.name, operation, limit_bytes=limit)
+        return bytes(body)
 
     def _error_for(self, response: httpx.Response, operation: str) -> BackendError:
         name = self._settings.name
@@ -292,6 +355,8 @@ class BackendClient:
             return BackendUnavailable(
                 name, operation, public, status_code=status, retry_after=retry_after
             )
+        if status < 400:
+            return BackendRedirected(name, operation, status_code=status)
         error_type = BackendNotFound if status == 404 else BackendRejected
         return error_type(
             name,

@@ -83,6 +83,7 @@ async def test_reset_restores_a_healthy_backend(clean_faults: Sandbox) -> None:
     assert settings == {
         "latency_ms": 0, "error_rate": 0.0, "error_status": 500, "throttle_rps": None,
         "outage": False, "maintenance": False, "duplicate_rate": 0.0, "out_of_order": False,
+        "trickle_ms": 0, "huge_body_bytes": 0, "redirect_status": None,
     }  # fmt: skip
 
 

@@ -115,7 +115,7 @@ async def test_write_is_not_retried_after_a_read_timeout() -> None:
     with pytest.raises(BackendTimeout) as raised:
         await client.send_json("POST", "/things", operation="create thing", json={})
     assert len(recorder.requests) == 1
-    assert raised.value.timeout_s == 5.0
+    assert raised.value.timeout_s == client.settings.timeout_s
 
 
 async def test_read_timeouts_are_retried_then_raised_as_backend_timeout() -> None:
