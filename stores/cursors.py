@@ -11,10 +11,9 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import Column, DateTime, String, Table, Text, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stores.sql import METADATA
+from stores.sql import METADATA, insert_into
 
 CURSORS = Table(
     "poll_cursors",
@@ -45,9 +44,8 @@ class SqlCursorStore:
 
     async def put(self, name: str, cursor: str) -> None:
         """Insert or overwrite in one statement, so two writers never collide on the key."""
-        insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
         values = {"name": name, "cursor": cursor, "updated_at": datetime.now(UTC)}
-        statement = insert(CURSORS).values(**values)
+        statement = insert_into(self._engine, CURSORS).values(**values)
         statement = statement.on_conflict_do_update(
             index_elements=[CURSORS.c.name],
             set_={"cursor": statement.excluded.cursor, "updated_at": statement.excluded.updated_at},

@@ -1,7 +1,12 @@
-"""Dead letters: inbound payloads we could not accept, kept whole so they can be replayed."""
+"""Dead letters: inbound payloads we could not accept, kept whole so they can be replayed.
+
+One letter per source and body: a sender that retries a payload we refused (or several
+deliveries of it at once) finds the letter already there, so the list shows each problem once.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -9,10 +14,20 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import orjson
-from sqlalchemy import Column, DateTime, LargeBinary, String, Table, Text, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stores.sql import METADATA, as_utc
+from stores.sql import METADATA, as_utc, insert_into
 
 DEAD_LETTERS = Table(
     "dead_letters",
@@ -23,10 +38,12 @@ DEAD_LETTERS = Table(
     Column("content_type", String(200), nullable=False),
     Column("headers", Text, nullable=False),
     Column("body", LargeBinary, nullable=False),
+    Column("body_sha256", String(64), nullable=False),
     Column("correlation_id", String(100), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("replayed_at", DateTime(timezone=True), nullable=True),
     Column("replay_outcome", Text, nullable=True),
+    UniqueConstraint("source", "body_sha256", name="dead_letters_one_per_body"),
 )
 
 
@@ -81,6 +98,7 @@ class SqlDeadLetterStore:
         body: bytes,
         correlation_id: str,
     ) -> DeadLetter:
+        """The new letter, or the one already kept for this source and body."""
         letter = DeadLetter(
             dead_letter_id=f"dl_{uuid.uuid4().hex}",
             source=source,
@@ -91,20 +109,34 @@ class SqlDeadLetterStore:
             correlation_id=correlation_id,
             received_at=datetime.now(UTC),
         )
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                DEAD_LETTERS.insert().values(
-                    dead_letter_id=letter.dead_letter_id,
-                    source=letter.source,
-                    reason=letter.reason,
-                    content_type=letter.content_type,
-                    headers=orjson.dumps(letter.headers).decode(),
-                    body=letter.body,
-                    correlation_id=letter.correlation_id,
-                    received_at=letter.received_at,
-                )
+        digest = hashlib.sha256(body).hexdigest()
+        statement = (
+            insert_into(self._engine, DEAD_LETTERS)
+            .values(
+                dead_letter_id=letter.dead_letter_id,
+                source=letter.source,
+                reason=letter.reason,
+                content_type=letter.content_type,
+                headers=orjson.dumps(letter.headers).decode(),
+                body=letter.body,
+                body_sha256=digest,
+                correlation_id=letter.correlation_id,
+                received_at=letter.received_at,
             )
-        return letter
+            .on_conflict_do_nothing(index_elements=["source", "body_sha256"])
+            .returning(DEAD_LETTERS.c.dead_letter_id)
+        )
+        async with self._engine.begin() as connection:
+            if (await connection.execute(statement)).first() is not None:
+                return letter
+            kept = (
+                await connection.execute(
+                    select(DEAD_LETTERS).where(
+                        DEAD_LETTERS.c.source == source, DEAD_LETTERS.c.body_sha256 == digest
+                    )
+                )
+            ).one()
+        return _from_row(kept)
 
     async def get(self, dead_letter_id: str) -> DeadLetter | None:
         async with self._engine.connect() as connection:

@@ -13,11 +13,10 @@ from typing import Protocol
 
 import orjson
 from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.events import EventEnvelope, envelope_from_dict, envelope_to_dict
-from stores.sql import METADATA
+from stores.sql import METADATA, insert_into
 
 EVENTS = Table(
     "event_log",
@@ -63,25 +62,27 @@ class SqlEventLog:
 
     async def append(self, envelope: EventEnvelope) -> AppendResult:
         encoded = orjson.dumps(envelope_to_dict(envelope)).decode()
-        try:
-            async with self._engine.begin() as connection:
-                result = await connection.execute(
-                    EVENTS.insert().values(
-                        event_id=envelope.event_id,
-                        event_type=envelope.event_type,
-                        aggregate_id=envelope.aggregate_id,
-                        envelope=encoded,
-                    )
+        statement = (
+            insert_into(self._engine, EVENTS)
+            .values(
+                event_id=envelope.event_id,
+                event_type=envelope.event_type,
+                aggregate_id=envelope.aggregate_id,
+                envelope=encoded,
+            )
+            .on_conflict_do_nothing(index_elements=[EVENTS.c.event_id])
+            .returning(EVENTS.c.position)
+        )
+        async with self._engine.begin() as connection:
+            position = (await connection.execute(statement)).scalar_one_or_none()
+            if position is not None:
+                return AppendResult(position=int(position), duplicate=False)
+            position = (
+                await connection.execute(
+                    select(EVENTS.c.position).where(EVENTS.c.event_id == envelope.event_id)
                 )
-                return AppendResult(position=int(result.inserted_primary_key[0]), duplicate=False)
-        except IntegrityError:
-            async with self._engine.connect() as connection:
-                position = (
-                    await connection.execute(
-                        select(EVENTS.c.position).where(EVENTS.c.event_id == envelope.event_id)
-                    )
-                ).scalar_one()
-            return AppendResult(position=int(position), duplicate=True)
+            ).scalar_one()
+        return AppendResult(position=int(position), duplicate=True)
 
     async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]:
         query = (

@@ -1,7 +1,9 @@
 """Milestones as received, per tracking number: the history behind every shipment status.
 
 Keyed by event id, so a duplicate delivery stores nothing new and a late one is still kept;
-the current status is derived from the whole history by `domain.current_milestone`.
+the current status is derived from the whole history by `domain.current_milestone`. Deliveries
+of one milestone that arrive at the same time are settled by the database (`ON CONFLICT DO
+NOTHING`): exactly one of them records it, none fails.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from sqlalchemy import Column, DateTime, String, Table, Text, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.shipments import Milestone, milestone_fields, milestone_from_fields
-from stores.sql import METADATA, as_utc
+from stores.sql import METADATA, as_utc, insert_into
+
+_ROWS_PER_STATEMENT = 500
+"""Well under SQLite's limit of bound parameters per statement."""
 
 MILESTONES = Table(
     "milestones",
@@ -44,22 +49,23 @@ class SqlMilestoneStore:
         self._engine = engine
 
     async def add(self, milestones: Iterable[Milestone]) -> Sequence[Milestone]:
-        """Store the milestones not seen before and return exactly those."""
+        """Store the milestones not seen before and return exactly those this call stored."""
         incoming = {milestone.event_id: milestone for milestone in milestones}
         if not incoming:
             return []
+        pending = list(incoming.values())
+        stored: set[str] = set()
         async with self._engine.begin() as connection:
-            known = set(
-                (
-                    await connection.execute(
-                        select(MILESTONES.c.event_id).where(MILESTONES.c.event_id.in_(incoming))
-                    )
-                ).scalars()
-            )
-            fresh = [milestone for key, milestone in incoming.items() if key not in known]
-            if fresh:
-                await connection.execute(MILESTONES.insert(), [_to_row(m) for m in fresh])
-        return fresh
+            for start in range(0, len(pending), _ROWS_PER_STATEMENT):
+                rows = [_to_row(m) for m in pending[start : start + _ROWS_PER_STATEMENT]]
+                statement = (
+                    insert_into(self._engine, MILESTONES)
+                    .values(rows)
+                    .on_conflict_do_nothing(index_elements=[MILESTONES.c.event_id])
+                    .returning(MILESTONES.c.event_id)
+                )
+                stored.update((await connection.execute(statement)).scalars())
+        return [milestone for key, milestone in incoming.items() if key in stored]
 
     async def history(self, tracking_number: str) -> Sequence[Milestone]:
         query = (

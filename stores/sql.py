@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -36,6 +37,13 @@ def open_engine(url: str) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_pre_ping=True)
+
+
+def insert_into(engine: AsyncEngine, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The engine's own INSERT, which knows `ON CONFLICT`: concurrent writers of one key then
+    settle it in the database, in one statement, instead of racing a read and a write."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 async def create_tables(engine: AsyncEngine) -> None:

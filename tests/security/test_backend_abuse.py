@@ -8,17 +8,22 @@ does. Measured figures are printed (`-s` shows them).
 
 from __future__ import annotations
 
+import asyncio
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from process_apis.tracking import MilestoneRecorder
+from stores import SqlEventLog, SqlMilestoneStore, create_tables, open_engine
 from system_apis import (
     BackendRedirected,
     BackendResponseTooLarge,
     BackendTimeout,
     ErpClient,
+    RoadLineClient,
 )
 from tests.sandbox_processes import Sandbox
 from tests.system_apis.conftest import fast_settings
@@ -125,3 +130,39 @@ async def test_the_erps_own_redirect_for_an_id_with_a_slash_is_reported_as_one(
         with pytest.raises(BackendRedirected) as raised:
             await erp.invoice("/")
     assert 300 <= raised.value.status_code < 400
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[AsyncEngine]:
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'abuse.sqlite3'}"
+    engine = open_engine(url)
+    await create_tables(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def test_identical_deliveries_at_once_record_each_milestone_once(
+    faults: Sandbox, engine: AsyncEngine
+) -> None:
+    """A carrier's feed delivered 10 times at the same moment: no error, every event once."""
+    async with RoadLineClient.from_settings(fast_settings(faults, "roadline")) as roadline:
+        batch = await roadline.status_updates(limit=20)
+    milestones = batch.milestones
+    assert milestones, "the seeded feed has status rows"
+    history = SqlMilestoneStore(engine)
+    recorder = MilestoneRecorder(event_log=SqlEventLog(engine), history=history)
+    start = time.perf_counter()
+    outcomes = await asyncio.gather(*(recorder.record(milestones) for _ in range(10)))
+    took = time.perf_counter() - start
+    print(f"\n10 identical deliveries of {len(milestones)} milestones at once "
+          f"({engine.dialect.name}): {took:.2f} s, no error")  # fmt: skip
+    assert sum(len(outcome.recorded) for outcome in outcomes) == len(milestones)
+    assert sum(outcome.duplicates for outcome in outcomes) == 9 * len(milestones)
+    for tracking_number in {m.tracking_number for m in milestones}:
+        stored = [m.event_id for m in await history.history(tracking_number)]
+        assert len(stored) == len(set(stored)), f"{tracking_number} has a milestone twice"
+    positions = [stored.envelope.event_id for stored in await SqlEventLog(engine).read(limit=1000)]
+    assert sorted(positions) == sorted({m.event_id for m in milestones}), "the log has each once"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
@@ -72,3 +73,39 @@ async def test_a_late_in_transit_is_kept_but_does_not_undo_delivered(engine, req
     assert history[0].occurred_at == late.occurred_at, "the instant survives the round trip"
     current = current_milestone(history)
     assert current is not None and current.status is MilestoneStatus.DELIVERED
+
+
+async def test_identical_milestones_delivered_at_once_are_recorded_once(engine, request):
+    store = SqlMilestoneStore(engine)
+    tracking = f"SP{abs(hash(request.node.name)) % 10**10:010d}"
+    delivered = milestone(f"{tracking}-d", MilestoneStatus.DELIVERED, 15, tracking)
+    outcomes = await asyncio.gather(*(store.add([delivered]) for _ in range(20)))
+    assert sorted(len(added) for added in outcomes) == [0] * 19 + [1], "exactly one records it"
+    assert [m.event_id for m in await store.history(tracking)] == [delivered.event_id]
+
+
+async def test_the_same_dead_letter_delivered_at_once_is_kept_once(engine, request):
+    store = SqlDeadLetterStore(engine)
+    body = f"ISA*broken {request.node.name}".encode()
+    letters = await asyncio.gather(
+        *(
+            store.put(
+                source="heritage",
+                reason="segment 1 (ISA): truncated",
+                content_type="application/edi-x12",
+                headers={},
+                body=body,
+                correlation_id=f"c-{attempt}",
+            )
+            for attempt in range(20)
+        )
+    )
+    assert len({letter.dead_letter_id for letter in letters}) == 1
+    kept = [
+        letter for letter in await store.list(source="heritage", limit=1000) if letter.body == body
+    ]
+    assert len(kept) == 1
+    other_source = await store.put(
+        source="wms", reason="r", content_type="x", headers={}, body=body, correlation_id="c"
+    )
+    assert other_source.dead_letter_id != letters[0].dead_letter_id, "one per source and body"

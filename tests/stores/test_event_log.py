@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -79,3 +80,12 @@ async def test_a_redelivered_event_is_recognised_and_not_appended_twice(event_lo
 async def test_reading_past_the_end_returns_nothing(event_log):
     result = await event_log.append(make_event(f"evt-{uuid.uuid4().hex}"))
     assert await event_log.read(after=result.position, limit=10) == []
+
+
+async def test_the_same_event_appended_at_once_is_stored_once(event_log):
+    event = make_event(f"evt-{uuid.uuid4().hex}")
+    results = await asyncio.gather(*(event_log.append(event) for _ in range(10)))
+    assert [result.duplicate for result in results].count(False) == 1
+    assert len({result.position for result in results}) == 1
+    stored = await event_log.read(after=results[0].position - 1, limit=10)
+    assert [e.envelope.event_id for e in stored].count(event.event_id) == 1
