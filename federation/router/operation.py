@@ -7,7 +7,7 @@ request evaluates with a dictionary lookup.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import (
@@ -187,3 +187,99 @@ def _selections(
 def field_set_selections(selection_set: SelectionSetNode) -> tuple[Selection, ...]:
     """A parsed ``FieldSet`` as operation selections."""
     return _selections(selection_set, {})
+
+
+def merge_response_keys(
+    selections: tuple[Selection, ...], parent_type: str | None = None
+) -> tuple[Selection, ...]:
+    """Fields with one response key merged into one field, as GraphQL's CollectFields does.
+
+    The planner then fetches each response key once: two selections of one mutation field
+    run it once, and two sub-selections of one field are fetched together. Fragments that
+    always apply (no condition, no type condition or ``parent_type``'s own) are inlined
+    first. Occurrences merge when one's conditions are a
+    subset of the other's: the merged field keeps the weaker conditions and the extra ones
+    guard the other occurrence's sub-selection. Occurrences under unrelated conditions stay
+    apart, since one field cannot be included under either of two conditions.
+    """
+    return _ResponseKeyMerger().merge(selections, parent_type)
+
+
+class _ResponseKeyMerger:
+    """One merge; each distinct selection tuple is merged once (fragments are shared)."""
+
+    def __init__(self) -> None:
+        # Keyed by identity; each entry keeps its input alive so that no id is reused.
+        self._merged: dict[tuple[int, str | None], tuple[tuple[Selection, ...], ...]] = {}
+
+    def merge(
+        self, selections: tuple[Selection, ...], parent_type: str | None
+    ) -> tuple[Selection, ...]:
+        memo_key = (id(selections), parent_type)
+        known = self._merged.get(memo_key)
+        if known is None:
+            known = self._merged[memo_key] = (selections, self._merge(selections, parent_type))
+        return known[1]
+
+    def _merge(
+        self, selections: tuple[Selection, ...], parent_type: str | None
+    ) -> tuple[Selection, ...]:
+        result: list[Selection] = []
+        first_of_key: dict[str, int] = {}
+        for selection in _inline_fragments_that_apply(selections, parent_type):
+            if isinstance(selection, Fragment):
+                inner = self.merge(selection.selections, selection.type_condition)
+                result.append(Fragment(selection.type_condition, selection.conditions, inner))
+                continue
+            index = first_of_key.get(selection.response_key)
+            if index is not None:
+                combined = _combine(result[index], selection)  # type: ignore[arg-type]
+                if combined is not None:
+                    result[index] = combined
+                    continue
+            else:
+                first_of_key[selection.response_key] = len(result)
+            result.append(selection)
+        return tuple(
+            selection.with_selections(self.merge(selection.selections, None))
+            if isinstance(selection, Field) and selection.selections is not None
+            else selection
+            for selection in result
+        )
+
+
+def _inline_fragments_that_apply(
+    selections: tuple[Selection, ...], parent_type: str | None
+) -> list[Selection]:
+    flat: list[Selection] = []
+    for selection in selections:
+        if (
+            isinstance(selection, Fragment)
+            and selection.type_condition in (None, parent_type)
+            and not selection.conditions
+        ):
+            flat.extend(_inline_fragments_that_apply(selection.selections, parent_type))
+        else:
+            flat.append(selection)
+    return flat
+
+
+def _combine(first: Field, second: Field) -> Field | None:
+    """One field for two occurrences of a response key, or None when they cannot merge."""
+    if set(first.conditions) <= set(second.conditions):
+        weaker, stronger = first, second
+    elif set(second.conditions) < set(first.conditions):
+        weaker, stronger = second, first
+    else:
+        return None
+    if first.selections is None or second.selections is None:
+        return replace(first, conditions=weaker.conditions)
+    extra = tuple(c for c in stronger.conditions if c not in weaker.conditions)
+
+    def part(occurrence: Field) -> tuple[Selection, ...]:
+        inner = occurrence.selections or ()
+        if occurrence is stronger and extra:
+            return (Fragment(None, extra, inner),)
+        return inner
+
+    return replace(first, conditions=weaker.conditions, selections=(*part(first), *part(second)))

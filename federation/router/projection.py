@@ -11,6 +11,7 @@ one prepared operation.
 
 from __future__ import annotations
 
+from itertools import count
 from typing import Any
 
 from graphql import (
@@ -92,6 +93,7 @@ class _Collected:
         "name",
         "non_null",
         "occurrences",
+        "position",
         "response_key",
         "scalar_name",
         "type",
@@ -102,7 +104,9 @@ class _Collected:
         self.response_key = response_key
         self.name = name
         self.type = field_type
-        self.occurrences: list[tuple[Conditions, tuple[Selection, ...] | None]] = []
+        #: Each occurrence: its conditions, its sub-selection, its place in the selection.
+        self.occurrences: list[tuple[Conditions, tuple[Selection, ...] | None, int]] = []
+        self.position = 0
         self.unconditional = False
         self.children: list[tuple[Selection, ...]] = []
         self.child_fields: dict[str, list[_Collected]] = {}
@@ -113,8 +117,9 @@ class _Collected:
 
     def seal(self, at_root: bool) -> None:
         """Precompute the common cases: no @skip/@include, and scalar leaves."""
-        self.unconditional = all(not conditions for conditions, _ in self.occurrences)
-        self.children = [s for _, s in self.occurrences if s is not None]
+        self.unconditional = all(not conditions for conditions, _, _ in self.occurrences)
+        self.children = [s for _, s, _ in self.occurrences if s is not None]
+        self.position = self.occurrences[0][2]
         field_type = self.type
         if self.name == "__typename":
             self.kind = _TYPENAME
@@ -169,8 +174,9 @@ class Projector:
         if cached is not None:
             return cached
         collected: dict[str, _Collected] = {}
+        positions = count()
         for selections in selection_sets:
-            self._collect(object_type, selections, (), collected)
+            self._collect(object_type, selections, (), collected, positions)
         result = list(collected.values())
         for entry in result:
             entry.seal(at_root)
@@ -192,6 +198,7 @@ class Projector:
         selections: tuple[Selection, ...],
         conditions: Conditions,
         collected: dict[str, _Collected],
+        positions: count[int],
     ) -> None:
         for selection in selections:
             if isinstance(selection, Field):
@@ -203,12 +210,18 @@ class Projector:
                         selection.name,
                         field_def.type if field_def is not None else None,
                     )
-                entry.occurrences.append((conditions + selection.conditions, selection.selections))
+                entry.occurrences.append(
+                    (conditions + selection.conditions, selection.selections, next(positions))
+                )
             elif isinstance(selection, Fragment) and self._applies(
                 selection.type_condition, object_type
             ):
                 self._collect(
-                    object_type, selection.selections, conditions + selection.conditions, collected
+                    object_type,
+                    selection.selections,
+                    conditions + selection.conditions,
+                    collected,
+                    positions,
                 )
 
     def _applies(self, condition: str | None, object_type: GraphQLObjectType) -> bool:
@@ -253,14 +266,17 @@ class _Run:
         self.error_paths.add(key)
         self.errors.append({"message": message, "path": path})
 
-    def _active(self, entry: _Collected) -> list[tuple[Selection, ...] | None] | None:
+    def _active(self, entry: _Collected) -> tuple[list[tuple[Selection, ...] | None], int] | None:
+        """The included occurrences' sub-selections and the place of the first one."""
         variables = self.variables
         active = [
-            selections
-            for conditions, selections in entry.occurrences
+            (selections, position)
+            for conditions, selections, position in entry.occurrences
             if all(bool(variables.get(name)) == expected for name, expected in conditions)
         ]
-        return active or None
+        if not active:
+            return None
+        return [selections for selections, _ in active], active[0][1]
 
     def complete_object(
         self,
@@ -270,6 +286,9 @@ class _Run:
         path: PathChain,
     ) -> Any:
         result: dict[str, Any] = {}
+        # CollectFields places a key where its first included occurrence is: when that is
+        # not the first occurrence, the keys are put back in order at the end.
+        moved: dict[str, int] | None = None
         for entry in fields:
             if entry.unconditional:
                 children = entry.children
@@ -277,7 +296,11 @@ class _Run:
                 active = self._active(entry)
                 if active is None:
                     continue
-                children = [s for s in active if s is not None]
+                selections, position = active
+                children = [s for s in selections if s is not None]
+                if position != entry.position:
+                    moved = moved or {}
+                    moved[entry.response_key] = position
             key = entry.response_key
             kind = entry.kind
             if kind == _SCALAR:
@@ -319,6 +342,9 @@ class _Run:
             if value is _INVALID:
                 return _INVALID
             result[key] = value
+        if moved is not None:
+            place = {entry.response_key: entry.position for entry in fields} | moved
+            return {key: result[key] for key in sorted(result, key=place.__getitem__)}
         return result
 
     def complete_value(

@@ -127,6 +127,43 @@ async def test_skip_and_include_follow_variables(
     assert result == {"data": {"product": expected}}
 
 
+@pytest.mark.parametrize(
+    ("first", "order"),
+    [(True, ["name", "upc", "price"]), (False, ["upc", "name", "price"])],
+)
+async def test_a_key_takes_the_place_of_its_first_included_occurrence(
+    any_router: Router, first: bool, order: list[str]
+) -> None:
+    query = """
+        query ($first: Boolean!) {
+          product(upc: "p1") {
+            name @include(if: $first) upc ... on Product { name price }
+          }
+        }
+    """
+    result = await any_router.execute(query, {"first": first})
+    assert list(result["data"]["product"]) == order
+    assert result["data"]["product"]["name"] == "Pallet jack"
+
+
+async def test_one_mutation_field_selected_twice_runs_once_with_both_selections(
+    any_router: Router,
+) -> None:
+    query = """
+        mutation {
+          renameProduct(upc: "p1", name: "Pallet jack") { name }
+          ... { renameProduct(upc: "p1", name: "Pallet jack") { inStock reviews { stars } } }
+        }
+    """
+    plan = any_router.plan(query)
+    assert [fetch.kind for fetch in plan.fetches].count("mutation") == 1
+    result = await any_router.execute(query)
+    assert "errors" not in result
+    assert result["data"] == {
+        "renameProduct": {"name": "Pallet jack", "inStock": True, "reviews": [{"stars": 5}]}
+    }
+
+
 async def test_shareable_root_field_is_served_by_one_subgraph(any_router: Router) -> None:
     query = "{ warehouse { code city docks } }"
     result = await any_router.execute(query)

@@ -36,6 +36,7 @@ from federation.router.operation import (
     Operation,
     Selection,
     field_set_selections,
+    merge_response_keys,
 )
 from federation.router.plan import EntityStep, Fetch, QueryPlan
 from federation.router.planner.selection_builder import SelectionBuilder
@@ -86,7 +87,11 @@ class _Planner:
     def plan(self, operation: Operation) -> QueryPlan:
         root = operation.root_type
         selections = drop_unreachable_type_conditions(
-            self.supergraph, root, operation.selections, self._can_resolve, self._child_provided
+            self.supergraph,
+            root,
+            merge_response_keys(operation.selections, root),
+            self._can_resolve,
+            self._child_provided,
         )
         fields = [f for f in self._flatten_root(selections) if f.name not in _INTROSPECTION]
         for root_field in fields:
