@@ -8,6 +8,19 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from domain.storable import InvalidCanonicalValue, check_json, check_record
+
+ENVELOPE_TEXT_LIMITS: Mapping[str, int] = {
+    "event_id": 200,
+    "event_type": 100,
+    "source_name": 100,
+    "aggregate_type": 100,
+    "aggregate_id": 200,
+    "correlation_id": 200,
+    "tenant_id": 100,
+}
+"""Maximum length of each text field; the event log's columns are sized from it."""
+
 
 class SourceSystem(StrEnum):
     ERP = "ERP"
@@ -15,11 +28,6 @@ class SourceSystem(StrEnum):
     TMS = "TMS"
     CARRIER = "CARRIER"
     GATEWAY = "GATEWAY"
-
-
-def _require_aware(name: str, value: datetime) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +52,13 @@ class EventEnvelope:
     schema_version: int = 1
 
     def __post_init__(self) -> None:
-        _require_aware("occurred_at", self.occurred_at)
-        _require_aware("received_at", self.received_at)
+        """Only what every event log can store and replay unchanged exists (`domain.storable`)."""
+        check_record(self, ENVELOPE_TEXT_LIMITS)
         if not self.event_id:
-            raise ValueError("event_id must not be empty")
+            raise InvalidCanonicalValue("EventEnvelope.event_id", "must not be empty")
         if not self.aggregate_id:
-            raise ValueError("aggregate_id must not be empty")
+            raise InvalidCanonicalValue("EventEnvelope.aggregate_id", "must not be empty")
+        check_json("EventEnvelope.payload", self.payload)
 
 
 def utc_now() -> datetime:

@@ -22,6 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from domain.storable import check_record
 from domain.units import Weight
 
 
@@ -54,6 +55,20 @@ def progress_rank(status: MilestoneStatus) -> int | None:
     return PROGRESS_RANK.get(status)
 
 
+MILESTONE_TEXT_LIMITS: Mapping[str, int] = {
+    "event_id": 200,
+    "tracking_number": 64,
+    "status": 32,
+    "carrier": 32,
+    "carrier_code": 32,
+    "city": 100,
+    "region": 100,
+    "country": 2,
+}
+"""Maximum length of each text field (others: `domain.storable.DEFAULT_TEXT_LENGTH`); the
+milestone history's columns are sized from it."""
+
+
 @dataclass(frozen=True, slots=True)
 class Milestone:
     """One carrier event, canonical status plus the carrier's own words."""
@@ -71,8 +86,8 @@ class Milestone:
     country: str | None = None
 
     def __post_init__(self) -> None:
-        if self.occurred_at.tzinfo is None or self.occurred_at.utcoffset() is None:
-            raise ValueError("milestone occurred_at must be timezone-aware")
+        """Only what the event log and the milestone history can store exists."""
+        check_record(self, MILESTONE_TEXT_LIMITS)
 
 
 def milestone_fields(milestone: Milestone) -> dict[str, Any]:

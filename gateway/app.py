@@ -1,6 +1,7 @@
 """The product's ASGI app: the request pipeline in front of the router, webhooks and operations.
 
-Pipeline, outermost first: correlation id → authentication (API keys) → route. `/graphql` runs
+Pipeline, outermost first: correlation id → unhandled errors (a masked 500 that closes the
+connection) → authentication (API keys) → route. `/graphql` runs
 the federation router over the configured subgraphs; `/webhooks/*` take the backends' pushes
 (each authenticated by its own signature, not by API key); `/admin/*` needs the `admin` scope;
 `/health` and the GraphiQL page `/graphiql` are open (`policies.authn.PUBLIC_ROUTES`).
@@ -26,6 +27,7 @@ from gateway.config import GatewayConfig
 from gateway.correlation import CorrelationId
 from gateway.inbound import inbound_sources
 from gateway.runtime import GatewayRuntime, api_key_registry, start_runtime
+from gateway.unhandled import UnhandledErrors
 from gateway.webhooks import WebhookIngress
 from policies.authn import ApiKeyAuthentication
 from process_apis.polling import build_pollers
@@ -117,6 +119,7 @@ def create_app(config: GatewayConfig) -> Starlette:
     ]
     middleware = [
         Middleware(CorrelationId),
+        Middleware(UnhandledErrors),
         Middleware(ApiKeyAuthentication, registry=api_key_registry(config), routes=routes),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

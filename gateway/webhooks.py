@@ -6,7 +6,13 @@ read the body. The outcome is always one of:
 - 401, nothing stored: the sender is not who it claims (bad or missing signature or password);
 - 400, dead letter kept: the payload is malformed; the answer names what and where;
 - 422, dead letter kept: well-formed, but a status code or event type we do not map yet;
-- 202: every event is in the event log (and milestones in the history) before we answer.
+- 202: every event is in the event log (and milestones in the history) before we answer;
+- 503: a store failed on the way; every step is idempotent (the log and the history are keyed
+  by event id), so the sender's redelivery completes what is missing and gets its 202.
+
+What a body may contain is decided once, by the canonical types (`domain.storable`) and the
+JSON decoder the event log writes with (`system_apis.fields.json_body`): whatever a source reads
+can be stored on every engine, and whatever it cannot is the sender's 400, never our 500.
 
 Dead letters keep the raw body and its (non-secret) headers so an operator can inspect them and
 replay them once the cause is fixed; a replay skips the sender check, which the original
@@ -33,6 +39,8 @@ from system_apis.errors import InvalidSignature, MalformedPayload, UnknownStatus
 logger = logging.getLogger(__name__)
 
 SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+CONTENT_TYPE_MAX_LENGTH = 200
+RETRY_AFTER_S = 5
 
 Authenticate = Callable[[bytes, Mapping[str, str]], None]
 """Raises `InvalidSignature` unless the delivery comes from the backend it claims."""
@@ -93,13 +101,23 @@ class WebhookIngress:
     ) -> Response:
         """Read and store an authenticated delivery; a failure to read becomes a dead letter."""
         try:
-            outcome = await self._store(source.read(body, headers), correlation_id)
+            items = source.read(body, headers)
         except UnknownStatusCode as error:
             letter = await self._dead_letter(source, body, headers, correlation_id, error)
             return _problem(422, "unknown_code", error.reason, letter)
         except MalformedPayload as error:
             letter = await self._dead_letter(source, body, headers, correlation_id, error)
             return _problem(400, "malformed", error.reason, letter)
+        try:
+            outcome = await self._store(items, correlation_id)
+        except Exception:
+            logger.exception("storing a %s delivery failed (%s)", source.name, correlation_id)
+            return _problem(
+                503,
+                "unavailable",
+                "the delivery could not be stored completely; send it again",
+                retry_after_s=RETRY_AFTER_S,
+            )
         return JSONResponse({"accepted": outcome.events, "new": outcome.new}, status_code=202)
 
     async def replay(self, letter: DeadLetter) -> Response:
@@ -144,7 +162,7 @@ class WebhookIngress:
         letter = await self.dead_letters.put(
             source=source.name,
             reason=error.reason,
-            content_type=headers.get("content-type", ""),
+            content_type=headers.get("content-type", "")[:CONTENT_TYPE_MAX_LENGTH],
             headers={k: v for k, v in headers.items() if k.lower() not in SECRET_HEADERS},
             body=body,
             correlation_id=correlation_id,
@@ -156,9 +174,15 @@ class WebhookIngress:
 
 
 def _problem(
-    status: int, error: str, message: str, letter: DeadLetter | None = None
+    status: int,
+    error: str,
+    message: str,
+    letter: DeadLetter | None = None,
+    *,
+    retry_after_s: int | None = None,
 ) -> JSONResponse:
     content: dict[str, str] = {"error": error, "message": message}
     if letter is not None:
         content["dead_letter_id"] = letter.dead_letter_id
-    return JSONResponse(content, status_code=status)
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+    return JSONResponse(content, status_code=status, headers=headers)

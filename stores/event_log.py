@@ -15,7 +15,12 @@ import orjson
 from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.events import EventEnvelope, envelope_from_dict, envelope_to_dict
+from domain.events import (
+    ENVELOPE_TEXT_LIMITS,
+    EventEnvelope,
+    envelope_from_dict,
+    envelope_to_dict,
+)
 from stores.sql import METADATA, insert_into
 
 EVENTS = Table(
@@ -27,9 +32,11 @@ EVENTS = Table(
         primary_key=True,
         autoincrement=True,
     ),
-    Column("event_id", String(200), nullable=False, unique=True),
-    Column("event_type", String(100), nullable=False),
-    Column("aggregate_id", String(200), nullable=False, index=True),
+    Column("event_id", String(ENVELOPE_TEXT_LIMITS["event_id"]), nullable=False, unique=True),
+    Column("event_type", String(ENVELOPE_TEXT_LIMITS["event_type"]), nullable=False),
+    Column(
+        "aggregate_id", String(ENVELOPE_TEXT_LIMITS["aggregate_id"]), nullable=False, index=True
+    ),
     Column("envelope", Text, nullable=False),
 )
 

@@ -15,26 +15,33 @@ from typing import Protocol
 from sqlalchemy import Column, DateTime, String, Table, Text, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.shipments import Milestone, milestone_fields, milestone_from_fields
+from domain.shipments import (
+    MILESTONE_TEXT_LIMITS,
+    Milestone,
+    milestone_fields,
+    milestone_from_fields,
+)
 from stores.sql import METADATA, as_utc, insert_into
 
 _ROWS_PER_STATEMENT = 500
 """Well under SQLite's limit of bound parameters per statement."""
 
+_LIMITS = MILESTONE_TEXT_LIMITS
+
 MILESTONES = Table(
     "milestones",
     METADATA,
-    Column("event_id", String(200), primary_key=True),
-    Column("tracking_number", String(64), nullable=False, index=True),
-    Column("status", String(32), nullable=False),
+    Column("event_id", String(_LIMITS["event_id"]), primary_key=True),
+    Column("tracking_number", String(_LIMITS["tracking_number"]), nullable=False, index=True),
+    Column("status", String(_LIMITS["status"]), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("carrier", String(32), nullable=False),
-    Column("carrier_code", String(32), nullable=False),
+    Column("carrier", String(_LIMITS["carrier"]), nullable=False),
+    Column("carrier_code", String(_LIMITS["carrier_code"]), nullable=False),
     Column("carrier_description", Text, nullable=False),
     Column("reason", Text, nullable=True),
-    Column("city", String(100), nullable=True),
-    Column("region", String(100), nullable=True),
-    Column("country", String(2), nullable=True),
+    Column("city", String(_LIMITS["city"]), nullable=True),
+    Column("region", String(_LIMITS["region"]), nullable=True),
+    Column("country", String(_LIMITS["country"]), nullable=True),
 )
 
 

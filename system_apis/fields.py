@@ -7,12 +7,15 @@ KeyError or TypeError from deep inside a mapping.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
+
+from domain.storable import InvalidCanonicalValue, check_instant
 from system_apis.errors import MalformedPayload
 
 _MISSING = object()
@@ -91,6 +94,10 @@ def aware_datetime(data: Mapping[str, Any], key: str, where: str) -> datetime:
         raise MalformedPayload(f"{where}.{key}: expected an ISO 8601 time, got {value!r}") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise MalformedPayload(f"{where}.{key}: time {value!r} has no UTC offset")
+    try:
+        check_instant(f"{where}.{key}", moment)
+    except InvalidCanonicalValue as error:
+        raise MalformedPayload(error.reason) from None
     return moment
 
 
@@ -139,8 +146,24 @@ def currency(data: Mapping[str, Any], key: str, where: str) -> str:
 
 
 def json_body(body: bytes, where: str = "body") -> Any:
-    """Decoded JSON of a raw body; invalid UTF-8 or JSON names the position it failed at."""
+    """Decoded JSON of a raw body; invalid UTF-8 or JSON names the position it failed at.
+
+    Decoded by the encoder the event log writes with, so what it returns can be written back:
+    lone surrogates, NaN and Infinity, numbers beyond a double and nesting past its depth limit
+    are refused here, as the caller's error, never later by a store.
+    """
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedPayload(f"{where}: not JSON ({exc})") from None
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise MalformedPayload(
+            f"{where}: not JSON ({error.msg} at line {error.lineno} column {error.colno})"
+        ) from None
+
+
+@contextmanager
+def canonical(where: str) -> Iterator[None]:
+    """Building canonical values from a payload: what they refuse is the payload's fault."""
+    try:
+        yield
+    except InvalidCanonicalValue as error:
+        raise MalformedPayload(f"{where}: {error.reason}") from None

@@ -17,6 +17,7 @@ from typing import Any
 
 from domain.events import EventEnvelope, SourceSystem
 from domain.shipments import Milestone, MilestoneStatus, milestone_fields, milestone_from_fields
+from domain.storable import check_instant
 from system_apis.errors import MalformedPayload, UnknownStatusCode
 
 MILESTONE_EVENT_TYPE = "shipment.milestone"
@@ -39,6 +40,7 @@ def carrier_event_id(carrier: str, own_id: str) -> str:
 
 def derived_event_id(carrier: str, tracking_number: str, code: str, occurred_at: datetime) -> str:
     """A stable id for carriers that send none; equal events (same instant in any zone) match."""
+    check_instant("occurred_at", occurred_at)
     instant = occurred_at.astimezone(UTC).isoformat()
     digest = hashlib.sha256(f"{carrier}|{tracking_number}|{code}|{instant}".encode()).hexdigest()
     return f"{carrier}:{digest[:32]}"

@@ -7,8 +7,10 @@ from datetime import tzinfo
 
 from domain.shipments import Milestone
 from system_apis.errors import MalformedPayload
+from system_apis.fields import canonical
 from system_apis.heritage.mapping import milestones_from_interchange
 from system_apis.heritage.x12 import (
+    Interchange,
     decode,
     parse_interchange,
     parse_interchanges,
@@ -28,7 +30,7 @@ def parse_x12_214(data: bytes | str, *, home_zone: tzinfo | None = None) -> tupl
     """
     milestones: list[Milestone] = []
     for interchange in parse_interchanges(data):
-        milestones.extend(milestones_from_interchange(interchange, home_zone=home_zone))
+        milestones.extend(_milestones(interchange, home_zone))
     return tuple(milestones)
 
 
@@ -42,7 +44,7 @@ def parse_heritage_push(
 ) -> tuple[Milestone, ...]:
     """One pushed interchange after checking its basic credentials (`InvalidSignature` if not)."""
     verify_heritage_push(headers, secret, user=user)
-    return milestones_from_interchange(parse_interchange(body), home_zone=home_zone)
+    return _milestones(parse_interchange(body), home_zone)
 
 
 def verify_heritage_push(headers: Mapping[str, str], secret: str, *, user: str = PUSH_USER) -> None:
@@ -65,10 +67,16 @@ def parse_heritage_outbox(data: bytes | str, *, home_zone: tzinfo | None = None)
             continue
         cursor = interchange.control_number
         try:
-            milestones.extend(milestones_from_interchange(interchange, home_zone=home_zone))
+            milestones.extend(_milestones(interchange, home_zone))
         except MalformedPayload as error:
             rejected.append(RejectedRecord(raw=raw.encode(), error=error))
     return MilestoneBatch(milestones=tuple(milestones), rejected=tuple(rejected), cursor=cursor)
+
+
+def _milestones(interchange: Interchange, home_zone: tzinfo | None) -> tuple[Milestone, ...]:
+    """An interchange's statuses; a value no store can hold rejects the interchange."""
+    with canonical(f"interchange {interchange.control_number}"):
+        return milestones_from_interchange(interchange, home_zone=home_zone)
 
 
 def _control_number_of(raw: str) -> str | None:

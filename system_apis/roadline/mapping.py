@@ -65,15 +65,16 @@ def milestone_from_roadline(pro: str, record: Any, where: str = "status") -> Mil
     occurred_at = local_time(data, where)
     remarks = fields.optional_text(data, "remarks", where) or code
     terminal = fields.optional_text(data, "terminal", where)
-    return Milestone(
-        event_id=derived_event_id(CARRIER, pro, code, occurred_at),
-        tracking_number=pro,
-        status=status,
-        occurred_at=occurred_at,
-        carrier=CARRIER,
-        carrier_code=code,
-        carrier_description=f"{remarks} (terminal {terminal})" if terminal else remarks,
-    )
+    with fields.canonical(where):
+        return Milestone(
+            event_id=derived_event_id(CARRIER, pro, code, occurred_at),
+            tracking_number=pro,
+            status=status,
+            occurred_at=occurred_at,
+            carrier=CARRIER,
+            carrier_code=code,
+            carrier_description=f"{remarks} (terminal {terminal})" if terminal else remarks,
+        )
 
 
 def milestones_from_shipment(answer: Any, where: str = "shipment") -> tuple[Milestone, ...]:

@@ -32,23 +32,24 @@ def milestone_from_swift(tracking_number: str, record: Any, where: str = "event"
     occurred_at = fields.aware_datetime(data, "timestamp", where)
     own_id = data.get("id")
     location = fields.as_object(data.get("location") or {}, f"{where}.location")
-    return Milestone(
-        event_id=(
-            carrier_event_id(CARRIER, own_id)
-            if isinstance(own_id, str) and own_id
-            else derived_event_id(CARRIER, tracking_number, code, occurred_at)
-        ),
-        tracking_number=tracking_number,
-        status=status,
-        occurred_at=occurred_at,
-        carrier=CARRIER,
-        carrier_code=code,
-        carrier_description=fields.optional_text(data, "description", where) or "",
-        reason=fields.optional_text(data, "reason", where),
-        city=fields.optional_text(location, "city", f"{where}.location"),
-        region=fields.optional_text(location, "region", f"{where}.location"),
-        country=fields.optional_text(location, "country", f"{where}.location"),
-    )
+    with fields.canonical(where):
+        return Milestone(
+            event_id=(
+                carrier_event_id(CARRIER, own_id)
+                if isinstance(own_id, str) and own_id
+                else derived_event_id(CARRIER, tracking_number, code, occurred_at)
+            ),
+            tracking_number=tracking_number,
+            status=status,
+            occurred_at=occurred_at,
+            carrier=CARRIER,
+            carrier_code=code,
+            carrier_description=fields.optional_text(data, "description", where) or "",
+            reason=fields.optional_text(data, "reason", where),
+            city=fields.optional_text(location, "city", f"{where}.location"),
+            region=fields.optional_text(location, "region", f"{where}.location"),
+            country=fields.optional_text(location, "country", f"{where}.location"),
+        )
 
 
 def milestones_from_tracking(answer: Any, where: str = "tracking") -> tuple[Milestone, ...]:

@@ -82,20 +82,20 @@ def read_wms_webhook(
     describe = _EVENT_TYPES.get(event_type)
     if describe is None:
         raise UnknownStatusCode("WMS event type", event_type, "body.type")
-    aggregate_type, aggregate_id, payload = describe(fields.field(data, "data", "body"))
-    delivery = header(headers, "X-WMS-Delivery")
-    return EventEnvelope(
-        event_id=f"WMS:{fields.text(data, 'event_id', 'body')}",
-        event_type=event_type,
-        source=SourceSystem.WMS,
-        source_name="WMS",
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        occurred_at=fields.aware_datetime(data, "occurred_at", "body"),
-        received_at=received_at,
-        correlation_id=resolve_correlation_id(correlation_id),
-        payload={**payload, "delivery_id": delivery},
-    )
+    with fields.canonical("body"):
+        aggregate_type, aggregate_id, payload = describe(fields.field(data, "data", "body"))
+        return EventEnvelope(
+            event_id=f"WMS:{fields.text(data, 'event_id', 'body')}",
+            event_type=event_type,
+            source=SourceSystem.WMS,
+            source_name="WMS",
+            aggregate_type=aggregate_type,
+            aggregate_id=aggregate_id,
+            occurred_at=fields.aware_datetime(data, "occurred_at", "body"),
+            received_at=received_at,
+            correlation_id=resolve_correlation_id(correlation_id),
+            payload={**payload, "delivery_id": header(headers, "X-WMS-Delivery")},
+        )
 
 
 def _inventory_adjusted(data: Any) -> tuple[str, str, dict[str, Any]]:
