@@ -9,9 +9,9 @@ import strawberry
 from domain.billing import Invoice as DomainInvoice
 from domain.billing import InvoiceStatus as DomainInvoiceStatus
 from resolvers.context import context_of
-from resolvers.errors import error_mask
 from resolvers.guard import or_none
-from resolvers.values import Money
+from resolvers.schema import SubgraphSchema
+from resolvers.values import Money, identifier
 
 InvoiceStatus = strawberry.enum(DomainInvoiceStatus, name="InvoiceStatus")
 
@@ -57,11 +57,15 @@ class Invoice:
 class Order:
     id: strawberry.ID
 
-    @strawberry.field(description="The order's invoices (empty until it has shipped).")
-    async def invoices(self, info: strawberry.Info) -> list[Invoice]:
+    @strawberry.field(
+        description="The order's invoices (empty until it has shipped; null when the ERP "
+        "cannot answer, with an error saying so)."
+    )
+    async def invoices(self, info: strawberry.Info) -> list[Invoice] | None:
+        order_id = identifier(self.id, "id")
         context = context_of(info)
         invoices = await or_none(
-            context.services.orders.invoices(context.principal.tenant_id, str(self.id))
+            context.services.orders.invoices(context.principal.tenant_id, order_id)
         )
         return [Invoice.of(i) for i in invoices or ()]
 
@@ -74,11 +78,12 @@ class Order:
 class Query:
     @strawberry.field(description="An invoice of the calling customer by its number.")
     async def invoice(self, info: strawberry.Info, id: strawberry.ID) -> Invoice | None:
+        invoice_id = identifier(id, "id")
         context = context_of(info)
         invoice = await or_none(
-            context.services.orders.invoice(context.principal.tenant_id, str(id))
+            context.services.orders.invoice(context.principal.tenant_id, invoice_id)
         )
         return Invoice.of(invoice) if invoice else None
 
 
-schema = strawberry.federation.Schema(query=Query, types=[Order], extensions=[error_mask])
+schema = SubgraphSchema(query=Query, types=[Order])

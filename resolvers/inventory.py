@@ -8,9 +8,15 @@ from decimal import Decimal
 import strawberry
 
 from domain.inventory import InventoryPosition as DomainPosition
+from policies.cursors import InvalidCursor
+from process_apis.inventory import TooManyPositions
 from resolvers.context import context_of
-from resolvers.errors import error_mask
+from resolvers.errors import PublicError, invalid_cursor
 from resolvers.guard import or_raise
+from resolvers.schema import SubgraphSchema
+from resolvers.values import identifier, optional_identifier, page_size
+
+MAX_PAGE = 500
 
 
 @strawberry.type(description="Stock of one SKU in one bin; never a single 'quantity'.")
@@ -46,10 +52,25 @@ class InventoryPosition:
         )
 
 
+@strawberry.type
+class InventoryPage:
+    positions: list[InventoryPosition]
+    next_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page; null on the last one."
+    )
+
+
 async def _positions(
-    info: strawberry.Info, sku: str, warehouse_id: str | None
+    info: strawberry.Info, sku: object, warehouse_id: str | None
 ) -> list[InventoryPosition]:
-    positions = await or_raise(context_of(info).services.inventory.positions(sku, warehouse_id))
+    checked = identifier(sku, "sku")
+    warehouse = optional_identifier(warehouse_id, "warehouseId")
+    try:
+        positions = await or_raise(
+            context_of(info).services.inventory.positions(checked, warehouse)
+        )
+    except TooManyPositions as error:
+        raise PublicError(error.public_message, "RESULT_TOO_LARGE") from None
     return [InventoryPosition.of(p) for p in positions]
 
 
@@ -57,17 +78,20 @@ async def _positions(
 class Item:
     sku: strawberry.ID
 
-    @strawberry.field(description="Where the item is stocked, bin by bin.")
+    @strawberry.field(
+        description="Where the item is stocked, bin by bin (null, with an error, "
+        "when the WMS cannot answer or the SKU is in more bins than one answer holds)."
+    )
     async def stock(
         self, info: strawberry.Info, warehouse_id: str | None = None
-    ) -> list[InventoryPosition]:
-        return await _positions(info, str(self.sku), warehouse_id)
+    ) -> list[InventoryPosition] | None:
+        return await _positions(info, self.sku, warehouse_id)
 
     @strawberry.field(description="Available to promise over all bins (or one warehouse's).")
     async def available_to_promise(
         self, info: strawberry.Info, warehouse_id: str | None = None
-    ) -> Decimal:
-        positions = await _positions(info, str(self.sku), warehouse_id)
+    ) -> Decimal | None:
+        positions = await _positions(info, self.sku, warehouse_id)
         return sum((p.available_to_promise for p in positions), Decimal(0))
 
     @classmethod
@@ -77,11 +101,36 @@ class Item:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Stock positions of a SKU, optionally in one warehouse.")
+    @strawberry.field(
+        description="Stock positions of a SKU, optionally in one warehouse, page by page."
+    )
     async def inventory(
-        self, info: strawberry.Info, sku: str, warehouse_id: str | None = None
-    ) -> list[InventoryPosition]:
-        return await _positions(info, sku, warehouse_id)
+        self,
+        info: strawberry.Info,
+        sku: str,
+        warehouse_id: str | None = None,
+        first: int = 100,
+        after: str | None = None,
+    ) -> InventoryPage | None:
+        checked = identifier(sku, "sku")
+        warehouse = optional_identifier(warehouse_id, "warehouseId")
+        size = page_size(first, MAX_PAGE)
+        context = context_of(info)
+        tenant_id = context.principal.tenant_id
+        listing = f"inventory/{checked}/{warehouse or ''}"
+        try:
+            backend_cursor = context.cursors.open(listing, tenant_id, after)
+        except InvalidCursor:
+            raise invalid_cursor("after") from None
+        page = await or_raise(
+            context.services.inventory.positions_page(
+                checked, warehouse, first=size, after=backend_cursor
+            )
+        )
+        return InventoryPage(
+            positions=[InventoryPosition.of(p) for p in page.items],
+            next_cursor=context.cursors.issue(listing, tenant_id, page.next_token),
+        )
 
 
-schema = strawberry.federation.Schema(query=Query, types=[Item], extensions=[error_mask])
+schema = SubgraphSchema(query=Query, types=[Item])

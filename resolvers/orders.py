@@ -10,9 +10,10 @@ from domain.orders import Order as DomainOrder
 from domain.orders import OrderStatus as DomainOrderStatus
 from policies.cursors import InvalidCursor
 from resolvers.context import context_of
-from resolvers.errors import error_mask, invalid_cursor
+from resolvers.errors import invalid_cursor
 from resolvers.guard import or_none, or_raise
-from resolvers.values import Address, Money, Quantity
+from resolvers.schema import SubgraphSchema
+from resolvers.values import Address, Money, Quantity, identifier, page_size
 
 OrderStatus = strawberry.enum(DomainOrderStatus, name="OrderStatus")
 
@@ -26,7 +27,8 @@ class Item:
 
     @strawberry.field
     async def description(self, info: strawberry.Info) -> str | None:
-        item = await or_none(context_of(info).services.orders.item(str(self.sku)))
+        sku = identifier(self.sku, "sku")
+        item = await or_none(context_of(info).services.orders.item(sku))
         return item.description if item else None
 
     @classmethod
@@ -84,6 +86,7 @@ class Order:
 
 
 async def _order(info: strawberry.Info, order_id: str) -> Order | None:
+    order_id = identifier(order_id, "id")
     context = context_of(info)
     order = await or_none(context.services.orders.order(context.principal.tenant_id, order_id))
     return Order.of(order) if order else None
@@ -112,10 +115,10 @@ class Query:
     @strawberry.field(description="The calling customer's orders, newest first, page by page.")
     async def orders(
         self, info: strawberry.Info, first: int = 20, after: str | None = None
-    ) -> OrderPage:
+    ) -> OrderPage | None:
         context = context_of(info)
         tenant_id = context.principal.tenant_id
-        size = max(1, min(first, MAX_PAGE))
+        size = page_size(first, MAX_PAGE)
         try:
             backend_cursor = context.cursors.open(ORDERS_LISTING, tenant_id, after)
         except InvalidCursor:
@@ -142,4 +145,4 @@ class Query:
         )
 
 
-schema = strawberry.federation.Schema(query=Query, types=[Item], extensions=[error_mask])
+schema = SubgraphSchema(query=Query, types=[Item])

@@ -11,8 +11,9 @@ from domain.shipments import Milestone as DomainMilestone
 from domain.shipments import MilestoneStatus as DomainMilestoneStatus
 from process_apis.tracking import TrackedShipment
 from resolvers.context import context_of
-from resolvers.errors import error_mask
 from resolvers.guard import or_none, or_raise
+from resolvers.schema import SubgraphSchema
+from resolvers.values import identifier
 
 ShipmentStatus = strawberry.enum(
     DomainMilestoneStatus,
@@ -99,6 +100,7 @@ class Shipment:
 
 
 async def _shipment(info: strawberry.Info, tracking_number: str) -> Shipment | None:
+    tracking_number = identifier(tracking_number, "trackingNumber")
     context = context_of(info)
     tracked = await or_none(
         context.services.tracking.by_tracking_number(context.principal.tenant_id, tracking_number)
@@ -110,11 +112,15 @@ async def _shipment(info: strawberry.Info, tracking_number: str) -> Shipment | N
 class OrderShipments:
     id: strawberry.ID
 
-    @strawberry.field(description="The order's shipments, each with its current status.")
-    async def shipments(self, info: strawberry.Info) -> list[Shipment]:
+    @strawberry.field(
+        description="The order's shipments, each with its current status; null when the TMS "
+        "cannot answer, with an error saying so, while the rest of the order stands."
+    )
+    async def shipments(self, info: strawberry.Info) -> list[Shipment] | None:
+        order_id = identifier(self.id, "id")
         context = context_of(info)
         tracked = await or_raise(
-            context.services.tracking.for_order(context.principal.tenant_id, str(self.id))
+            context.services.tracking.for_order(context.principal.tenant_id, order_id)
         )
         return [Shipment.of(t) for t in tracked]
 
@@ -130,4 +136,4 @@ class Query:
         return await _shipment(info, tracking_number)
 
 
-schema = strawberry.federation.Schema(query=Query, extensions=[error_mask])
+schema = SubgraphSchema(query=Query)

@@ -1,4 +1,5 @@
-"""The `/_admin` API every backend shares: health, faults, webhook target, advance, emit.
+"""The `/_admin` API every backend shares: health, faults, requests received, webhook target,
+advance, emit.
 
 It is how demos and tests drive behaviour at run time; it is never subject to faults.
 """
@@ -12,10 +13,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from sandbox.faults import FaultError
+from sandbox.requests import RequestLog
 from sandbox.service import ApiError, Backend, json_object, parse_instant, utc_now, validation_error
 
 
-def admin_routes(backend: Backend) -> list[BaseRoute]:
+def admin_routes(backend: Backend, requests: RequestLog) -> list[BaseRoute]:
     """Routes bound to one backend instance (no shared state between backends)."""
 
     async def health(request: Request) -> JSONResponse:
@@ -79,8 +81,14 @@ def admin_routes(backend: Backend) -> list[BaseRoute]:
             backend.webhooks.clear_deliveries()
         return JSONResponse({"deliveries": backend.webhooks.deliveries()})
 
+    async def received(request: Request) -> JSONResponse:
+        if request.method == "DELETE":
+            requests.clear()
+        return JSONResponse(requests.as_dict())
+
     return [
         Route("/_admin/health", health, methods=["GET"]),
+        Route("/_admin/requests", received, methods=["GET", "DELETE"]),
         Route("/_admin/faults", faults, methods=["GET", "PUT", "DELETE"]),
         Route("/_admin/webhooks", webhooks, methods=["GET", "PUT"]),
         Route("/_admin/advance", advance, methods=["POST"]),

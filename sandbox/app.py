@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from sandbox.admin import admin_routes
 from sandbox.faults import FaultMiddleware, FaultState, header_client_key
+from sandbox.requests import RequestCounter, RequestLog
 from sandbox.service import ApiError, Backend, BackendConfig
 from sandbox.store import Store
 
@@ -36,6 +37,7 @@ def create_app(backend_class: type[Backend], config: BackendConfig) -> Starlette
     store = Store(config.db, backend_class.indexed_fields)
     backend = backend_class(config, store, faults)
     backend.ensure_seeded()
+    requests = RequestLog()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -54,13 +56,14 @@ def create_app(backend_class: type[Backend], config: BackendConfig) -> Starlette
             store.close()
 
     app = Starlette(
-        routes=admin_routes(backend) + backend.routes(),
+        routes=admin_routes(backend, requests) + backend.routes(),
         middleware=[
+            Middleware(RequestCounter, log=requests),
             Middleware(
                 FaultMiddleware,
                 faults=faults,
                 client_key=header_client_key(*backend_class.credential_headers),
-            )
+            ),
         ],
         exception_handlers={ApiError: _api_error},
         lifespan=lifespan,

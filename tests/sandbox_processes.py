@@ -98,6 +98,9 @@ class Sandbox:
             body["occurred_at"] = occurred_at
         return "POST", f"{self.url(backend)}/_admin/emit", body
 
+    def _requests(self, backend: str, clear: bool = False) -> Request:
+        return ("DELETE" if clear else "GET"), f"{self.url(backend)}/_admin/requests", None
+
     def _deliveries(self, backend: str, clear: bool = False) -> Request:
         return ("DELETE" if clear else "GET"), f"{self.url(backend)}/_admin/deliveries", None
 
@@ -153,6 +156,14 @@ class Sandbox:
     def clear_deliveries(self, backend: str) -> None:
         self._call(self._deliveries(backend, clear=True))
 
+    def requests(self, backend: str) -> list[dict[str, str]]:
+        """The API requests the backend received since the last clear (method, path, query)."""
+        return self._call(self._requests(backend))["requests"]
+
+    def clear_requests(self, *backends: str) -> None:
+        """Forget the requests received by the named backends, or by all of them."""
+        self._call(*(self._requests(backend, clear=True) for backend in backends or BACKENDS))
+
     # Async helpers.
 
     async def aset_faults(self, backend: str, **faults: Any) -> dict[str, Any]:
@@ -178,6 +189,14 @@ class Sandbox:
 
     async def aclear_deliveries(self, backend: str) -> None:
         await self._acall(self._deliveries(backend, clear=True))
+
+    async def arequests(self, backend: str) -> list[dict[str, str]]:
+        return (await self._acall(self._requests(backend)))["requests"]
+
+    async def aclear_requests(self, *backends: str) -> None:
+        await self._acall(
+            *(self._requests(backend, clear=True) for backend in backends or BACKENDS)
+        )
 
 
 def free_port() -> int:

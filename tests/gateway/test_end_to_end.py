@@ -390,10 +390,10 @@ async def test_a_stock_adjustment_pushed_by_the_warehouse_is_accepted(gateway, c
     sku = order["data"]["order"]["lines"][0]["item"]["sku"]
     stock = await graphql(
         gateway,
-        "query($sku: String!) { inventory(sku: $sku) { warehouseId bin onHand } }",
+        "query($sku: String!) { inventory(sku: $sku) { positions { warehouseId bin onHand } } }",
         {"sku": sku},
     )
-    position = stock["data"]["inventory"][0]
+    position = stock["data"]["inventory"]["positions"][0]
     reference = f"{position['warehouseId']}:{position['bin']}:{sku}"
     await sandbox.aemit("wms", reference, "inventory.adjusted", delta=-1, reason="DAMAGED")
     answered = await wait_for_delivery_answers(sandbox, "wms", 1)

@@ -1,0 +1,47 @@
+"""The API requests a backend received, so a test can count what the product cost it.
+
+Counted outside the fault middleware: a request answered by an injected fault was still made.
+`/_admin` is never counted; the log keeps the most recent requests, the total counts them all.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from sandbox.faults import ADMIN_PREFIX
+
+KEPT = 2000
+
+
+class RequestLog:
+    def __init__(self) -> None:
+        self.total = 0
+        self._recent: deque[dict[str, str]] = deque(maxlen=KEPT)
+
+    def record(self, method: str, path: str, query: str) -> None:
+        self.total += 1
+        self._recent.append({"method": method, "path": path, "query": query})
+
+    def clear(self) -> None:
+        self.total = 0
+        self._recent.clear()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "requests": list(self._recent)}
+
+
+class RequestCounter:
+    """Records every API request in `log`, then passes it on untouched."""
+
+    def __init__(self, app: ASGIApp, log: RequestLog) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(ADMIN_PREFIX):
+            query = scope.get("query_string", b"").decode("latin-1")
+            self.log.record(scope["method"], scope["path"], query)
+        await self.app(scope, receive, send)
