@@ -23,11 +23,11 @@ def post(gateway: RunningGateway, query: str, variables: dict | None = None) -> 
     return response.json()
 
 
-def settled(gateway: RunningGateway, query: str) -> dict[str, Any]:
+def settled(gateway: RunningGateway, query: str, variables: dict | None = None) -> dict[str, Any]:
     """The answer once no breaker is left open by an earlier test (they reset in 0.5 s)."""
     deadline = time.monotonic() + 5.0
     while True:
-        answer = post(gateway, query)
+        answer = post(gateway, query, variables)
         if "errors" not in answer or time.monotonic() > deadline:
             return answer
         time.sleep(0.2)
@@ -73,3 +73,25 @@ def test_during_an_erp_outage_a_shipment_still_answers_from_the_tms_and_carrier(
     assert answer["data"]["me"] is None
     assert answer["data"]["shipment"] == {"trackingNumber": tracking}, answer
     assert [tuple(e["path"]) for e in answer["errors"]] == [("me",)], answer
+
+
+def test_inventory_pages_with_a_signed_cursor_instead_of_a_silent_cut(
+    gateway: RunningGateway, clean_faults: Sandbox
+):
+    query = """query($sku: String!, $after: String) {
+        inventory(sku: $sku, first: 1, after: $after) {
+            positions { warehouseId bin } nextCursor } }"""
+    sku = next(
+        sku
+        for sku in (f"MAT-{n:04d}" for n in range(1, 60))
+        if settled(gateway, query, {"sku": sku})["data"]["inventory"]["nextCursor"]
+    )
+    first = post(gateway, query, {"sku": sku})["data"]["inventory"]
+    second = post(gateway, query, {"sku": sku, "after": first["nextCursor"]})["data"]["inventory"]
+    assert len(first["positions"]) == len(second["positions"]) == 1
+    assert first["positions"] != second["positions"]
+    forged = post(gateway, query, {"sku": sku, "after": first["nextCursor"][:-2] + "AA"})
+    assert forged["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", forged
+    other_sku = post(gateway, query, {"sku": "MAT-0001", "after": first["nextCursor"]})
+    if sku != "MAT-0001":
+        assert other_sku["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", other_sku
