@@ -12,9 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.gateway.conftest import RunningGateway, gateway
-
-__all__ = ["gateway"]  # the gateway as a process, the fixture tests/gateway uses
+from tests.gateway.conftest import RunningGateway
+from tests.gateway.conftest import gateway  # noqa: F401  (the gateway as a process)
 from tests.sandbox_processes import Sandbox
 
 MALFORMED_KEYS = [
