@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,9 +88,9 @@ scopes = ["read", "admin"]
     )
 
 
-@pytest.fixture(scope="session")
-def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
-    directory = tmp_path_factory.mktemp("gateway")
+@contextmanager
+def running_gateway(sandbox: Sandbox, directory: Path) -> Iterator[RunningGateway]:
+    """`logistics-gateway run` on a free port in front of `sandbox`, stopped on exit."""
     port = free_port()
     config = directory / "gateway.toml"
     write_config(config, sandbox, port, directory / "gateway.sqlite3")
@@ -110,6 +111,12 @@ def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Itera
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    with running_gateway(sandbox, tmp_path_factory.mktemp("gateway")) as running:
+        yield running
 
 
 def _wait_healthy(gateway: RunningGateway, process: subprocess.Popen[bytes]) -> None:

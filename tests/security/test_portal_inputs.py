@@ -12,8 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.gateway.conftest import RunningGateway
-from tests.gateway.conftest import gateway  # noqa: F401  (the gateway as a process)
+from tests.gateway.conftest import RunningGateway, running_gateway
 from tests.sandbox_processes import Sandbox
 
 MALFORMED_KEYS = [
@@ -68,6 +67,12 @@ def backend_calls(sandbox: Sandbox) -> list[str]:
             if request["path"] not in POLLED_FEEDS:
                 calls.append(f"{backend} {request['method']} {request['path']}?{request['query']}")
     return calls
+
+
+@pytest.fixture(scope="module")
+def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    with running_gateway(sandbox, tmp_path_factory.mktemp("portal-inputs")) as running:
+        yield running
 
 
 @pytest.fixture
