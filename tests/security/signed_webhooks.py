@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +31,11 @@ ADMIN_KEY = "fuzz-admin-key"
 READER_KEY = "fuzz-reader-key"
 
 
-def gateway_config(database_url: str, event_log: str) -> GatewayConfig:
+def gateway_config(
+    database_url: str, event_log: str, backends: Mapping[str, str] | None = None
+) -> GatewayConfig:
+    """The app's configuration; `backends` maps backend names to the sandbox's URLs."""
+
     def client(tenant: str, key: str, scopes: list[str]) -> dict[str, object]:
         digest = hashlib.sha256(key.encode()).hexdigest()
         return {"tenant": tenant, "api_key_sha256": digest, "scopes": scopes}
@@ -40,6 +44,10 @@ def gateway_config(database_url: str, event_log: str) -> GatewayConfig:
         {
             "stores": {"database_url": database_url, "event_log": event_log},
             "polling": {"enabled": False},
+            "backends": {
+                name: {"url": url, "timeout_s": 1.0, "max_retries": 1}
+                for name, url in (backends or {}).items()
+            },
             "webhooks": {
                 "wms_secret": SECRETS["wms"],
                 "swiftparcel_secret": SECRETS["swiftparcel"],
@@ -83,12 +91,11 @@ class WebhookApp:
     def deliver(self, source: str, body: bytes):  # type: ignore[no-untyped-def]
         return self.client.post(f"/webhooks/{source}", content=body, headers=signed(source, body))
 
-    def dead_letter_ids(self, source: str) -> set[str]:
-        answer = self.client.get(
-            "/admin/dead-letters", params={"source": source}, headers={"x-api-key": ADMIN_KEY}
-        )
-        assert answer.status_code == 200, answer.text
-        return {letter["id"] for letter in answer.json()["dead_letters"]}
+    def has_dead_letter(self, source: str, dead_letter_id: str) -> bool:
+        """Whether the dead letter store keeps the letter an answer named, for this source."""
+        runtime = self.client.app_state["runtime"]
+        letter = self.client.portal.call(runtime.stores.dead_letters.get, dead_letter_id)
+        return letter is not None and letter.source == source
 
     def in_event_log(self, source: str, body: bytes) -> bool:
         """Whether every event of an accepted body is in the log: appending it again must be
