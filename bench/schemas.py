@@ -23,6 +23,16 @@ type Query {
   order(id: ID!): Order
 }
 
+type Mutation {
+  "Books a pickup; count is how many this reference booked for the order, this one included."
+  bookPickup(reference: String!, orderId: ID!): Pickup!
+}
+
+type Pickup {
+  count: Int!
+  order: Order!
+}
+
 type Order @key(fields: "id") {
   id: ID!
   number: String!

@@ -20,6 +20,8 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     GraphQLUnionType,
+    OperationDefinitionNode,
+    OperationType,
     build_schema,
     execute,
     parse,
@@ -79,9 +81,19 @@ class Subgraph:
             "order": lambda _info, id: schemas.order(int(id.rsplit("-", 1)[1])),
             "_entities": self._entities,
             "_service": lambda _info: {"sdl": self.sdl},
+            "bookPickup": self._book_pickup,
         }
         self.docs: dict[str, DocumentNode | list[GraphQLError]] = {}
         self.memo: dict[bytes, bytes] = {}
+        self.pickups: dict[str, int] = {}
+
+    def _book_pickup(self, _info: Any, reference: str, orderId: str) -> dict[str, Any]:
+        """A side effect a gateway must cause once per executed mutation field."""
+        if len(self.pickups) >= _MEMO_LIMIT:
+            self.pickups.clear()
+        booking = f"{reference}/{orderId}"
+        count = self.pickups[booking] = self.pickups.get(booking, 0) + 1
+        return {"count": count, "order": schemas.order(int(orderId.rsplit("-", 1)[1]))}
 
     def _entities(self, _info: Any, representations: list[dict[str, Any]]) -> list[Any]:
         """Resolve each representation by its typename and key; unknown ones give null."""
@@ -132,11 +144,20 @@ class Subgraph:
             result = {"data": res.data}
             if res.errors:
                 result["errors"] = [e.formatted for e in res.errors]
+            if _is_mutation(doc):
+                return orjson.dumps(result)
         out = orjson.dumps(result)
         if len(self.memo) >= _MEMO_LIMIT:
             self.memo.clear()
         self.memo[body] = out
         return out
+
+
+def _is_mutation(document: DocumentNode) -> bool:
+    return any(
+        isinstance(d, OperationDefinitionNode) and d.operation == OperationType.MUTATION
+        for d in document.definitions
+    )
 
 
 def _field_resolver(source: Any, info: Any, **args: Any) -> Any:

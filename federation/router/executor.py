@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from federation.router.errors import SubgraphError
-from federation.router.operation import Field, Fragment, Selection
+from federation.router.operation import Conditions, Field, Fragment, Selection
 from federation.router.plan import Fetch, QueryPlan, Schedule
 from federation.router.transports.base import SubgraphRequest, Transport
 
@@ -80,6 +80,8 @@ class PlanExecution:
     # -- one fetch --------------------------------------------------------------------------
 
     async def _run_fetch(self, fetch: Fetch) -> None:
+        if fetch.run_if and not any(self._holds(conditions) for conditions in fetch.run_if):
+            return
         variables = {
             name: self.variables[name] for name in fetch.variables if name in self.variables
         }
@@ -147,6 +149,9 @@ class PlanExecution:
                 continue
             for target, _ in owners[index]:
                 _merge(target, entity, self.abstract_types)
+
+    def _holds(self, conditions: Conditions) -> bool:
+        return all(bool(self.variables.get(name)) == expected for name, expected in conditions)
 
     async def _send(
         self, fetch: Fetch, variables: dict[str, Any], path: list[Any] | tuple[()]

@@ -189,20 +189,17 @@ def field_set_selections(selection_set: SelectionSetNode) -> tuple[Selection, ..
     return _selections(selection_set, {})
 
 
-def merge_response_keys(
-    selections: tuple[Selection, ...], parent_type: str | None = None
-) -> tuple[Selection, ...]:
+def merge_response_keys(selections: tuple[Selection, ...], root_type: str) -> tuple[Selection, ...]:
     """Fields with one response key merged into one field, as GraphQL's CollectFields does.
 
     The planner then fetches each response key once: two selections of one mutation field
-    run it once, and two sub-selections of one field are fetched together. Fragments that
-    always apply (no condition, no type condition or ``parent_type``'s own) are inlined
-    first. Occurrences merge when one's conditions are a
-    subset of the other's: the merged field keeps the weaker conditions and the extra ones
-    guard the other occurrence's sub-selection. Occurrences under unrelated conditions stay
-    apart, since one field cannot be included under either of two conditions.
+    run it once, and two sub-selections of one field are fetched together. Fragments on the
+    parent's own type are inlined first. Occurrences merge when one's conditions are a subset
+    of the other's: the merged field keeps the weaker conditions and the extra ones guard the
+    other occurrence's sub-selection. Occurrences under unrelated conditions stay apart here
+    (one field cannot carry "either condition"); the planner joins those of a mutation.
     """
-    return _ResponseKeyMerger().merge(selections, parent_type)
+    return _ResponseKeyMerger().merge(selections, root_type, root=True)
 
 
 class _ResponseKeyMerger:
@@ -210,23 +207,24 @@ class _ResponseKeyMerger:
 
     def __init__(self) -> None:
         # Keyed by identity; each entry keeps its input alive so that no id is reused.
-        self._merged: dict[tuple[int, str | None], tuple[tuple[Selection, ...], ...]] = {}
+        self._merged: dict[tuple[int, str | None, bool], tuple[tuple[Selection, ...], ...]] = {}
 
     def merge(
-        self, selections: tuple[Selection, ...], parent_type: str | None
+        self, selections: tuple[Selection, ...], parent_type: str | None, root: bool = False
     ) -> tuple[Selection, ...]:
-        memo_key = (id(selections), parent_type)
+        memo_key = (id(selections), parent_type, root)
         known = self._merged.get(memo_key)
         if known is None:
-            known = self._merged[memo_key] = (selections, self._merge(selections, parent_type))
+            merged = self._merge(selections, parent_type, root)
+            known = self._merged[memo_key] = (selections, merged)
         return known[1]
 
     def _merge(
-        self, selections: tuple[Selection, ...], parent_type: str | None
+        self, selections: tuple[Selection, ...], parent_type: str | None, root: bool
     ) -> tuple[Selection, ...]:
         result: list[Selection] = []
         first_of_key: dict[str, int] = {}
-        for selection in _inline_fragments_that_apply(selections, parent_type):
+        for selection in _inline_fragments_that_apply(selections, parent_type, root):
             if isinstance(selection, Fragment):
                 inner = self.merge(selection.selections, selection.type_condition)
                 result.append(Fragment(selection.type_condition, selection.conditions, inner))
@@ -249,19 +247,33 @@ class _ResponseKeyMerger:
 
 
 def _inline_fragments_that_apply(
-    selections: tuple[Selection, ...], parent_type: str | None
+    selections: tuple[Selection, ...], parent_type: str | None, root: bool
 ) -> list[Selection]:
+    """Inline fragments on the parent's own type; at the root their conditions move onto
+    their fields (the planner plans root fields one by one), below it only unconditional
+    fragments are inlined so that a subgraph query keeps one guard per conditional part."""
     flat: list[Selection] = []
     for selection in selections:
         if (
             isinstance(selection, Fragment)
             and selection.type_condition in (None, parent_type)
-            and not selection.conditions
+            and (root or not selection.conditions)
         ):
-            flat.extend(_inline_fragments_that_apply(selection.selections, parent_type))
+            for inner in _inline_fragments_that_apply(selection.selections, parent_type, root):
+                flat.append(_guarded(inner, selection.conditions))
         else:
             flat.append(selection)
     return flat
+
+
+def _guarded(selection: Selection, conditions: Conditions) -> Selection:
+    if not conditions:
+        return selection
+    if isinstance(selection, Field):
+        return replace(selection, conditions=conditions + selection.conditions)
+    return Fragment(
+        selection.type_condition, conditions + selection.conditions, selection.selections
+    )
 
 
 def _combine(first: Field, second: Field) -> Field | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from federation.router.operation import Field, Fragment, Selection
+from federation.router.operation import Conditions, Field, Fragment, Selection
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class Fetch:
     aliased: bool = False
     #: ``query`` or ``mutation`` (entity fetches are queries, even within a mutation).
     kind: str = "query"
+    #: Run only when one of these condition sets holds (empty: always); set on the fetch of
+    #: a mutation field selected under unrelated @skip/@include conditions.
+    run_if: tuple[Conditions, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -52,6 +55,8 @@ class Fetch:
             "variables": list(self.variables),
             "operation": self.operation,
         }
+        if self.run_if:
+            result["runIf"] = [[list(condition) for condition in one] for one in self.run_if]
         if self.entity is not None:
             result["entity"] = {
                 "types": list(self.entity.type_names),
@@ -113,6 +118,10 @@ def print_selections(selections: tuple[Selection, ...]) -> str:
     return " ".join(parts)
 
 
+def _print_conditions(conditions: Conditions) -> str:
+    return " and ".join(("" if expected else "not ") + "$" + name for name, expected in conditions)
+
+
 def print_plan(plan: QueryPlan) -> str:
     """Human-readable plan, stable enough for snapshot tests."""
     lines = [f"QueryPlan ({plan.kind}) {{"]
@@ -122,6 +131,8 @@ def print_plan(plan: QueryPlan) -> str:
             head += f" at {'.'.join(fetch.path)}"
         if fetch.depends_on:
             head += f" after {', '.join('#' + str(i) for i in fetch.depends_on)}"
+        if fetch.run_if:
+            head += " if " + " or ".join(_print_conditions(one) for one in fetch.run_if)
         lines.append(head + " {")
         if fetch.entity is not None:
             typename = fetch.entity.representation_typename

@@ -164,6 +164,30 @@ async def test_one_mutation_field_selected_twice_runs_once_with_both_selections(
     }
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (True, True, {"renameProduct": {"name": "Pallet jack"}}),
+        (False, False, {"renameProduct": {"price": 900}}),
+        (True, False, {"renameProduct": {"name": "Pallet jack", "price": 900}}),
+        (False, True, {}),
+    ],
+)
+async def test_a_mutation_field_under_unrelated_conditions_runs_once_or_not_at_all(
+    any_router: Router, a: bool, b: bool, expected: dict
+) -> None:
+    query = """
+        mutation ($a: Boolean!, $b: Boolean!) {
+          renameProduct(upc: "p1", name: "Pallet jack") @include(if: $a) { name }
+          renameProduct(upc: "p1", name: "Pallet jack") @skip(if: $b) { price }
+        }
+    """
+    (fetch,) = any_router.plan(query).fetches
+    assert fetch.run_if == ((("a", True),), (("b", False),))
+    result = await any_router.execute(query, {"a": a, "b": b})
+    assert result == {"data": expected}
+
+
 async def test_shareable_root_field_is_served_by_one_subgraph(any_router: Router) -> None:
     query = "{ warehouse { code city docks } }"
     result = await any_router.execute(query)

@@ -61,6 +61,7 @@ class _Group:
     key: Key | None = None
     requires: list[tuple[Selection, ...]] = field(default_factory=list)
     source: tuple[Any, SelectionBuilder, Any] | None = None
+    run_if: tuple[Conditions, ...] = ()
 
 
 def plan_operation(
@@ -94,13 +95,18 @@ class _Planner:
             self._child_provided,
         )
         fields = [f for f in self._flatten_root(selections) if f.name not in _INTROSPECTION]
-        for root_field in fields:
-            if operation.kind == "mutation":
-                before = {group.id for group in self.groups}
-                self.root_groups = {}
-                self._plan_root_field(root, root_field, before)
-            else:
+        if operation.kind != "mutation":
+            for root_field in fields:
                 self._plan_root_field(root, root_field, set())
+            return self._emit(operation)
+        for root_field, run_if in _join_mutation_fields(fields):
+            # Each mutation field is its own fetch, after the previous ones: serial execution.
+            before = {group.id for group in self.groups}
+            self.root_groups = {}
+            self._plan_root_field(root, root_field, before)
+            for group in self.groups:
+                if group.id not in before and not group.entity:
+                    group.run_if = run_if
         return self._emit(operation)
 
     def _flatten_root(
@@ -673,9 +679,39 @@ class _Planner:
                     depends_on=tuple(sorted(renumber[d] for d in depends)),
                     aliased=bool(aliased),
                     kind=kind,
+                    run_if=group.run_if,
                 )
             )
         return QueryPlan(operation.kind, tuple(fetches))
+
+
+def _join_mutation_fields(fields: list[Field]) -> list[tuple[Field, tuple[Conditions, ...]]]:
+    """One field per response key, with the conditions of which at least one must hold.
+
+    Occurrences of a mutation field under unrelated conditions (``@include(if: $a)`` and
+    ``@skip(if: $b)``) are one field for GraphQL, run once when either holds. No single
+    subgraph selection says "either", so the joined field runs unconditionally with each
+    occurrence's sub-selection under its own conditions, and its fetch only when one of the
+    conditions holds.
+    """
+    by_key: dict[str, list[Field]] = {}
+    for root_field in fields:
+        by_key.setdefault(root_field.response_key, []).append(root_field)
+    joined: list[tuple[Field, tuple[Conditions, ...]]] = []
+    for occurrences in by_key.values():
+        first = occurrences[0]
+        if len(occurrences) == 1:
+            joined.append((first, ()))
+            continue
+        selections = None
+        if first.selections is not None:
+            selections = tuple(
+                Fragment(None, occurrence.conditions, occurrence.selections or ())
+                for occurrence in occurrences
+            )
+        field = replace(first, conditions=(), selections=selections)
+        joined.append((field, tuple(occurrence.conditions for occurrence in occurrences)))
+    return joined
 
 
 def _live_dependencies(group: _Group, groups: list[_Group], live: set[int]) -> set[int]:
