@@ -4,9 +4,10 @@ Pipeline, outermost first: correlation id → unhandled errors (a masked 500 tha
 connection) → authentication (API keys) → route. `/graphql` runs
 the federation router over the configured subgraphs; `/webhooks/*` take the backends' pushes
 (each authenticated by its own signature, not by API key); `/admin/*` needs the `admin` scope;
-`/health` and the GraphiQL page `/graphiql` are open (`policies.authn.PUBLIC_ROUTES`).
-Everything stateful is built in the lifespan from the configuration and reaches handlers
-through the lifespan state (`request.state`), never through globals.
+`/health` and the GraphiQL page `/graphiql` (when served) are open
+(`policies.authn.PUBLIC_ROUTES`). Everything stateful is built in the lifespan from the
+configuration and reaches handlers through the lifespan state (`request.state`), never through
+globals.
 """
 
 from __future__ import annotations
@@ -30,12 +31,17 @@ from gateway.runtime import GatewayRuntime, api_key_registry, start_runtime
 from gateway.unhandled import UnhandledErrors
 from gateway.webhooks import WebhookIngress
 from policies.authn import ApiKeyAuthentication
+from policies.disclosure import DisclosurePolicy
+from policies.principal import ADMIN_SCOPE
 from process_apis.polling import build_pollers
-
-ADMIN_SCOPE = "admin"
 
 
 def create_app(config: GatewayConfig) -> Starlette:
+    disclosure = DisclosurePolicy(
+        development=config.environment == "development",
+        introspecting_clients=config.introspecting_clients(),
+    )
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, object]]:
         runtime = await start_runtime(config)
@@ -75,7 +81,8 @@ def create_app(config: GatewayConfig) -> Starlette:
 
     async def graphql(request: Request) -> Response:
         runtime: GatewayRuntime = request.state.runtime
-        return await handle_graphql(runtime.router, request)
+        options = disclosure.options_for(request.state.principal)
+        return await handle_graphql(runtime.router, request, options=options)
 
     async def graphiql(_: Request) -> Response:
         return graphiql_response("/graphql")
@@ -111,12 +118,13 @@ def create_app(config: GatewayConfig) -> Starlette:
 
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
-        Route("/graphiql", graphiql, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/webhooks/{source}", webhook, methods=["POST"]),
         Route("/admin/dead-letters", dead_letters, methods=["GET"]),
         Route("/admin/dead-letters/{dead_letter_id}/replay", replay, methods=["POST"]),
     ]
+    if config.serves_graphiql():
+        routes.append(Route("/graphiql", graphiql, methods=["GET"]))
     middleware = [
         Middleware(CorrelationId),
         Middleware(UnhandledErrors),

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterator, Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -41,6 +43,8 @@ class _Section(BaseModel):
 class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    graphiql: bool | None = None
+    """Serve the GraphiQL page at /graphiql; unset: in development only."""
 
 
 class StoresConfig(_Section):
@@ -181,6 +185,8 @@ class ClientConfig(_Section):
     tenant: str = Field(min_length=1)
     api_key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     scopes: frozenset[str] = frozenset({"read"})
+    introspection: bool | None = None
+    """May query the schema (`__schema`, `__type`); unset: in development only."""
 
 
 DEMO_API_KEYS = {
@@ -206,6 +212,52 @@ def _default_subgraphs() -> dict[str, SubgraphConfig]:
     return {name: SubgraphConfig(url=f"inproc:resolvers.{name}:schema") for name in names}
 
 
+PUBLISHED_SECRETS: tuple[str, ...] = (
+    "webhooks.wms_secret",
+    "webhooks.swiftparcel_secret",
+    "webhooks.heritage_password",
+    "backends.*.credential",
+    "clients.*.api_key_sha256",
+    "cursors.signing_key",
+)
+"""Keys holding secrets whose embedded defaults are published with the code: production refuses
+to start while any of them keeps such a value. `*` stands for every entry of a section, and a
+value any entry has by default is refused in all of them. Register each new secret here."""
+
+
+def _entries(section: object) -> Iterator[tuple[str, object]]:
+    if isinstance(section, Mapping):
+        yield from section.items()
+    else:
+        yield from ((name, getattr(section, name)) for name in type(section).model_fields)
+
+
+def _values_at(section: object, pattern: list[str], key: str = "") -> Iterator[tuple[str, object]]:
+    """(dotted key, value) of every key `pattern` names under `section`."""
+    if not pattern:
+        yield key, section
+        return
+    head, *rest = pattern
+    prefix = f"{key}." if key else ""
+    for name, value in _entries(section):
+        if head in ("*", name):
+            yield from _values_at(value, rest, f"{prefix}{name}")
+
+
+def secrets_at_published_defaults(config: GatewayConfig) -> list[str]:
+    """The secret keys of `config` that still hold a published default (or were emptied)."""
+    defaults = GatewayConfig.model_construct()  # the embedded defaults, no environment read
+    offending = []
+    for pattern in PUBLISHED_SECRETS:
+        own_defaults = dict(_values_at(defaults, pattern.split(".")))
+        published = {value for value in own_defaults.values() if value}
+        for key, value in _values_at(config, pattern.split(".")):
+            emptied = not value and bool(own_defaults.get(key))
+            if value in published or emptied:
+                offending.append(key)
+    return sorted(offending)
+
+
 class GatewayConfig(BaseSettings):
     """The whole configuration, validated at once."""
 
@@ -228,13 +280,29 @@ class GatewayConfig(BaseSettings):
     environment: Literal["development", "production"] = "development"
 
     @model_validator(mode="after")
-    def _no_demo_keys_in_production(self) -> GatewayConfig:
-        if self.environment == "production":
-            demo = {client.api_key_sha256 for client in _default_clients().values()}
-            leaked = sorted(name for name, c in self.clients.items() if c.api_key_sha256 in demo)
-            if leaked:
-                raise ValueError(f"clients {', '.join(leaked)} use the demo API keys")
+    def _no_published_secrets_in_production(self) -> GatewayConfig:
+        if self.environment == "production" and (offending := secrets_at_published_defaults(self)):
+            raise PydanticCustomError(
+                "published_secret",
+                'environment = "production" refuses secrets still at their published '
+                "default values: {keys}; set your own (in the file or as LG_* variables)",
+                {"keys": ", ".join(offending)},
+            )
         return self
+
+    def serves_graphiql(self) -> bool:
+        if self.server.graphiql is not None:
+            return self.server.graphiql
+        return self.environment == "development"
+
+    def introspecting_clients(self) -> frozenset[str]:
+        """The clients allowed to query the schema."""
+        development = self.environment == "development"
+        return frozenset(
+            name
+            for name, client in self.clients.items()
+            if (development if client.introspection is None else client.introspection)
+        )
 
     @classmethod
     def settings_customise_sources(
@@ -278,5 +346,5 @@ def describe_errors(error: ValidationError, path: Path | None) -> str:
         message = problem["msg"]
         if problem["type"] == "extra_forbidden":
             message = "unknown key"
-        lines.append(f"  {key}: {message}")
+        lines.append(f"  {key}: {message}" if key else f"  {message}")
     return "\n".join(lines)

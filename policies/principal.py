@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+ADMIN_SCOPE = "admin"
+"""Operations: dead letters, replays, query plans in production."""
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -41,17 +42,31 @@ MAX_BODY_BYTES = 1_048_576
 """Default bound on a request body; a GraphQL operation with its variables fits well within."""
 
 
+@dataclass(frozen=True, slots=True)
+class RequestOptions:
+    """What one request may learn beyond its data, decided by the app that serves the router.
+
+    ``query_plan``: the plan goes in ``extensions`` when the request asks (``X-Query-Plan``);
+    otherwise the header is ignored. ``introspection``: ``__schema`` and ``__type`` may be
+    queried; otherwise such an operation is refused as invalid.
+    """
+
+    query_plan: bool = True
+    introspection: bool = True
+
+
 def build_app(
     router: Router,
     *,
     path: str = "/graphql",
     graphiql: bool = True,
     max_body_bytes: int = MAX_BODY_BYTES,
+    options: RequestOptions = RequestOptions(),
 ) -> ASGIApp:
     """An ASGI app serving ``router`` at ``path`` (and ``/``), ``/health`` and ``/graphiql``."""
 
     async def graphql_endpoint(request: Request) -> Response:
-        return await handle_graphql(router, request, max_body_bytes=max_body_bytes)
+        return await handle_graphql(router, request, max_body_bytes=max_body_bytes, options=options)
 
     async def graphiql_page(_: Request) -> Response:
         return graphiql_response(path)
@@ -73,7 +88,7 @@ def build_app(
     if graphiql:
         routes.append(Route("/graphiql", graphiql_page, methods=["GET"]))
     app = Starlette(routes=routes, lifespan=lifespan)
-    return _DirectPost(router, app, {path, "/"}, max_body_bytes)
+    return _DirectPost(router, app, {path, "/"}, max_body_bytes, options)
 
 
 class _DirectPost:
@@ -84,11 +99,19 @@ class _DirectPost:
     the same as ``handle_graphql``'s: both run ``_answer``.
     """
 
-    def __init__(self, router: Router, app: ASGIApp, paths: set[str], max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        router: Router,
+        app: ASGIApp,
+        paths: set[str],
+        max_body_bytes: int,
+        options: RequestOptions,
+    ) -> None:
         self.router = router
         self.app = app
         self.paths = frozenset(paths)
         self.max_body_bytes = max_body_bytes
+        self.options = options
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
@@ -106,7 +129,7 @@ class _DirectPost:
                 status, payload, media_type, extra = _too_large(self.max_body_bytes)
             else:
                 status, payload, media_type, extra = await _answer(
-                    self.router, "POST", headers, body, {}, request
+                    self.router, "POST", headers, body, {}, request, self.options
                 )
         except ClientDisconnect:
             return
@@ -170,6 +193,7 @@ async def handle_graphql(
     request: Request,
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
+    options: RequestOptions = RequestOptions(),
 ) -> Response:
     """One GraphQL-over-HTTP request; any app that routes to it gets the same semantics."""
     try:
@@ -178,7 +202,13 @@ async def handle_graphql(
             status, payload, media_type, extra = _too_large(max_body_bytes)
         else:
             status, payload, media_type, extra = await _answer(
-                router, request.method, request.headers, body, request.query_params, request
+                router,
+                request.method,
+                request.headers,
+                body,
+                request.query_params,
+                request,
+                options,
             )
     except Exception:  # never leak internals to clients
         _logger.exception("unhandled error while serving a GraphQL request")
@@ -193,6 +223,7 @@ async def _answer(
     body: bytes,
     query_params: Mapping[str, str],
     request: Request,
+    options: RequestOptions,
 ) -> Answer:
     """The answer to one GraphQL request, from primitives: no framework objects needed."""
     media_type = _negotiate(headers.get("accept", ""))
@@ -240,7 +271,7 @@ async def _answer(
             media_type,
             allow="POST",
         )
-    include_plan = headers.get(_PLAN_HEADER, "").lower() in ("true", "1", "yes")
+    asks_for_plan = headers.get(_PLAN_HEADER, "").lower() in ("true", "1", "yes")
     try:
         result = await router.execute(
             query,
@@ -248,7 +279,8 @@ async def _answer(
             operation_name,
             context={"request": request},
             headers=headers,
-            include_plan=include_plan,
+            include_plan=asks_for_plan and options.query_plan,
+            introspection=options.introspection,
         )
     except OperationError as error:
         status = 200

@@ -15,10 +15,13 @@ from typing import Any
 from graphql import (
     DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLUnionType,
+    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
     execute,
@@ -50,6 +53,8 @@ class PreparedOperation:
     projector: Projector
     variable_definitions: tuple[Any, ...]
     introspection: DocumentNode | None
+    introspects: bool
+    """Whether the operation reaches ``__schema`` or ``__type`` anywhere (fragments included)."""
 
 
 class Router:
@@ -159,6 +164,7 @@ class Router:
             projector=Projector(self.schema, root, normalized.selections),
             variable_definitions=normalized.variable_definitions,
             introspection=_introspection_document(ast, operation),
+            introspects=_introspects(ast, operation),
         )
 
     def plan(self, document: str, operation_name: str | None = None) -> QueryPlan:
@@ -176,11 +182,13 @@ class Router:
         *,
         headers: Mapping[str, str] | None = None,
         include_plan: bool = False,
+        introspection: bool = True,
     ) -> dict[str, Any]:
         """Run an operation; the result is a GraphQL response dictionary.
 
         Raises ``OperationError`` only for requests that must not execute at all (parse,
-        validation and variable errors), so the HTTP layer can choose the status code.
+        validation and variable errors, introspection when ``introspection`` is false), so
+        the HTTP layer can choose the status code.
         """
         try:
             prepared = self.prepare(document, operation_name)
@@ -188,6 +196,10 @@ class Router:
             if error.kind != "planning":
                 raise
             return {"errors": error.errors, "data": None}
+        if prepared.introspects and not introspection:
+            message = "Introspection (__schema, __type) is not allowed for this client."
+            refusal = {"message": message, "extensions": {"code": "INTROSPECTION_DISABLED"}}
+            raise OperationError([refusal], kind="validation")
         if prepared.variable_definitions:
             values = get_variable_values(
                 self.schema, list(prepared.variable_definitions), dict(variables or {})
@@ -261,3 +273,31 @@ def _introspection_document(
     )
     others = [d for d in document.definitions if not isinstance(d, OperationDefinitionNode)]
     return DocumentNode(definitions=(reduced, *others))
+
+
+def _introspects(document: DocumentNode, operation: OperationDefinitionNode) -> bool:
+    """Whether ``__schema`` or ``__type`` is selected anywhere, each fragment read once.
+
+    Not only at the root: a field of the query type is introspectable wherever that type is
+    selected. ``__typename`` is data, not introspection.
+    """
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    pending, seen = [operation.selection_set], set()
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value in ("__schema", "__type"):
+                    return True
+                if selection.selection_set is not None:
+                    pending.append(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+                seen.add(selection.name.value)
+                if (fragment := fragments.get(selection.name.value)) is not None:
+                    pending.append(fragment.selection_set)
+    return False

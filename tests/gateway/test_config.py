@@ -69,7 +69,7 @@ def test_a_missing_file_is_an_error_not_a_silent_default(tmp_path):
 def test_production_refuses_the_demo_api_keys(tmp_path):
     path = tmp_path / "gateway.toml"
     path.write_text('environment = "production"\n')
-    with pytest.raises(ConfigError, match="use the demo API keys"):
+    with pytest.raises(ConfigError, match=r"published default values: .*portal-c1001"):
         load_config(path)
 
 

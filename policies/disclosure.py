@@ -1,0 +1,26 @@
+"""What a caller may learn about the API beyond its data: the query plan and the schema.
+
+The query plan names the subgraphs and how they are joined; the schema lists every type and
+field, internal ones included. Both help while developing and help an attacker in production,
+so in production the plan is for the admin scope only and introspection for the clients whose
+configuration allows it. `__typename` is data and stays open to everyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from federation.router.http_app import RequestOptions
+from policies.principal import ADMIN_SCOPE, Principal
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosurePolicy:
+    development: bool
+    introspecting_clients: frozenset[str]
+
+    def options_for(self, principal: Principal) -> RequestOptions:
+        return RequestOptions(
+            query_plan=self.development or principal.has_scope(ADMIN_SCOPE),
+            introspection=principal.client_id in self.introspecting_clients,
+        )
