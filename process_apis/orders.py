@@ -26,10 +26,17 @@ class OrderQueries:
         except BackendNotFound:
             raise NotFound("order", order_id) from None
         require_visible(order.customer_id, tenant_id, "order", order_id)
+        await self.owners.remember([order])
         return order
 
     async def orders(self, tenant_id: str, *, first: int, after: str | None) -> Page[Order]:
-        return await self.erp.orders_page(tenant_id, page_token=after, limit=first)
+        """The tenant's orders newest first; the ERP's keyset paging keeps pages stable while
+        new orders arrive (they come before the first page, never into a later one)."""
+        page = await self.erp.orders_page(
+            tenant_id, newest_first=True, page_token=after, limit=first
+        )
+        await self.owners.remember(page.items)
+        return page
 
     async def customer(self, tenant_id: str) -> Customer:
         try:

@@ -86,17 +86,36 @@ class ShipmentTracking:
         return await self._tracked(tenant_id, booking)
 
     async def for_order(self, tenant_id: str, order_id: str) -> tuple[TrackedShipment, ...]:
-        """The order's shipments, tracked side by side; another tenant's order shows none."""
-        if await self.owners.owner_of(order_id) != tenant_id:
-            return ()
-        bookings = await self.tms.bookings_for_order(order_id)
-        return tuple(await asyncio.gather(*(self._tracked(tenant_id, b) for b in bookings)))
+        """The order's shipments, each asked of its carrier now; another tenant's order shows
+        none."""
+        return (await self.for_orders(tenant_id, [order_id]))[order_id]
 
-    async def _tracked(self, tenant_id: str, booking: Booking) -> TrackedShipment:
+    async def for_orders(
+        self, tenant_id: str, order_ids: Sequence[str]
+    ) -> Mapping[str, tuple[TrackedShipment, ...]]:
+        """The shipments of each order, for a page of orders in one ownership lookup and one TMS
+        listing. One order's shipments are asked of their carriers now; several orders' show
+        the recorded history (`live` False), since a carrier answers one shipment per call."""
+        owners = await self.owners.owners_of(order_ids)
+        visible = [order_id for order_id in order_ids if owners.get(order_id) == tenant_id]
+        bookings = await self.tms.bookings_for_orders(visible)
+        ask_carriers = len(set(order_ids)) == 1
+        tracked = await asyncio.gather(
+            *(self._tracked(tenant_id, booking, ask_carrier=ask_carriers) for booking in bookings)
+        )
+        shipments: dict[str, list[TrackedShipment]] = {order_id: [] for order_id in order_ids}
+        for shipment in tracked:
+            if shipment.shipment.order_id in shipments:
+                shipments[shipment.shipment.order_id].append(shipment)
+        return {order_id: tuple(found) for order_id, found in shipments.items()}
+
+    async def _tracked(
+        self, tenant_id: str, booking: Booking, *, ask_carrier: bool = True
+    ) -> TrackedShipment:
         """The booking with its milestones; the caller has checked that the tenant owns it."""
         shipment = booking.shipment
         recorded = await self.history.history(shipment.tracking_number)
-        live_events, live = await self._live(shipment)
+        live_events, live = await self._live(shipment) if ask_carrier else ((), False)
         shipment = dataclasses.replace(
             shipment,
             customer_id=tenant_id,

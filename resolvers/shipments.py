@@ -12,6 +12,7 @@ from domain.shipments import MilestoneStatus as DomainMilestoneStatus
 from process_apis.tracking import TrackedShipment
 from resolvers.context import context_of
 from resolvers.guard import or_none, or_raise
+from resolvers.loaders import loaders_of
 from resolvers.schema import SubgraphSchema
 from resolvers.values import identifier
 
@@ -68,7 +69,8 @@ class Shipment:
     milestones: list[Milestone] = strawberry.field(description="Every event, oldest first.")
     packages: list[Package]
     live: bool = strawberry.field(
-        description="Whether the carrier confirmed this view just now (else: recorded history)."
+        description="Whether the carrier confirmed this view just now (else: recorded history, "
+        "as for the shipments of several orders at once)."
     )
     order: OrderShipments
 
@@ -118,10 +120,7 @@ class OrderShipments:
     )
     async def shipments(self, info: strawberry.Info) -> list[Shipment] | None:
         order_id = identifier(self.id, "id")
-        context = context_of(info)
-        tracked = await or_raise(
-            context.services.tracking.for_order(context.principal.tenant_id, order_id)
-        )
+        tracked = await or_raise(loaders_of(info).shipments_of_order.load(order_id))
         return [Shipment.of(t) for t in tracked]
 
     @classmethod

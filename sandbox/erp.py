@@ -198,7 +198,12 @@ class ErpBackend(Backend):
 
     def _records(self, request: Request, collection: str, filters: tuple[str, ...]) -> Response:
         records, token = self.listing(
-            request, collection, filters, token_param="page_token", limits=(50, 200)
+            request,
+            collection,
+            filters,
+            token_param="page_token",
+            limits=(50, 200),
+            sort_param="sort",
         )
         return JSONResponse({"records": records, "next_page_token": token})
 
@@ -209,7 +214,7 @@ class ErpBackend(Backend):
         return JSONResponse(document)
 
     async def list_orders(self, request: Request) -> Response:
-        return self._records(request, "orders", ("sold_to", "status"))
+        return self._records(request, "orders", ("sold_to", "status", "doc_no"))
 
     async def get_order(self, request: Request) -> Response:
         return self._one("orders", request.path_params["doc_no"])

@@ -26,6 +26,9 @@ from sandbox.webhooks import Outbound, OutboundQueue, WebhookSender
 
 Handler = Callable[[Request], Awaitable[Response]]
 
+MAX_FILTER_VALUES = 200
+"""How many values one repeated filter parameter may list."""
+
 
 @dataclass(frozen=True)
 class BackendConfig:
@@ -232,17 +235,34 @@ class Backend:
         *,
         token_param: str,
         limits: tuple[int, int],
+        sort_param: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of `collection` narrowed by the `filters` the query names, and the next token.
 
-        `limits` is the page size when none is asked for, and the largest one allowed.
+        A filter given more than once matches any of its values (`order_ref=A&order_ref=B`), up
+        to `MAX_FILTER_VALUES`. `limits` is the page size when none is asked for, and the largest
+        one allowed. When `sort_param` is given, `sort_param=desc` lists the newest first.
         """
-        where = {f: request.query_params[f] for f in filters if request.query_params.get(f)}
+        where: dict[str, Any] = {}
+        for field in filters:
+            values = [value for value in request.query_params.getlist(field) if value]
+            if len(values) > MAX_FILTER_VALUES:
+                message = f"at most {MAX_FILTER_VALUES} values"
+                raise validation_error([{"field": field, "message": message}])
+            if values:
+                where[field] = values[0] if len(values) == 1 else values
+        newest_first = False
+        if sort_param is not None:
+            sort = request.query_params.get(sort_param, "asc")
+            if sort not in ("asc", "desc"):
+                raise validation_error([{"field": sort_param, "message": "must be asc or desc"}])
+            newest_first = sort == "desc"
         documents, last = self.store.page(
             collection,
             after=decode_token(request.query_params.get(token_param), token_param),
             limit=query_limit(request, *limits),
             where=where,
+            newest_first=newest_first,
         )
         return documents, encode_token(last)
 

@@ -119,23 +119,40 @@ class Store:
         limit: int | None = None,
         where: dict[str, Any] | None = None,
         above: tuple[str, int] | None = None,
+        newest_first: bool = False,
     ) -> tuple[list[dict[str, Any]], int | None]:
         """Documents after sequence `after`, and the sequence to continue from (None at end).
 
-        `where` keeps documents whose fields equal the given values; `above` keeps those whose
-        numeric field is greater than the given number (for feeds with their own counters).
+        `where` keeps documents whose fields equal the given value (or one of the values, for a
+        list); `above` keeps those whose numeric field is greater than the given number (for
+        feeds with their own counters). `newest_first` walks the sequence downwards, `after`
+        then being the last sequence seen (0: from the newest).
         """
-        clauses = ["collection = ?", "seq > ?"]
-        parameters: list[Any] = [collection, after]
+        clauses = ["collection = ?"]
+        parameters: list[Any] = [collection]
+        if newest_first:
+            if after:
+                clauses.append("seq < ?")
+                parameters.append(after)
+        else:
+            clauses.append("seq > ?")
+            parameters.append(after)
         for field, value in (where or {}).items():
             self._check_field(field)
-            clauses.append(f"json_extract(body, '$.{field}') = ?")
-            parameters.append(value)
+            if isinstance(value, list | tuple):
+                marks = ", ".join("?" * len(value))
+                clauses.append(f"json_extract(body, '$.{field}') IN ({marks})")
+                parameters.extend(value)
+            else:
+                clauses.append(f"json_extract(body, '$.{field}') = ?")
+                parameters.append(value)
         if above is not None:
             self._check_field(above[0])
             clauses.append(f"json_extract(body, '$.{above[0]}') > ?")
             parameters.append(above[1])
-        sql = f"SELECT seq, body FROM documents WHERE {' AND '.join(clauses)} ORDER BY seq"
+        direction = "DESC" if newest_first else "ASC"
+        sql = f"SELECT seq, body FROM documents WHERE {' AND '.join(clauses)}"
+        sql += f" ORDER BY seq {direction}"
         if limit is not None:
             sql += " LIMIT ?"
             parameters.append(limit + 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -42,13 +42,16 @@ class ErpClient(BackendApi):
 
     async def orders_page(
         self,
-        customer_id: str,
+        customer_id: str | None,
         *,
         status: OrderStatus | None = None,
+        order_ids: Sequence[str] = (),
+        newest_first: bool = False,
         page_token: str | None = None,
         limit: int = 50,
         correlation_id: str | None = None,
     ) -> Page[Order]:
+        """One page of orders, of a customer (None: any) and among `order_ids` when given."""
         operation = "list orders"
         answer = await self._backend.get_json(
             f"{API}/sales-orders",
@@ -56,6 +59,8 @@ class ErpClient(BackendApi):
             params={
                 "sold_to": customer_id,
                 "status": order_status_to_erp(status) if status else None,
+                "doc_no": list(order_ids) or None,
+                "sort": "desc" if newest_first else None,
                 "page_token": page_token,
                 "limit": limit,
             },

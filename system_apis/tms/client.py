@@ -89,17 +89,19 @@ class TmsClient(BackendApi):
         self,
         *,
         order_id: str | None = None,
+        order_ids: Sequence[str] = (),
         tracking_number: str | None = None,
         cursor: str | None = None,
         limit: int = 100,
         correlation_id: str | None = None,
     ) -> Page[Booking]:
+        """One page of bookings, of one order or of any of `order_ids`."""
         operation = "list bookings"
         answer = await self._backend.get_json(
             "/bookings",
             operation=operation,
             params={
-                "order_ref": order_id,
+                "order_ref": [order_id] if order_id else list(order_ids) or None,
                 "tracking_number": tracking_number,
                 "cursor": cursor,
                 "limit": limit,
@@ -115,6 +117,19 @@ class TmsClient(BackendApi):
         pages = iterate_pages(
             lambda cursor: self.bookings_page(
                 order_id=order_id, cursor=cursor, correlation_id=correlation_id
+            )
+        )
+        return tuple([booking async for booking in pages])
+
+    async def bookings_for_orders(
+        self, order_ids: Sequence[str], *, correlation_id: str | None = None
+    ) -> tuple[Booking, ...]:
+        """Every booking of any of the orders, in one listing rather than a call per order."""
+        if not order_ids:
+            return ()
+        pages = iterate_pages(
+            lambda cursor: self.bookings_page(
+                order_ids=order_ids, cursor=cursor, limit=500, correlation_id=correlation_id
             )
         )
         return tuple([booking async for booking in pages])

@@ -95,3 +95,61 @@ def test_inventory_pages_with_a_signed_cursor_instead_of_a_silent_cut(
     other_sku = post(gateway, query, {"sku": "MAT-0001", "after": first["nextCursor"]})
     if sku != "MAT-0001":
         assert other_sku["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", other_sku
+
+
+ORDERS_PAGE = """query($first: Int!, $after: String) {
+    orders(first: $first, after: $after) { orders { id orderedOn } nextCursor } }"""
+
+
+def test_orders_come_newest_first_and_pages_stay_stable_while_orders_arrive(
+    gateway: RunningGateway, clean_faults: Sandbox
+):
+    first_page = settled(gateway, ORDERS_PAGE, {"first": 10})["data"]["orders"]
+    new_order = httpx.post(
+        f"{clean_faults.erp}/api/v1/sales-orders",
+        json={"sold_to": "C-1001", "items": [{"material": "MAT-0001", "qty": 1}]},
+        headers=clean_faults.headers("erp"),
+        timeout=10.0,
+    )
+    assert new_order.status_code == 201, new_order.text
+    second_page = post(gateway, ORDERS_PAGE, {"first": 10, "after": first_page["nextCursor"]})[
+        "data"
+    ]["orders"]
+    listed = first_page["orders"] + second_page["orders"]
+    assert len({order["id"] for order in listed}) == 20, "no order twice across the pages"
+    dates = [order["orderedOn"] for order in listed]
+    assert dates == sorted(dates, reverse=True), dates
+    newest = post(gateway, ORDERS_PAGE, {"first": 1})["data"]["orders"]["orders"]
+    assert newest == [{"id": new_order.json()["doc_no"], "orderedOn": newest[0]["orderedOn"]}]
+
+
+def api_calls(sandbox: Sandbox) -> dict[str, int]:
+    """Requests per backend since the last clear, the carrier pollers' own reads left out."""
+    polled = ("/api/status-updates", "/edi/outbox")
+    return {
+        backend: sum(1 for r in sandbox.requests(backend) if r["path"] not in polled)
+        for backend in sandbox.urls()
+    }
+
+
+ORDERS_WITH_SHIPMENT_STATUS = """query($first: Int!) { orders(first: $first) { orders {
+    id shipments { trackingNumber carrier status live } } } }"""
+
+
+def test_a_page_of_orders_with_their_shipments_costs_the_same_few_calls_at_any_size(
+    gateway: RunningGateway, clean_faults: Sandbox
+):
+    settled(gateway, ORDERS_WITH_SHIPMENT_STATUS, {"first": 1})
+    costs = {}
+    for size in (5, 40):
+        clean_faults.clear_requests()
+        answer = post(gateway, ORDERS_WITH_SHIPMENT_STATUS, {"first": size})
+        assert "errors" not in answer, answer
+        orders = answer["data"]["orders"]["orders"]
+        assert len(orders) == size
+        costs[size] = api_calls(clean_faults)
+        shipped = sum(len(order["shipments"]) for order in orders)
+    assert shipped >= 10, f"the page holds {shipped} shipments"
+    assert costs[40] == costs[5], costs
+    assert costs[40]["erp"] == 1 and costs[40]["tms"] == 1, costs
+    assert costs[40]["swiftparcel"] == costs[40]["roadline"] == 0, costs
