@@ -234,20 +234,8 @@ def graphql_client(
         yield client
 
 
-EMPTY_ID_REASON = (
-    'an empty id answers "Unexpected error." (ValueError from system_apis.urls.segment): '
-    "argument formats are being checked in the resolvers"
-)
-KNOWN_FAILURES = {"invoice": EMPTY_ID_REASON, "order": EMPTY_ID_REASON}
-
-
-def root_fields() -> list[object]:
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[name]))
-        if name in KNOWN_FAILURES
-        else name
-        for name in sorted(SCHEMA.query_type.fields)
-    ]
+def root_fields() -> list[str]:
+    return sorted(SCHEMA.query_type.fields)
 
 
 @pytest.mark.sandbox
