@@ -4,10 +4,10 @@ Pipeline, outermost first: correlation id → unhandled errors (a masked 500 tha
 connection) → authentication (API keys) → route. `/graphql` runs
 the federation router over the configured subgraphs; `/webhooks/*` take the backends' pushes
 (each authenticated by its own signature, not by API key); `/admin/*` needs the `admin` scope;
-`/health` and the GraphiQL page `/graphiql` (when served) are open
-(`policies.authn.PUBLIC_ROUTES`). Everything stateful is built in the lifespan from the
-configuration and reaches handlers through the lifespan state (`request.state`), never through
-globals.
+`/health`, the GraphiQL page `/graphiql` (when served) and `/.well-known/jwks.json` (the keys
+subgraphs verify the forwarded identity with) are open (`policies.authn.PUBLIC_ROUTES`).
+Everything stateful is built in the lifespan from the configuration and reaches handlers
+through the lifespan state (`request.state`), never through globals.
 """
 
 from __future__ import annotations
@@ -23,17 +23,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from federation.router.graphiql import graphiql_response
+from federation.router.headers import Forwarded
 from federation.router.http_app import handle_graphql
 from gateway.config import GatewayConfig
 from gateway.correlation import CorrelationId
 from gateway.inbound import inbound_sources
 from gateway.runtime import GatewayRuntime, api_key_registry, start_runtime
+from gateway.tracing import trace_headers
 from gateway.unhandled import UnhandledErrors
 from gateway.webhooks import WebhookIngress
 from policies.authn import ApiKeyAuthentication
 from policies.disclosure import DisclosurePolicy
 from policies.principal import ADMIN_SCOPE
 from process_apis.polling import build_pollers
+from system_apis.context import CORRELATION_HEADER
 
 
 def create_app(config: GatewayConfig) -> Starlette:
@@ -82,7 +85,13 @@ def create_app(config: GatewayConfig) -> Starlette:
     async def graphql(request: Request) -> Response:
         runtime: GatewayRuntime = request.state.runtime
         options = disclosure.options_for(request.state.principal)
-        return await handle_graphql(runtime.router, request, options=options)
+        return await handle_graphql(
+            runtime.router, request, options=options, forwarded=_forwarded(request)
+        )
+
+    async def public_keys(request: Request) -> Response:
+        runtime: GatewayRuntime = request.state.runtime
+        return JSONResponse(runtime.identity.public_keys())
 
     async def graphiql(_: Request) -> Response:
         return graphiql_response("/graphql")
@@ -119,6 +128,7 @@ def create_app(config: GatewayConfig) -> Starlette:
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/.well-known/jwks.json", public_keys, methods=["GET"]),
         Route("/webhooks/{source}", webhook, methods=["POST"]),
         Route("/admin/dead-letters", dead_letters, methods=["GET"]),
         Route("/admin/dead-letters/{dead_letter_id}/replay", replay, methods=["POST"]),
@@ -131,6 +141,17 @@ def create_app(config: GatewayConfig) -> Starlette:
         Middleware(ApiKeyAuthentication, registry=api_key_registry(config), routes=routes),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+def _forwarded(request: Request) -> Forwarded:
+    """What every remote subgraph receives of this request instead of the caller's
+    credentials: the verified identity, signed per subgraph, and the trace headers."""
+    runtime: GatewayRuntime = request.state.runtime
+    trace = ((CORRELATION_HEADER.lower(), request.state.correlation_id),)
+    return Forwarded(
+        identity=runtime.identity.headers_for(request.state.principal),
+        trace=trace + trace_headers(request.headers),
+    )
 
 
 def _require_admin(request: Request) -> Response | None:

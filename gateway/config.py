@@ -23,7 +23,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from federation.router.headers import HeaderRule, Insert, Propagate, Remove
 from policies.authn import digest_api_key
+from policies.identity import signing_key
 from system_apis.settings import BackendSettings
 
 DEFAULT_CONFIG_FILE = Path("gateway.toml")
@@ -160,11 +162,87 @@ class PollingConfig(_Section):
     max_batches_per_round: int = Field(20, ge=1, le=1000)
 
 
+class HeaderRuleConfig(_Section):
+    """One header rule of a remote subgraph, exactly one kind of:
+    `{ propagate = "x-name", rename = "x-other", default = "value" }` (rename and default
+    optional), `{ insert = "x-name", value = "value" }`, `{ remove = "x-name" }`."""
+
+    propagate: str | None = None
+    rename: str | None = None
+    default: str | None = None
+    insert: str | None = None
+    value: str | None = None
+    remove: str | None = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> HeaderRuleConfig:
+        self.rule()
+        return self
+
+    def rule(self) -> HeaderRule:
+        kinds = [k for k in ("propagate", "insert", "remove") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a header rule has exactly one of propagate, insert or remove")
+        if self.propagate is not None:
+            if self.value is not None:
+                raise ValueError("propagate takes rename and default, not value")
+            return Propagate(self.propagate, self.rename, self.default)
+        if self.rename is not None or self.default is not None:
+            raise ValueError("rename and default belong to propagate")
+        if self.insert is not None:
+            if self.value is None:
+                raise ValueError("insert needs a value")
+            return Insert(self.insert, self.value)
+        if self.value is not None:
+            raise ValueError("remove takes no value")
+        assert self.remove is not None
+        return Remove(self.remove)
+
+
+class HeadersConfig(_Section):
+    """Rules applied to every remote subgraph, before each subgraph's own `headers`."""
+
+    all: tuple[HeaderRuleConfig, ...] = ()
+
+
+DEVELOPMENT_IDENTITY_KEY = "development-identity-signing-key-not-for-production"
+"""Published with the code, so good for one machine only; production sets its own."""
+
+
+class IdentityConfig(_Section):
+    """The caller's verified identity, sent to each remote subgraph as a signed, short-lived
+    JWT in `header`: HS256 with a secret the subgraphs share, or EdDSA with an Ed25519 private
+    key (PEM) whose public half the gateway serves at /.well-known/jwks.json."""
+
+    header: str = "x-gateway-identity"
+    algorithm: Literal["HS256", "EdDSA"] = "HS256"
+    signing_key: str = DEVELOPMENT_IDENTITY_KEY
+    issuer: str = Field("logistics-gateway", min_length=1)
+    lifetime_s: int = Field(60, ge=10, le=900)
+
+    @field_validator("header")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        return Propagate(value).name
+
+    @model_validator(mode="after")
+    def _usable_key(self) -> IdentityConfig:
+        try:
+            signing_key(self.algorithm, self.signing_key)
+        except ValueError as error:
+            raise ValueError(f"signing_key: {error}") from None
+        return self
+
+
 class SubgraphConfig(_Section):
-    """`inproc:package.module:attribute` runs in this process; an http(s) URL is remote."""
+    """`inproc:package.module:attribute` runs in this process; an http(s) URL is remote.
+
+    A remote subgraph receives none of the caller's headers unless `headers` (after the
+    `[headers] all` rules) says so."""
 
     url: str
     timeout_s: PositiveSeconds = 5.0
+    headers: tuple[HeaderRuleConfig, ...] = ()
 
     @field_validator("url")
     @classmethod
@@ -219,6 +297,7 @@ PUBLISHED_SECRETS: tuple[str, ...] = (
     "backends.*.credential",
     "clients.*.api_key_sha256",
     "cursors.signing_key",
+    "identity.signing_key",
 )
 """Keys holding secrets whose embedded defaults are published with the code: production refuses
 to start while any of them keeps such a value. `*` stands for every entry of a section, and a
@@ -273,6 +352,8 @@ class GatewayConfig(BaseSettings):
     backends: BackendsConfig = BackendsConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     cursors: CursorsConfig = CursorsConfig()
+    identity: IdentityConfig = IdentityConfig()
+    headers: HeadersConfig = HeadersConfig()
     polling: PollingConfig = PollingConfig()
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)

@@ -12,11 +12,13 @@ from pathlib import Path
 from aiocache.base import BaseCache
 
 from federation.composition import SubgraphSource, compose, fetch_sdl, load_sdl_from_module
+from federation.router.headers import HeaderRules
 from federation.router.router import Router
 from federation.router.supergraph import Supergraph
 from gateway.config import GatewayConfig
 from policies.authn import ApiKeyRegistry, RegisteredClient
 from policies.cursors import CursorSigner
+from policies.identity import IdentityTokens
 from process_apis.services import LogisticsServices, build_services
 from stores.bundle import Stores, open_stores
 from stores.cache import open_cache
@@ -32,6 +34,7 @@ class GatewayRuntime:
     router: Router
     cache: BaseCache
     cursors: CursorSigner
+    identity: IdentityTokens
 
     async def aclose(self) -> None:
         await self.router.aclose()
@@ -59,6 +62,26 @@ def api_key_registry(config: GatewayConfig) -> ApiKeyRegistry:
     )
 
 
+def header_rules(config: GatewayConfig) -> dict[str, HeaderRules]:
+    """Per subgraph: the `[headers] all` rules, then its own; none means no caller header."""
+    shared = tuple(rule.rule() for rule in config.headers.all)
+    return {
+        name: HeaderRules(shared + tuple(rule.rule() for rule in subgraph.headers))
+        for name, subgraph in config.subgraphs.items()
+    }
+
+
+def identity_tokens(config: GatewayConfig) -> IdentityTokens:
+    identity = config.identity
+    return IdentityTokens(
+        identity.algorithm,
+        identity.signing_key,
+        header=identity.header,
+        issuer=identity.issuer,
+        lifetime_s=identity.lifetime_s,
+    )
+
+
 async def supergraph_sdl(config: GatewayConfig) -> str:
     """The configured supergraph file, or one composed now from the configured subgraphs."""
     if config.supergraph:
@@ -83,9 +106,7 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
             Supergraph.from_sdl(sdl),
             subgraphs={name: subgraph.url for name, subgraph in config.subgraphs.items()},
             subgraph_timeouts={name: s.timeout_s for name, s in config.subgraphs.items()},
-            # Remote subgraphs see the caller's credentials, which also keeps deduplicated
-            # fetches of different callers apart.
-            propagate_headers=("authorization", "x-api-key"),
+            header_rules=header_rules(config),
         )
     except BaseException:
         await cache.close()
@@ -99,4 +120,5 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
         router=router,
         cache=cache,
         cursors=CursorSigner(config.cursors.signing_key.encode()),
+        identity=identity_tokens(config),
     )

@@ -24,7 +24,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from policies.principal import Principal
 
-PUBLIC_ROUTES = frozenset({"/health", "/ready", "/graphiql", "/webhooks/{source}"})
+PUBLIC_ROUTES = frozenset(
+    {"/health", "/ready", "/graphiql", "/webhooks/{source}", "/.well-known/jwks.json"}
+)
 """Route templates served without a credential (a route the app does not register is not served)."""
 
 API_KEY_HEADER = b"x-api-key"

@@ -10,9 +10,11 @@ from federation.router.errors import (
     FederationError,
     OperationError,
     SubgraphError,
+    SubgraphInvalidResponse,
     SubgraphTimeout,
     SupergraphError,
 )
+from federation.router.headers import Forwarded, HeaderRules, Insert, Propagate, Remove
 from federation.router.http_app import build_app
 from federation.router.plan import Fetch, QueryPlan, print_plan
 from federation.router.router import PreparedOperation, Router
@@ -27,13 +29,19 @@ from federation.router.transports import (
 __all__ = [
     "FederationError",
     "Fetch",
+    "Forwarded",
+    "HeaderRules",
     "HttpTransport",
     "InProcessTransport",
+    "Insert",
     "OperationError",
     "PreparedOperation",
+    "Propagate",
     "QueryPlan",
+    "Remove",
     "Router",
     "SubgraphError",
+    "SubgraphInvalidResponse",
     "SubgraphRequest",
     "SubgraphTimeout",
     "Supergraph",

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from federation.router.errors import SubgraphError
+from federation.router.headers import NOTHING_FORWARDED, Forwarded
 from federation.router.operation import Conditions, Field, Fragment, Selection
 from federation.router.plan import Fetch, QueryPlan, Schedule
 from federation.router.transports.base import SubgraphRequest, Transport
@@ -36,6 +37,7 @@ class PlanExecution:
         variables: dict[str, Any],
         headers: Mapping[str, str],
         context: Any,
+        forwarded: Forwarded = NOTHING_FORWARDED,
     ) -> None:
         self.plan = plan
         self.transports = transports
@@ -44,6 +46,7 @@ class PlanExecution:
         self.abstract_types = abstract_types
         self.variables = variables
         self.headers = headers
+        self.forwarded = forwarded
         self.context = context
         self.data: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
@@ -165,26 +168,33 @@ class PlanExecution:
             query=fetch.operation,
             variables=variables,
             headers=self.headers,
+            forwarded=self.forwarded,
             context=self.context,
             mutation=fetch.kind == "mutation",
         )
         try:
             response = await transport.execute(request)
         except SubgraphError as error:
-            self._subgraph_failure(fetch, str(error), path, already_named=True)
+            self._subgraph_failure(fetch, str(error), path, already_named=True, code=error.code)
             return None
         if fetch.aliased:
             _restore_aliases(response.get("data"))
         return response
 
     def _subgraph_failure(
-        self, fetch: Fetch, reason: str, path: Any, *, already_named: bool = False
+        self,
+        fetch: Fetch,
+        reason: str,
+        path: Any,
+        *,
+        already_named: bool = False,
+        code: str = "SUBGRAPH_REQUEST_FAILED",
     ) -> None:
         name = self.subgraph_names.get(fetch.subgraph, fetch.subgraph)
         message = reason if already_named else f'Subgraph "{name}" {reason}'
         error: dict[str, Any] = {
             "message": message,
-            "extensions": {"code": "SUBGRAPH_REQUEST_FAILED", "serviceName": name},
+            "extensions": {"code": code, "serviceName": name},
         }
         if path:
             error["path"] = list(path)

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from federation.router.bodies import read_bounded
 from federation.router.errors import OperationError
 from federation.router.graphiql import graphiql_response
+from federation.router.headers import NOTHING_FORWARDED, Forwarded
 from federation.router.operation import select_operation
 from federation.router.router import Router
 
@@ -194,8 +195,12 @@ async def handle_graphql(
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     options: RequestOptions = RequestOptions(),
+    forwarded: Forwarded = NOTHING_FORWARDED,
 ) -> Response:
-    """One GraphQL-over-HTTP request; any app that routes to it gets the same semantics."""
+    """One GraphQL-over-HTTP request; any app that routes to it gets the same semantics.
+
+    ``forwarded`` is what the app adds to this request's subgraph requests (identity, trace).
+    """
     try:
         body = await read_bounded(request, max_body_bytes) if request.method == "POST" else b""
         if body is None:
@@ -209,6 +214,7 @@ async def handle_graphql(
                 request.query_params,
                 request,
                 options,
+                forwarded,
             )
     except Exception:  # never leak internals to clients
         _logger.exception("unhandled error while serving a GraphQL request")
@@ -224,6 +230,7 @@ async def _answer(
     query_params: Mapping[str, str],
     request: Request,
     options: RequestOptions,
+    forwarded: Forwarded = NOTHING_FORWARDED,
 ) -> Answer:
     """The answer to one GraphQL request, from primitives: no framework objects needed."""
     media_type = _negotiate(headers.get("accept", ""))
@@ -279,6 +286,7 @@ async def _answer(
             operation_name,
             context={"request": request},
             headers=headers,
+            forwarded=forwarded,
             include_plan=asks_for_plan and options.query_plan,
             introspection=options.introspection,
         )

@@ -33,6 +33,12 @@ from graphql.language import SelectionSetNode
 
 from federation.router.errors import OperationError
 from federation.router.executor import PlanExecution
+from federation.router.headers import (
+    NO_CLIENT_HEADERS,
+    NOTHING_FORWARDED,
+    Forwarded,
+    HeaderRules,
+)
 from federation.router.operation import normalize, select_operation
 from federation.router.plan import QueryPlan
 from federation.router.planner import plan_operation
@@ -63,9 +69,10 @@ class Router:
     ``subgraphs`` maps a subgraph name to its location (``http(s)://`` URL or
     ``inproc:module:attribute``), overriding the supergraph's ``join__graph`` URLs;
     ``transports`` supplies ready-made transports by name and wins over both.
-    ``subgraph_timeouts`` overrides ``timeout`` per subgraph name; ``propagate_headers``
-    names the client headers forwarded to HTTP subgraphs; ``deduplicate_fetches`` lets
-    identical concurrent query fetches to an HTTP subgraph share one call.
+    ``subgraph_timeouts`` overrides ``timeout`` per subgraph name; ``header_rules`` say per
+    subgraph name which client headers an HTTP subgraph receives (a subgraph without rules
+    receives none); ``deduplicate_fetches`` lets identical concurrent query fetches to an
+    HTTP subgraph share one call.
     """
 
     def __init__(
@@ -76,7 +83,7 @@ class Router:
         transports: Mapping[str, Transport] | None = None,
         timeout: float = 30.0,
         subgraph_timeouts: Mapping[str, float] | None = None,
-        propagate_headers: tuple[str, ...] = ("authorization",),
+        header_rules: Mapping[str, HeaderRules] | None = None,
         enabled_override_labels: frozenset[str] = frozenset(),
         plan_cache_size: int = 1024,
         deduplicate_fetches: bool = True,
@@ -107,7 +114,7 @@ class Router:
                     graph.name,
                     location,
                     timeout=(subgraph_timeouts or {}).get(graph.name, timeout),
-                    propagate_headers=propagate_headers,
+                    header_rules=(header_rules or {}).get(graph.name, NO_CLIENT_HEADERS),
                     deduplicate=deduplicate_fetches,
                 )
         self._abstract_types = frozenset(
@@ -181,10 +188,14 @@ class Router:
         context: Any = None,
         *,
         headers: Mapping[str, str] | None = None,
+        forwarded: Forwarded = NOTHING_FORWARDED,
         include_plan: bool = False,
         introspection: bool = True,
     ) -> dict[str, Any]:
         """Run an operation; the result is a GraphQL response dictionary.
+
+        ``headers`` are the client's (each subgraph's header rules pick from them);
+        ``forwarded`` what the caller adds to every subgraph request (identity, trace).
 
         Raises ``OperationError`` only for requests that must not execute at all (parse,
         validation and variable errors, introspection when ``introspection`` is false), so
@@ -218,6 +229,7 @@ class Router:
             coerced,
             headers or {},
             context,
+            forwarded,
         )
         await execution.run()
         if prepared.introspection is not None:

@@ -81,7 +81,7 @@ async def test_http_subgraph_timeout_is_reported_with_partial_data(
     finally:
         await router.aclose()
     assert result["data"] is None or result["data"].get("slow") is None
-    assert any("timed out" in e["message"] for e in result["errors"])
+    assert any(e["extensions"]["code"] == "SUBGRAPH_TIMEOUT" for e in result["errors"])
 
 
 async def test_unreachable_http_subgraph_is_an_error(supergraph: Supergraph) -> None:

@@ -35,6 +35,7 @@ PUBLISHED_SECRETS = [
     "clients.portal-c1001.api_key_sha256",
     "clients.portal-c1002.api_key_sha256",
     "cursors.signing_key",
+    "identity.signing_key",
     "webhooks.heritage_password",
     "webhooks.swiftparcel_secret",
     "webhooks.wms_secret",
@@ -72,6 +73,9 @@ heritage_password = "own-heritage-password"
 
 [cursors]
 signing_key = "own-cursor-signing-key-of-the-operator"
+
+[identity]
+signing_key = "own-identity-signing-key-of-the-operator"
 
 [clients.portal]
 tenant = "C-1001"

@@ -4,7 +4,9 @@ A transport takes one GraphQL request for one subgraph and returns the subgraph'
 response as a plain dictionary (``data`` and/or ``errors``). Below this line are only
 primitives (documents, variables, headers); planning, merging and error re-pathing stay
 above it, so HTTP and in-process subgraphs give the router identical results. Failures to
-obtain a GraphQL response raise ``SubgraphError`` (``SubgraphTimeout`` for timeouts).
+obtain a GraphQL response raise ``SubgraphError`` (``SubgraphTimeout`` for timeouts), whose
+message is a neutral sentence for clients; what went wrong in detail (addresses, exception
+text) the transport logs with the request's trace headers and keeps out of the error.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from federation.router.headers import NOTHING_FORWARDED, Forwarded
 
 
 @dataclass(frozen=True)
@@ -21,10 +25,13 @@ class SubgraphRequest:
     subgraph: str
     query: str
     variables: dict[str, Any] = field(default_factory=dict)
+    #: The client's headers; each subgraph's header rules pick what of them is sent.
     headers: Mapping[str, str] = field(default_factory=dict)
     context: Any = None
     #: A mutation changes data: it is sent exactly once, never shared with another request.
     mutation: bool = False
+    #: What the embedding app adds for every subgraph: identity and trace headers.
+    forwarded: Forwarded = NOTHING_FORWARDED
 
 
 class Transport(Protocol):

@@ -6,27 +6,31 @@ httpx's own pool, which matters because subgraph calls are the router's most fre
 A query sent on a kept-alive connection the subgraph had already closed is sent once more;
 a mutation never is, since the subgraph may have applied it. Identical
 query fetches in flight at the same time (same subgraph, body, that is document and
-variables, and the same forwarded headers) share one upstream call, as Apollo Router's and
-Hive Gateway's deduplication do: concurrent clients asking for the same data cost the
-subgraph one request. Forwarded headers are part of the key, so requests carrying
-different credentials never share an answer; mutations are never shared nor retried.
+variables, and the same headers from the subgraph's rules and the caller's identity) share
+one upstream call, as Apollo Router's and Hive Gateway's deduplication do: concurrent
+clients asking for the same data cost the subgraph one request. Those headers are part of
+the key, so requests of different callers never share an answer; the trace headers are not
+(a shared call carries the first request's). Mutations are never shared nor retried.
 Each caller decodes the shared bytes itself, so no two responses share mutable objects.
+A failure reaches the router as a neutral ``SubgraphError``; its detail (address, status,
+exception text) is logged here with the request's trace headers.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+import logging
 from typing import Any
 
 import httpx
 import orjson
 from httpx_aiohttp import AiohttpTransport
 
-from federation.router.errors import SubgraphError, SubgraphTimeout
+from federation.router.errors import SubgraphError, SubgraphInvalidResponse, SubgraphTimeout
+from federation.router.headers import NO_CLIENT_HEADERS, HeaderPairs, HeaderRules
 from federation.router.transports.base import SubgraphRequest
 
-HeaderPairs = tuple[tuple[str, str], ...]
+_logger = logging.getLogger("federation.router.subgraphs")
 
 _REQUEST_HEADERS: HeaderPairs = (
     ("content-type", "application/json"),
@@ -41,7 +45,7 @@ _Outcome = tuple[int, bytes] | SubgraphError | None
 class HttpTransport:
     """POSTs requests to one subgraph URL, keeping connections alive between requests.
 
-    ``propagate_headers`` names the client request headers forwarded to the subgraph;
+    ``header_rules`` say which of the client's headers are sent (none by default);
     ``deduplicate`` lets identical concurrent queries share one call.
     """
 
@@ -51,7 +55,7 @@ class HttpTransport:
         url: str,
         *,
         timeout: float = 30.0,
-        propagate_headers: Iterable[str] = (),
+        header_rules: HeaderRules = NO_CLIENT_HEADERS,
         max_connections: int = 100,
         deduplicate: bool = True,
     ) -> None:
@@ -59,7 +63,7 @@ class HttpTransport:
         self.url = url
         self.timeout = timeout
         self.deduplicate = deduplicate
-        self.propagate = tuple(h.lower() for h in propagate_headers)
+        self.header_rules = header_rules
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
@@ -71,36 +75,43 @@ class HttpTransport:
             body = orjson.dumps({"query": request.query, "variables": request.variables})
         else:
             body = orjson.dumps({"query": request.query})
-        pairs = self._header_pairs(request.headers)
-        if request.mutation:
-            status, content = await self._exchange(body, pairs, retry=False)
-        elif self.deduplicate:
-            status, content = await self._shared_exchange(body, pairs)
-        else:
-            status, content = await self._exchange(body, pairs, retry=True)
-        return self._decode(status, content)
-
-    def _header_pairs(self, headers: Mapping[str, str]) -> HeaderPairs:
-        if not headers or not self.propagate:
-            return _REQUEST_HEADERS
-        if isinstance(headers, dict):
-            found = ((name.lower(), value) for name, value in headers.items())
-            forwarded = [(name, value) for name, value in found if name in self.propagate]
-        else:  # a case-insensitive multi-dict (Starlette's Headers)
-            forwarded = [(name, headers.get(name)) for name in self.propagate]
-        return _REQUEST_HEADERS + tuple(
-            (name, value)
-            for name, value in forwarded
-            if value is not None and _safe_header(name, value)
+        forwarded = request.forwarded
+        caller = (
+            _REQUEST_HEADERS
+            + self.header_rules.apply(request.headers)
+            + forwarded.identity_for(self.name)
         )
+        pairs = caller + forwarded.trace
+        try:
+            if request.mutation:
+                status, content = await self._exchange(body, pairs, retry=False)
+            elif self.deduplicate:
+                status, content = await self._shared_exchange(body, caller, pairs)
+            else:
+                status, content = await self._exchange(body, pairs, retry=True)
+            return self._decode(status, content)
+        except SubgraphError as error:
+            trace = " ".join(f"{name}={value}" for name, value in forwarded.trace)
+            _logger.warning(
+                "subgraph %s at %s failed (%s): %s [%s]",
+                self.name,
+                self.url,
+                error.code,
+                error.detail,
+                trace,
+            )
+            raise
 
-    async def _shared_exchange(self, body: bytes, pairs: HeaderPairs) -> tuple[int, bytes]:
-        key = (body, pairs)
+    async def _shared_exchange(
+        self, body: bytes, caller: HeaderPairs, pairs: HeaderPairs
+    ) -> tuple[int, bytes]:
+        """``caller`` headers (not the trace ones) with the body decide who may share."""
+        key = (body, caller)
         shared = self._in_flight.get(key)
         if shared is not None:
             outcome = await asyncio.shield(shared)
             if isinstance(outcome, SubgraphError):
-                raise type(outcome)(outcome.subgraph, str(outcome))
+                raise type(outcome)(outcome.subgraph, str(outcome), detail=outcome.detail)
             if outcome is not None:
                 return outcome
             return await self._exchange(body, pairs, retry=True)
@@ -129,11 +140,9 @@ class HttpTransport:
                         raise
                     return await self._post(body, pairs)  # a kept-alive connection went stale
         except TimeoutError as error:
-            raise SubgraphTimeout(self.name, f'Subgraph "{self.name}" timed out') from error
+            raise SubgraphTimeout(self.name, detail=f"no answer in {self.timeout} s") from error
         except httpx.HTTPError as error:
-            raise SubgraphError(
-                self.name, f'Subgraph "{self.name}" could not be reached: {error}'
-            ) from error
+            raise SubgraphError(self.name, detail=f"{type(error).__name__}: {error}") from error
 
     async def _post(self, body: bytes, pairs: HeaderPairs) -> tuple[int, bytes]:
         response = await self._client.post(self.url, content=body, headers=pairs)
@@ -143,25 +152,14 @@ class HttpTransport:
         try:
             payload = orjson.loads(content)
         except orjson.JSONDecodeError as error:
-            raise SubgraphError(
-                self.name, f'Subgraph "{self.name}" answered HTTP {status} without GraphQL'
+            raise SubgraphInvalidResponse(
+                self.name, detail=f"HTTP {status}, {len(content)} bytes that are not JSON"
             ) from error
         if not isinstance(payload, dict) or ("data" not in payload and "errors" not in payload):
-            raise SubgraphError(
-                self.name, f'Subgraph "{self.name}" answered with an invalid GraphQL response'
+            raise SubgraphInvalidResponse(
+                self.name, detail=f"HTTP {status}, JSON without data or errors"
             )
         return payload
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-def _safe_header(name: str, value: str) -> bool:
-    """False for a header that could split the request head or is not latin-1."""
-    if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-        return False
-    try:
-        f"{name}{value}".encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True

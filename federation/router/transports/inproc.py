@@ -7,12 +7,14 @@ the subgraph module only when told to and never depends on it in code.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 from federation.router.errors import SubgraphError
 from federation.router.transports.base import SubgraphRequest
 
 PREFIX = "inproc:"
+_logger = logging.getLogger("federation.router.subgraphs")
 
 
 def load_schema(location: str) -> Any:
@@ -46,7 +48,9 @@ class InProcessTransport:
                 context_value=request.context,
             )
         except Exception as error:
-            raise SubgraphError(self.name, f'Subgraph "{self.name}" failed: {error}') from error
+            trace = " ".join(f"{name}={value}" for name, value in request.forwarded.trace)
+            _logger.exception("in-process subgraph %s failed [%s]", self.name, trace)
+            raise SubgraphError(self.name, detail=f"{type(error).__name__}: {error}") from error
         response: dict[str, Any] = {"data": result.data}
         if result.errors:
             response["errors"] = [_format(error) for error in result.errors]
