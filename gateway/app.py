@@ -4,10 +4,11 @@ Pipeline, outermost first: correlation id → unhandled errors (a masked 500 tha
 connection) → authentication (API keys) → route. `/graphql` runs
 the federation router over the configured subgraphs; `/webhooks/*` take the backends' pushes
 (each authenticated by its own signature, not by API key); `/admin/*` needs the `admin` scope;
-`/health`, the GraphiQL page `/graphiql` (when served) and `/.well-known/jwks.json` (the keys
-subgraphs verify the forwarded identity with) are open (`policies.authn.PUBLIC_ROUTES`).
-Everything stateful is built in the lifespan from the configuration and reaches handlers
-through the lifespan state (`request.state`), never through globals.
+`/health` (alive), `/ready` (each dependency's state, see `gateway.readiness`), the GraphiQL
+page `/graphiql` (when served) and `/.well-known/jwks.json` (the keys subgraphs verify the
+forwarded identity with) are open (`policies.authn.PUBLIC_ROUTES`). Everything stateful is built
+in the lifespan from the configuration and reaches handlers through the lifespan state
+(`request.state`), never through globals.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from federation.router.http_app import handle_graphql
 from gateway.config import GatewayConfig
 from gateway.correlation import CorrelationId
 from gateway.inbound import inbound_sources
+from gateway.logs import PrincipalLogContext
+from gateway.readiness import check_readiness
 from gateway.runtime import GatewayRuntime, api_key_registry, start_runtime
 from gateway.tracing import trace_headers
 from gateway.unhandled import UnhandledErrors
@@ -96,12 +99,21 @@ def create_app(config: GatewayConfig) -> Starlette:
     async def graphiql(_: Request) -> Response:
         return graphiql_response("/graphql")
 
-    async def health(request: Request) -> Response:
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def ready(request: Request) -> Response:
         runtime: GatewayRuntime = request.state.runtime
-        breakers = {
-            name: snapshot.state.value for name, snapshot in runtime.clients.breakers().items()
-        }
-        return JSONResponse({"status": "ok", "backends": breakers})
+        readiness = await check_readiness(
+            runtime.clients.breakers(),
+            runtime.stores,
+            lambda: runtime.cache.exists("readiness-probe"),
+            {
+                graph.name: runtime.router.transports[graph.enum_value]
+                for graph in runtime.router.supergraph.graphs.values()
+            },
+        )
+        return JSONResponse(readiness.as_dict(), status_code=readiness.status_code)
 
     async def webhook(request: Request) -> Response:
         ingress: WebhookIngress = request.state.ingress
@@ -128,6 +140,7 @@ def create_app(config: GatewayConfig) -> Starlette:
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
         Route("/.well-known/jwks.json", public_keys, methods=["GET"]),
         Route("/webhooks/{source}", webhook, methods=["POST"]),
         Route("/admin/dead-letters", dead_letters, methods=["GET"]),
@@ -139,6 +152,7 @@ def create_app(config: GatewayConfig) -> Starlette:
         Middleware(CorrelationId),
         Middleware(UnhandledErrors),
         Middleware(ApiKeyAuthentication, registry=api_key_registry(config), routes=routes),
+        Middleware(PrincipalLogContext),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 

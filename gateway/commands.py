@@ -73,11 +73,13 @@ def _serve(config: GatewayConfig, log_level: str) -> None:
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.logs import log_config
 
     uvicorn.run(
         create_app(config),
         host=config.server.host,
         port=config.server.port,
+        log_config=log_config(log_level),
         log_level=log_level,
         access_log=False,
     )

@@ -58,6 +58,10 @@ class EventLog(Protocol):
 
     async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]: ...
 
+    async def ping(self) -> None:
+        """Returns when the log can take appends now; raises otherwise (readiness checks)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -106,6 +110,10 @@ class SqlEventLog:
             )
             for row in rows
         ]
+
+    async def ping(self) -> None:
+        async with self._engine.connect() as connection:
+            await connection.execute(select(1))
 
     async def close(self) -> None:
         """The engine belongs to whoever built it; nothing of the log's own to release."""

@@ -109,5 +109,9 @@ class JetStreamEventLog:
             await subscription.unsubscribe()
         return events
 
+    async def ping(self) -> None:
+        """The stream answers; raises while NATS is unreachable."""
+        await self._js.stream_info(self._stream)
+
     async def close(self) -> None:
         await self._client.drain()

@@ -192,8 +192,10 @@ async def test_an_erp_outage_is_a_clear_error_and_the_breaker_opens(gateway, cle
     for _ in range(3):
         await graphql(gateway, "{ me { name } }")
     async with httpx.AsyncClient(timeout=10.0) as client:
-        health = (await client.get(f"{gateway.url}/health")).json()
-    assert health["backends"]["erp"] == "open"
+        ready = await client.get(f"{gateway.url}/ready")
+    assert ready.status_code == 200, "an open breaker degrades the gateway, it stays in service"
+    assert ready.json()["status"] == "degraded"
+    assert ready.json()["backends"]["erp"] == {"state": "degraded", "breaker": "open"}
     await sandbox.areset_faults("erp")
     await asyncio.sleep(0.6)  # the test configuration's breaker reset time is 0.5 s
     recovered = await graphql(gateway, "{ me { name } }")
