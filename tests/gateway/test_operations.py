@@ -139,9 +139,9 @@ def test_log_lines_are_json_with_correlation_client_and_tenant_and_no_traceback(
             break
         time.sleep(0.1)
     probe = [line for line in mine if line["correlation_id"] == "log-probe-7"]
-    assert all(
-        line["client"] == "portal-c1001" and line["tenant"] == "C-1001" for line in probe
-    ), probe
+    assert all(line["client"] == "portal-c1001" and line["tenant"] == "C-1001" for line in probe), (
+        probe
+    )
     coded = [line for line in probe if line.get("code") == "BACKEND_UNAVAILABLE"]
     assert len(coded) == 1, probe
     assert coded[0]["level"] == "warning" and "exception" not in coded[0]
