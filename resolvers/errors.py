@@ -1,15 +1,19 @@
 """Errors a client may read, and the mask that hides every other one.
 
 Backend failures carry a sentence written for clients (`public_message`) and a code; anything
-else (a bug, an unexpected exception) reaches the client only as "Unexpected error." so no
-internals or stack traces leave the process.
+else (a bug, an unexpected exception) reaches the client only as "Unexpected error." with the
+code INTERNAL_SERVER_ERROR, so no internals or stack traces leave the process; the exception
+is logged with the correlation id.
 """
 
 from __future__ import annotations
 
+import logging
+
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
+from system_apis.context import current_correlation_id
 from system_apis.errors import (
     BackendError,
     BackendRejected,
@@ -17,6 +21,8 @@ from system_apis.errors import (
     BackendTimeout,
     BackendUnavailable,
 )
+
+_logger = logging.getLogger("resolvers")
 
 
 class PublicError(Exception):
@@ -57,5 +63,28 @@ def _is_internal(error: GraphQLError) -> bool:
     return not isinstance(original, PublicError)
 
 
+class _CodedMask(MaskErrors):
+    """Strawberry's mask, plus what every other error has: a code. The client learns only that
+    something failed; what did goes to the log with the request's correlation id."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        _logger.error(
+            "resolver failed at %s: %s: %s [x-correlation-id=%s]",
+            ".".join(str(part) for part in error.path or ()),
+            type(original).__name__,
+            original,
+            current_correlation_id(),
+        )
+        return GraphQLError(
+            message=self.error_message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR"},
+        )
+
+
 def error_mask() -> MaskErrors:
-    return MaskErrors(should_mask_error=_is_internal)
+    return _CodedMask(should_mask_error=_is_internal)

@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 import strawberry
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from starlette.testclient import TestClient
 from strawberry.asgi import GraphQL
 
@@ -30,6 +32,8 @@ from gateway.app import create_app
 from gateway.config import GatewayConfig
 from gateway.runtime import GatewayRuntime
 from policies.identity import InvalidIdentity, verify_identity
+from resolvers.errors import error_mask
+from system_apis.context import correlation_scope
 from tests.sandbox_processes import Sandbox, free_port
 
 API_KEYS = {"C-1001": "egress-key-c1001", "C-1002": "egress-key-c1002"}
@@ -219,11 +223,12 @@ def with_echo(
     directory: Path,
     echo: EchoSubgraph,
     echo_rules: tuple[dict[str, str], ...] = (),
+    identity: dict[str, Any] | None = None,
     **sections: Any,
 ) -> TestClient:
     builtin = {name: {"url": f"inproc:resolvers.{name}:schema"} for name in ORDERS_SUBGRAPHS}
     subgraphs = {**builtin, "echo": {"url": echo.url, "headers": echo_rules}}
-    identity = {"algorithm": "HS256", "signing_key": IDENTITY_KEY, "lifetime_s": 60}
+    identity = identity or {"algorithm": "HS256", "signing_key": IDENTITY_KEY, "lifetime_s": 60}
     config = gateway_config(sandbox, directory, subgraphs=subgraphs, identity=identity, **sections)
     return TestClient(create_app(config))
 
@@ -290,6 +295,28 @@ def test_the_identity_token_verifies_carries_the_caller_and_expires(echoing: Tes
         verify_identity(forged, IDENTITY_KEY, audience="echo")
     other = echoed(echoing, "C-1002")["x-gateway-identity"]
     assert verify_identity(other, IDENTITY_KEY, audience="echo").tenant_id == "C-1002"
+
+
+def test_eddsa_identities_verify_with_the_public_keys_the_gateway_serves(
+    sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    private_pem = (
+        Ed25519PrivateKey.generate()
+        .private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        .decode()
+    )
+    identity = {"algorithm": "EdDSA", "signing_key": private_pem}
+    directory = tmp_path_factory.mktemp("eddsa")
+    with EchoSubgraph() as echo, with_echo(sandbox, directory, echo, identity=identity) as client:
+        token = echoed(client, "C-1002")["x-gateway-identity"]
+        keys = client.get("/.well-known/jwks.json")  # no credential: it is public
+    assert keys.status_code == 200, keys.text
+    jwks = keys.json()
+    assert [k["kty"] for k in jwks["keys"]] == ["OKP"] and "d" not in jwks["keys"][0]
+    caller = verify_identity(token, jwks, audience="echo")
+    assert (caller.client_id, caller.tenant_id) == ("portal-C-1002", "C-1002")
+    with pytest.raises(InvalidIdentity):
+        verify_identity(token, IDENTITY_KEY, audience="echo")  # an HS256 key cannot stand in
 
 
 def test_trace_and_correlation_ids_reach_the_subgraph(echoing: TestClient) -> None:
@@ -392,3 +419,23 @@ def test_invalid_header_rules_stop_the_start_naming_the_key() -> None:
                 load_config(path)
         finally:
             path.unlink()
+
+
+def test_an_unexpected_resolver_failure_is_a_coded_mask_and_a_log_line_with_the_correlation_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def broken(self) -> str | None:
+            raise RuntimeError("db at 10.0.0.5:5432 refused the connection")
+
+    schema = strawberry.federation.Schema(query=Query, extensions=[error_mask])
+    with correlation_scope("mask-7"), caplog.at_level(logging.ERROR, logger="resolvers"):
+        result = schema.execute_sync("{ broken }")
+    [error] = result.errors or []
+    assert error.formatted["message"] == "Unexpected error."
+    assert error.formatted["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert "10.0.0.5" not in str(error.formatted)
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "resolvers")
+    assert "10.0.0.5:5432" in logged and "mask-7" in logged, logged
