@@ -89,15 +89,25 @@ class PlanExecution:
             name: self.variables[name] for name in fetch.variables if name in self.variables
         }
         if fetch.entity is None:
-            response = await self._send(fetch, variables, ())
-            if response is None:
-                return
-            data = response.get("data")
-            if isinstance(data, dict):
-                _merge(self.data, data, self.abstract_types)
-            for error in response.get("errors") or ():
-                self.errors.append(_clean_error(error, error.get("path")))
+            await self._run_root_fetch(fetch, variables)
+        else:
+            await self._run_entity_fetch(fetch, variables)
+
+    async def _run_root_fetch(self, fetch: Fetch, variables: dict[str, Any]) -> None:
+        response = await self._send(fetch, variables, ())
+        answer = self._read_answer(fetch, response, ())
+        if answer is None:
             return
+        data, errors = answer
+        if data is not None:
+            _merge(self.data, data, self.abstract_types)
+        for error in errors:
+            self.errors.append(self._client_error(fetch, error, _response_path(error)))
+
+    async def _run_entity_fetch(self, fetch: Fetch, variables: dict[str, Any]) -> None:
+        """Extend the objects at the fetch's path; none found (their fetch failed, or they
+        lack the fields the representation needs) means no call at all."""
+        assert fetch.entity is not None
         targets: list[tuple[dict[str, Any], list[Any]]] = []
         _collect(self.data, fetch.path, 0, [], targets)
         accepted = fetch.entity.type_names
@@ -122,36 +132,83 @@ class PlanExecution:
         variables["representations"] = representations
         first_path = owners[0][0][1]
         response = await self._send(fetch, variables, first_path)
-        if response is None:
+        answer = self._read_answer(fetch, response, first_path)
+        if answer is None:
             return
-        data = response.get("data")
-        entities = data.get("_entities") if isinstance(data, dict) else None
-        for error in response.get("errors") or ():
-            error_path = error.get("path")
-            client_path = None
+        data, errors = answer
+        if data is None and not errors and response.get("data") is not None:
+            return  # data of the wrong type, already reported
+        for error in errors:
+            error_path = _response_path(error)
+            client_path = first_path
             if (
-                isinstance(error_path, list)
+                error_path is not None
                 and len(error_path) >= 2
                 and error_path[0] == "_entities"
                 and isinstance(error_path[1], int)
-                and error_path[1] < len(owners)
+                and 0 <= error_path[1] < len(owners)
             ):
-                client_path = owners[error_path[1]][0][1] + list(error_path[2:])
-            elif owners:
-                client_path = owners[0][0][1]
-            self.errors.append(_clean_error(error, client_path))
+                client_path = owners[error_path[1]][0][1] + error_path[2:]
+            self.errors.append(self._client_error(fetch, error, client_path))
+        entities = data.get("_entities") if data is not None else None
         if not isinstance(entities, list):
-            if not response.get("errors"):
+            if not errors:
                 self._subgraph_failure(fetch, "returned no entities", first_path)
             return
         if len(entities) != len(representations):
             self._subgraph_failure(fetch, "returned a wrong number of entities", first_path)
             return
         for index, entity in enumerate(entities):
+            if entity is None:
+                continue
             if not isinstance(entity, dict):
+                self._invalid_answer(fetch, "an entity that is not an object", owners[index][0][1])
                 continue
             for target, _ in owners[index]:
                 _merge(target, entity, self.abstract_types)
+
+    def _read_answer(
+        self, fetch: Fetch, response: Any, path: list[Any] | tuple[()]
+    ) -> tuple[dict[str, Any] | None, list[Any]] | None:
+        """The answer's data and errors, or None (and one error) when it is not GraphQL.
+
+        ``data`` must be an object or null and ``errors`` a list: anything else would be
+        merged into the client's answer as if a subgraph had said it, so it is dropped with
+        one error and the well-formed part is kept.
+        """
+        if response is None:
+            return None
+        if not isinstance(response, dict):
+            self._invalid_answer(fetch, "an answer that is not a JSON object", path)
+            return None
+        data = response.get("data")
+        errors = response.get("errors")
+        if errors is not None and not isinstance(errors, list):
+            self._invalid_answer(fetch, "errors that are not a list", path)
+            errors = None
+        if data is not None and not isinstance(data, dict):
+            self._invalid_answer(fetch, "data that is not an object", path)
+            data = None
+        return data, errors or []
+
+    def _client_error(self, fetch: Fetch, error: Any, path: Any) -> dict[str, Any]:
+        """A subgraph error as the client sees it; a malformed one becomes a neutral error."""
+        if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+            return self._neutral_error(fetch, "an error without a message", path)
+        return _clean_error(error, path)
+
+    def _invalid_answer(self, fetch: Fetch, what: str, path: Any) -> None:
+        self.errors.append(self._neutral_error(fetch, what, path))
+
+    def _neutral_error(self, fetch: Fetch, what: str, path: Any) -> dict[str, Any]:
+        name = self.subgraph_names.get(fetch.subgraph, fetch.subgraph)
+        error: dict[str, Any] = {
+            "message": f'Subgraph "{name}" returned {what}.',
+            "extensions": {"code": "SUBGRAPH_INVALID_RESPONSE", "serviceName": name},
+        }
+        if path:
+            error["path"] = list(path)
+        return error
 
     def _holds(self, conditions: Conditions) -> bool:
         return all(bool(self.variables.get(name)) == expected for name, expected in conditions)
@@ -310,10 +367,18 @@ def _merge(target: dict[str, Any], source: dict[str, Any], abstract_types: froze
             target[key] = value
 
 
-def _clean_error(error: Any, path: Any) -> dict[str, Any]:
-    if not isinstance(error, dict):
-        return {"message": str(error)}
-    cleaned: dict[str, Any] = {"message": str(error.get("message", "Subgraph error"))}
+def _response_path(error: Any) -> list[str | int] | None:
+    """An error's ``path`` when it is one (a list of keys and indexes), else None."""
+    path = error.get("path") if isinstance(error, dict) else None
+    if isinstance(path, list) and all(
+        isinstance(key, str) or (isinstance(key, int) and not isinstance(key, bool)) for key in path
+    ):
+        return path
+    return None
+
+
+def _clean_error(error: dict[str, Any], path: Any) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {"message": error["message"]}
     if path:
         cleaned["path"] = list(path)
     extensions = error.get("extensions")

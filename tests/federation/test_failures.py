@@ -95,3 +95,81 @@ async def test_unreachable_http_subgraph_is_an_error(supergraph: Supergraph) -> 
         await router.aclose()
     assert result["data"] is None
     assert result["errors"][0]["extensions"]["serviceName"] == "products"
+
+
+def _codes(result: dict[str, Any]) -> list[str | None]:
+    return [e.get("extensions", {}).get("code") for e in result.get("errors", [])]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"errors": ["boom"]},
+        {"errors": [{"path": ["topProducts"]}]},
+        {"errors": "boom"},
+        {"data": ["boom"]},
+        {"data": "boom", "errors": [None]},
+        ["boom"],
+    ],
+)
+async def test_an_off_spec_root_answer_is_a_neutral_error(
+    supergraph: Supergraph, answer: Any
+) -> None:
+    router = Router(supergraph, transports={"products": _Answers(answer)})
+    result = await router.execute("{ topProducts { name } }")
+    assert result["data"] is None
+    from_subgraph = [e for e in result["errors"] if e.get("extensions")]
+    assert from_subgraph
+    for error in from_subgraph:
+        assert error["extensions"] == {
+            "code": "SUBGRAPH_INVALID_RESPONSE",
+            "serviceName": "products",
+        }
+        assert error["message"].startswith('Subgraph "products" returned ')
+    assert "boom" not in str(result)
+
+
+async def test_the_well_formed_part_of_an_off_spec_answer_survives(supergraph: Supergraph) -> None:
+    answer = {"data": {"topProducts": [{"name": "Jack"}]}, "errors": [{"message": "slow"}, 7]}
+    router = Router(supergraph, transports={"products": _Answers(answer)})
+    result = await router.execute("{ topProducts { name } }")
+    assert result["data"] == {"topProducts": [{"name": "Jack"}]}
+    assert result["errors"][0] == {"message": "slow"}
+    assert _codes(result)[1] == "SUBGRAPH_INVALID_RESPONSE"
+
+
+async def test_an_entity_of_the_wrong_type_is_an_error_at_its_place(
+    supergraph: Supergraph,
+) -> None:
+    accounts = _Answers({"data": {"_entities": [{"name": "Ada"}, "Bob"]}})
+    router = Router(supergraph, transports={"accounts": accounts})
+    result = await router.execute('{ product(upc: "p2") { reviews { body author { name } } } }')
+    (invalid,) = [e for e in result["errors"] if e.get("extensions")]
+    assert invalid["extensions"]["code"] == "SUBGRAPH_INVALID_RESPONSE"
+    assert invalid["path"] == ["product", "reviews", 1, "author"]
+    assert "Bob" not in str(result)
+
+
+async def test_an_entity_error_without_message_keeps_its_place(supergraph: Supergraph) -> None:
+    accounts = _Answers(
+        {"data": {"_entities": [{"name": "Bob"}, None]}, "errors": [{"path": ["_entities", 1]}]}
+    )
+    router = Router(supergraph, transports={"accounts": accounts})
+    result = await router.execute('{ product(upc: "p2") { reviews { body author { name } } } }')
+    assert {
+        "message": 'Subgraph "accounts" returned an error without a message.',
+        "path": ["product", "reviews", 1, "author"],
+        "extensions": {"code": "SUBGRAPH_INVALID_RESPONSE", "serviceName": "accounts"},
+    } in result["errors"]
+
+
+async def test_a_failed_fetch_costs_no_call_to_the_fetches_after_it(
+    supergraph: Supergraph,
+) -> None:
+    later = {name: _Answers({"data": {"_entities": []}}) for name in ("inventory", "reviews")}
+    router = Router(supergraph, transports={"products": _Answers({"errors": ["boom"]}), **later})
+    plan = router.plan("{ topProducts { name inStock reviews { body } } }")
+    assert {fetch.subgraph for fetch in plan.fetches} == {"PRODUCTS", "INVENTORY", "REVIEWS"}
+    result = await router.execute("{ topProducts { name inStock reviews { body } } }")
+    assert result["data"] is None
+    assert [len(transport.requests) for transport in later.values()] == [0, 0]
