@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from federation.composition.api_schema import api_schema_sdl, check_inaccessible
+from federation.composition.api_sdl import api_schema_sdl, check_inaccessible
 from federation.composition.errors import CompositionError
 from federation.composition.merge import merge_subgraphs
 from federation.composition.printing import print_supergraph

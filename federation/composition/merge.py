@@ -13,22 +13,22 @@ from collections.abc import Iterable
 
 from federation.composition.directive_merging import merge_directives
 from federation.composition.errors import CompositionError
-from federation.composition.subgraph import (
-    ROOT_OPERATIONS,
-    Field,
-    Subgraph,
-    TypeDefinition,
-    field_set_coordinates,
-)
-from federation.composition.supergraph import (
+from federation.composition.merged_supergraph import (
     Graph,
     JoinField,
     JoinType,
     MergedArgument,
     MergedEnumValue,
     MergedField,
+    MergedSupergraph,
     MergedType,
-    Supergraph,
+)
+from federation.composition.subgraph import (
+    ROOT_OPERATIONS,
+    Field,
+    Subgraph,
+    TypeDefinition,
+    field_set_coordinates,
 )
 from federation.composition.type_references import TypeReference, input_subtype, output_supertype
 
@@ -68,7 +68,7 @@ def graph_enum_values(names: Iterable[str]) -> dict[str, str]:
     return result
 
 
-def merge_subgraphs(subgraphs: Iterable[Subgraph]) -> Supergraph:
+def merge_subgraphs(subgraphs: Iterable[Subgraph]) -> MergedSupergraph:
     """Merge interpreted subgraphs; raises CompositionError listing every conflict."""
     merger = _Merger(sorted(subgraphs, key=lambda subgraph: subgraph.name))
     supergraph = merger.merge()
@@ -107,7 +107,7 @@ class _Merger:
         self.union_members: dict[str, set[str]] = {}
         self.provided = {subgraph.name: _provided_fields(subgraph) for subgraph in subgraphs}
 
-    def merge(self) -> Supergraph:
+    def merge(self) -> MergedSupergraph:
         type_names = list(dict.fromkeys(n for s in self.subgraphs for n in s.types))
         kinds = self._check_kinds(type_names)
         for subgraph in self.subgraphs:
@@ -136,7 +136,7 @@ class _Merger:
                 " with at least one field"
             )
         merged.sort(key=lambda t: (t.name.lower(), t.name))
-        return Supergraph(
+        return MergedSupergraph(
             graphs=tuple(Graph(self.graph_of[s.name], s.name, s.url) for s in self.subgraphs),
             types=tuple(merged),
             root_types=root_types,

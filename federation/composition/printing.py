@@ -1,4 +1,4 @@
-"""Printing a ``Supergraph`` as SDL in the layout Apollo's composition writes.
+"""Printing a ``MergedSupergraph`` as SDL in the layout Apollo's composition writes.
 
 Types and directive definitions are sorted by name, each type's directives go one per
 line, and only the join arguments that differ from their defaults are written, so output
@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from graphql.language.block_string import print_block_string
 
+from federation.composition.merged_supergraph import (
+    JoinField,
+    JoinType,
+    MergedArgument,
+    MergedField,
+    MergedSupergraph,
+    MergedType,
+)
 from federation.composition.specifications import (
     COST_DIRECTIVE,
     COST_URL,
@@ -23,14 +31,6 @@ from federation.composition.specifications import (
     LIST_SIZE_ARGUMENTS,
 )
 from federation.composition.subgraph import ROOT_OPERATIONS, AppliedDirective
-from federation.composition.supergraph import (
-    JoinField,
-    JoinType,
-    MergedArgument,
-    MergedField,
-    MergedType,
-    Supergraph,
-)
 
 KEYWORDS = {
     "OBJECT": "type",
@@ -42,7 +42,7 @@ KEYWORDS = {
 }
 
 
-def print_supergraph(supergraph: Supergraph) -> str:
+def print_supergraph(supergraph: MergedSupergraph) -> str:
     """The supergraph SDL, ending without a trailing newline like Apollo's output."""
     used = _used_directive_names(supergraph)
     links = [
@@ -97,7 +97,7 @@ def print_supergraph(supergraph: Supergraph) -> str:
     return "\n\n".join(blocks)
 
 
-def _first_use(supergraph: Supergraph):
+def _first_use(supergraph: MergedSupergraph):
     order = supergraph.directive_order
     return lambda name: order.index(name) if name in order else len(order)
 
@@ -106,7 +106,7 @@ def _order(name: str) -> tuple[str, str]:
     return (name.lower(), name)
 
 
-def _used_directive_names(supergraph: Supergraph) -> set[str]:
+def _used_directive_names(supergraph: MergedSupergraph) -> set[str]:
     used: set[str] = set()
 
     def add(directives: tuple[AppliedDirective, ...]) -> None:
@@ -123,7 +123,7 @@ def _used_directive_names(supergraph: Supergraph) -> set[str]:
     return used
 
 
-def _print_graph_enum(supergraph: Supergraph) -> str:
+def _print_graph_enum(supergraph: MergedSupergraph) -> str:
     values = "".join(
         f'  {g.enum_value} @join__graph(name: "{g.name}", url: "{g.url}")\n'
         for g in supergraph.graphs

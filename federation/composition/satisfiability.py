@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections import deque
 
+from federation.composition.merged_supergraph import MergedSupergraph
 from federation.composition.subgraph import Subgraph, field_set_coordinates
-from federation.composition.supergraph import Supergraph
 
 State = tuple[str, str]  # (type name, subgraph name)
 
 
-def check_satisfiability(subgraphs: list[Subgraph], supergraph: Supergraph) -> list[str]:
+def check_satisfiability(subgraphs: list[Subgraph], supergraph: MergedSupergraph) -> list[str]:
     """Messages for fields some query path reaches but cannot resolve."""
     by_name = {s.name: s for s in subgraphs}
     paths: dict[State, str] = {}
