@@ -173,3 +173,64 @@ async def test_a_failed_fetch_costs_no_call_to_the_fetches_after_it(
     result = await router.execute("{ topProducts { name inStock reviews { body } } }")
     assert result["data"] is None
     assert [len(transport.requests) for transport in later.values()] == [0, 0]
+
+
+@pytest.mark.parametrize(
+    ("subgraph", "query", "answer", "data", "message"),
+    [
+        (
+            "products",
+            '{ product(upc: "p1") { upc price } }',
+            {"product": {"upc": "p1", "price": "900"}},
+            {"product": None},
+            "Invalid value for Int field price.",
+        ),
+        (
+            "products",
+            '{ product(upc: "p1") { category } }',
+            {"product": {"category": "NOPE"}},
+            {"product": {"category": None}},
+            "Invalid value for enum Category field category.",
+        ),
+        (
+            "products",
+            "{ topProducts { upc } }",
+            {"topProducts": {"upc": "p1"}},
+            None,
+            "Expected a list for field topProducts.",
+        ),
+        (
+            "products",
+            '{ product(upc: "p1") { upc } }',
+            {"product": "p1"},
+            {"product": None},
+            "Expected an object for field product.",
+        ),
+        (
+            "reviews",
+            '{ search(text: "a") { __typename } }',
+            {"search": [{"__typename": "Bogus"}]},
+            None,
+            "Abstract type SearchResult resolved to an unknown type 'Bogus' for field search.",
+        ),
+        (
+            "accounts",
+            '{ user(id: "u1") { id } }',
+            {"user": {"id": 7, "__typename": "User"}},
+            {"user": {"id": "7"}},
+            None,
+        ),
+    ],
+)
+async def test_values_of_the_wrong_type_become_null_with_an_error(
+    supergraph: Supergraph,
+    subgraph: str,
+    query: str,
+    answer: dict[str, Any],
+    data: Any,
+    message: str | None,
+) -> None:
+    router = Router(supergraph, transports={subgraph: _Answers({"data": answer})})
+    result = await router.execute(query)
+    assert result["data"] == data
+    assert [e["message"] for e in result.get("errors", [])] == ([message] if message else [])

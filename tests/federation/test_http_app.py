@@ -147,3 +147,39 @@ def test_a_body_over_the_bound_is_413(supergraph: Supergraph) -> None:
     assert response.status_code == 413
     assert response.json()["errors"][0]["message"] == "The request body exceeds 1024 bytes."
     assert fits.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[1, 2]",
+        b'{"query": "{ me { id } }", "variables": [1]}',
+        b'{"query": "{ me { id } }", "operationName": 7}',
+        b'{"query": ""}',
+    ],
+)
+def test_a_body_that_is_not_a_graphql_request_is_400(client: TestClient, body: bytes) -> None:
+    response = client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"]
+
+
+def test_variables_that_are_not_json_in_a_get_are_400(client: TestClient) -> None:
+    response = client.get("/graphql", params={"query": "{ me { id } }", "variables": "{oops"})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        ("application/json;q=0.5, application/graphql-response+json", GRAPHQL_RESPONSE),
+        ("application/graphql-response+json;q=bad, application/json", "application/json"),
+        ("text/plain, */*;q=0.1", "application/json"),
+    ],
+)
+def test_the_accept_header_picks_the_media_type_by_quality(
+    client: TestClient, accept: str, media_type: str
+) -> None:
+    response = client.post("/graphql", json={"query": "{ me { id } }"}, headers={"accept": accept})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(media_type)

@@ -164,10 +164,17 @@ WEIGHTS = {"p1": {"KG": 10.0, "LB": 22.0}, "p2": {"KG": 2.0, "LB": 4.4}}
 def _products() -> SdlSubgraph:
     return SdlSubgraph(
         "products",
-        "type Query { products: [Product] }\ntype Product { id: ID! weight(unit: String!): Float }",
+        "type Query { products: [Product] }\n"
+        "type Product { id: ID! weight(unit: String!): Float packages: [Package] }\n"
+        "type Package { kilograms: Float }",
         root={
             "products": [
-                {"id": upc, "weight": lambda unit, upc=upc: WEIGHTS[upc][unit]} for upc in WEIGHTS
+                {
+                    "id": upc,
+                    "weight": lambda unit, upc=upc: WEIGHTS[upc][unit],
+                    "packages": [{"kilograms": WEIGHTS[upc]["KG"] / 2}] * 2,
+                }
+                for upc in WEIGHTS
             ]
         },
     )
@@ -176,13 +183,18 @@ def _products() -> SdlSubgraph:
 def _shipping() -> SdlSubgraph:
     def cost(representation: dict) -> dict:
         # Which unit the weight is in, only the plan knows: each cost comes from its own fetch.
+        if "packages" in representation:
+            handling = sum(package["kilograms"] for package in representation["packages"])
+            return {"id": representation["id"], "handlingCost": handling}
         weight = representation["weight"]
         return {"id": representation["id"], "costPerKg": weight * 2, "costPerLb": weight * 3}
 
     return SdlSubgraph(
         "shipping",
         "type Query { _unused: String }\n"
-        "type Product { id: ID! weight(unit: String!): Float costPerKg: Float costPerLb: Float }",
+        "type Product { id: ID! weight(unit: String!): Float costPerKg: Float costPerLb: Float"
+        " packages: [Package] handlingCost: Float }\n"
+        "type Package { kilograms: Float }",
         entities={"Product": cost},
     )
 
@@ -197,6 +209,12 @@ type Product @join__type(graph: PRODUCTS, key: "id") @join__type(graph: SHIPPING
     @join__field(graph: PRODUCTS) @join__field(graph: SHIPPING, external: true)
   costPerKg: Float @join__field(graph: SHIPPING, requires: "weight(unit: \\"KG\\")")
   costPerLb: Float @join__field(graph: SHIPPING, requires: "weight(unit: \\"LB\\")")
+  packages: [Package]
+    @join__field(graph: PRODUCTS) @join__field(graph: SHIPPING, external: true)
+  handlingCost: Float @join__field(graph: SHIPPING, requires: "packages { kilograms }")
+}
+type Package @join__type(graph: PRODUCTS) @join__type(graph: SHIPPING) {
+  kilograms: Float
 }
 """
 
@@ -261,3 +279,20 @@ async def test_fields_of_sibling_fragments_that_disagree_on_type_are_aliased_and
     assert fetch.aliased and "size__fa_" in fetch.operation, fetch.operation
     result = await router.execute(query)
     assert result == {"data": {"things": [{"size": 1}, {"size": None}]}}
+
+
+async def test_a_requirement_with_a_nested_list_is_read_into_each_representation() -> None:
+    products, shipping = _products(), _shipping()
+    router = _router(products, shipping, supergraph_types=PRODUCTS_AND_SHIPPING)
+    result = await router.execute("{ products { id handlingCost } }")
+    assert result == {
+        "data": {
+            "products": [{"id": "p1", "handlingCost": 10.0}, {"id": "p2", "handlingCost": 2.0}]
+        }
+    }
+    (request,) = shipping.requests
+    assert request.variables["representations"][0] == {
+        "__typename": "Product",
+        "id": "p1",
+        "packages": [{"kilograms": 5.0}, {"kilograms": 5.0}],
+    }

@@ -23,8 +23,6 @@ from graphql import (
     GraphQLObjectType,
     GraphQLUnionType,
     get_named_type,
-    is_list_type,
-    is_non_null_type,
     print_ast,
 )
 
@@ -49,18 +47,35 @@ _MAX_RETRIES = 3
 _INTROSPECTION = frozenset({"__schema", "__type", "__typename"})
 
 
+@dataclass(frozen=True)
+class _Position:
+    """Where planning stands: a group, the selection filled there, what @provides adds."""
+
+    group: _Group
+    builder: SelectionBuilder
+    provided: Provided
+
+
+@dataclass
+class _EntityOrigin:
+    """How an entity fetch reaches its objects: the key, where they come from, @requires."""
+
+    key: Key
+    source: _Position
+    requires: list[tuple[Selection, ...]] = field(default_factory=list)
+
+
 @dataclass
 class _Group:
+    """One subgraph query being planned: a root fetch, or an entity fetch (``origin``)."""
+
     id: int
     graph: str
     type_name: str
     path: tuple[str, ...]
-    entity: bool
+    origin: _EntityOrigin | None
     builder: SelectionBuilder = field(default_factory=SelectionBuilder)
     depends: set[int] = field(default_factory=set)
-    key: Key | None = None
-    requires: list[tuple[Selection, ...]] = field(default_factory=list)
-    source: tuple[Any, SelectionBuilder, Any] | None = None
     run_if: tuple[Conditions, ...] = ()
 
 
@@ -105,7 +120,7 @@ class _Planner:
             self.root_groups = {}
             self._plan_root_field(root, root_field, before)
             for group in self.groups:
-                if group.id not in before and not group.entity:
+                if group.id not in before and group.origin is None:
                     group.run_if = run_if
         return self._emit(operation)
 
@@ -157,7 +172,7 @@ class _Planner:
             tried.add(graph)
             group = self.root_groups.get(graph)
             if group is None:
-                group = self._new_group(graph, root, (), entity=False)
+                group = self._new_group(graph, root, (), None)
                 group.depends |= depends
                 self.root_groups[graph] = group
             self._split_by_type = False
@@ -165,8 +180,10 @@ class _Planner:
 
     # -- groups -------------------------------------------------------------------------------
 
-    def _new_group(self, graph: str, type_name: str, path: tuple[str, ...], entity: bool) -> _Group:
-        group = _Group(len(self.groups), graph, type_name, path, entity)
+    def _new_group(
+        self, graph: str, type_name: str, path: tuple[str, ...], origin: _EntityOrigin | None
+    ) -> _Group:
+        group = _Group(len(self.groups), graph, type_name, path, origin)
         self.groups.append(group)
         return group
 
@@ -265,12 +282,6 @@ class _Planner:
     def _field_type_name(self, parent: str, name: str) -> str:
         parent_type = self.schema.type_map[parent]
         return get_named_type(parent_type.fields[name].type).name  # type: ignore[union-attr]
-
-    def _field_is_list(self, parent: str, name: str) -> bool:
-        field_type = self.schema.type_map[parent].fields[name].type  # type: ignore[union-attr]
-        if is_non_null_type(field_type):
-            field_type = field_type.of_type
-        return is_list_type(field_type)
 
     def _type_applies(self, condition: str | None, type_name: str) -> bool:
         if condition is None or condition == type_name:
@@ -401,7 +412,7 @@ class _Planner:
         requires_met: bool = False,
     ) -> Field | None:
         if selection.name == "__typename":
-            if group.entity is False and not path:
+            if group.origin is None and not path:
                 return None
             if self.supergraph.is_interface_object(parent, group.graph):
                 return self._jump(group, parent, selection, path, builder, provided)  # type: ignore[return-value]
@@ -445,16 +456,16 @@ class _Planner:
             # with only that part, from another subgraph that can serve it.
             self._retries += 1
             try:
-                if group.entity and group.source is not None and path == group.path:
+                if group.origin is not None and path == group.path:
                     # At the top of an entity fetch: go back to where the entity came from.
-                    source, source_builder, source_provided = group.source
+                    source = group.origin.source
                     again = self._jump(
-                        source,
+                        source.group,
                         parent,
                         remainder,
                         path,
-                        source_builder,
-                        source_provided,
+                        source.builder,
+                        source.provided,
                         exclude=frozenset({group.graph}),
                     )
                 else:
@@ -484,7 +495,6 @@ class _Planner:
         graph: str,
         parent: str,
         selection: Selection,
-        provided: Provided,
         same_graph: bool = False,
     ) -> list[tuple[str, str, Key]]:
         """(target graph, entity type, key) ways to resolve ``selection`` on ``parent``."""
@@ -525,13 +535,12 @@ class _Planner:
         path: tuple[str, ...],
         builder: SelectionBuilder,
         provided: Provided,
-        depth: int = 0,
         same_graph: bool = False,
         exclude: frozenset[str] = frozenset(),
     ) -> Selection | None:
         options = [
             option
-            for option in self._jump_options(group.graph, parent, selection, provided, same_graph)
+            for option in self._jump_options(group.graph, parent, selection, same_graph)
             if option[0] not in exclude
         ]
         direct = [
@@ -541,7 +550,7 @@ class _Planner:
                 group.graph, parent, field_set_selections(option[2].selection), provided
             )
         ]
-        if not direct and depth < 2:
+        if not direct:
             direct = [
                 option
                 for option in options
@@ -584,18 +593,19 @@ class _Planner:
         entity_group = self.entity_groups.get(group_key)
         if entity_group is not None and (
             entity_group.id in touched
-            or _conflicting_requires(entity_group.requires, requires_selections)
+            or _conflicting_requires(entity_group.origin.requires, requires_selections)  # type: ignore[union-attr]
         ):
             # Its own data feeds the requirement: a separate, later fetch.
             group_key += (print_ast(requires) if requires is not None else None,)
             entity_group = self.entity_groups.get(group_key)
         if entity_group is None:
-            entity_group = self._new_group(target, entity_type, path, entity=True)
-            entity_group.key = key
-            entity_group.source = (group, builder, provided)
+            origin = _EntityOrigin(key, _Position(group, builder, provided))
+            entity_group = self._new_group(target, entity_type, path, origin)
             self.entity_groups[group_key] = entity_group
-        if requires is not None and requires_selections not in entity_group.requires:
-            entity_group.requires.append(requires_selections)
+        origin = entity_group.origin
+        assert origin is not None
+        if requires is not None and requires_selections not in origin.requires:
+            origin.requires.append(requires_selections)
         entity_group.depends |= touched - {entity_group.id}
         self._touch(entity_group)
         if isinstance(selection, Fragment):
@@ -621,7 +631,7 @@ class _Planner:
             if isinstance(selection, Field) and not self._can_resolve(
                 graph, parent, selection.name, provided
             ):
-                options = self._jump_options(graph, parent, selection, provided)
+                options = self._jump_options(graph, parent, selection)
                 if not any(
                     self._providable(graph, parent, field_set_selections(o[2].selection), provided)
                     for o in options
@@ -643,16 +653,14 @@ class _Planner:
             used = group.builder.variables()
             variables = tuple(sorted(v for v in used if v in definitions))
             declared = [definitions[v] for v in variables]
-            if group.entity:
+            if group.origin is not None:
                 declared.insert(0, "$representations: [_Any!]!")
                 body = (
                     f"_entities(representations: $representations) {{ ... on {group.type_name} "
                     f"{{ {body} }} }}"
                 )
-                representation: tuple[Selection, ...] = field_set_selections(
-                    group.key.selection  # type: ignore[union-attr]
-                )
-                for requires in group.requires:
+                representation = field_set_selections(group.origin.key.selection)
+                for requires in group.origin.requires:
                     representation += requires
                 type_names = {group.type_name}
                 if self._is_abstract(group.type_name):
@@ -665,7 +673,7 @@ class _Planner:
                 entity = EntityStep(tuple(sorted(type_names)), group.type_name, representation)
             else:
                 entity = None
-            kind = operation.kind if not group.entity else "query"
+            kind = operation.kind if group.origin is None else "query"
             header = kind + (f"({', '.join(declared)})" if declared else "")
             depends = _live_dependencies(group, self.groups, live_ids)
             fetches.append(
