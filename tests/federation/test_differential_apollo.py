@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import orjson
@@ -42,16 +42,22 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def _peer_or_skip() -> Path:
-    """The installed Apollo peer; a missing toolchain skips, or fails under CI."""
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        message = f"the differential test needs {' and '.join(missing)} on PATH"
+    """The installed Apollo peer; without node, npm or the install it skips, under CI fails."""
+
+    def unavailable(message: str) -> NoReturn:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if missing:
+        unavailable(f"the differential test needs {' and '.join(missing)} on PATH")
     from bench.run import _ensure_peer
 
-    return _ensure_peer()
+    try:
+        return _ensure_peer()
+    except (OSError, subprocess.SubprocessError) as error:
+        unavailable(f"Apollo Gateway could not be installed in bench/.peer: {error}")
 
 
 @contextlib.contextmanager
