@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
+from federation.router.limits import DEFAULT_LIMITS, OperationLimits
 from gateway.commands import add_compose_command, add_demo_command, add_run_command
 
 
@@ -47,8 +49,34 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="send every subgraph fetch, even when an identical one is in flight",
     )
+    parser.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change an operation limit, e.g. max_depth=30 ('none' lifts it); defaults: "
+        + ", ".join(f"{name}={value}" for name, value in asdict(DEFAULT_LIMITS).items()),
+    )
     parser.add_argument("--log-level", default="warning")
     parser.set_defaults(handler=_serve)
+
+
+def _parse_limits(items: Sequence[str]) -> OperationLimits:
+    """``--limit`` values over the router's defaults; a bad name or value stops the command."""
+    known = asdict(DEFAULT_LIMITS)
+    chosen: dict[str, int | None] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        name, value = name.strip(), value.strip().lower()
+        if name not in known:
+            raise SystemExit(f"--limit: unknown limit {name!r}; known: {', '.join(known)}")
+        if value == "none":
+            chosen[name] = None
+        elif value.isdigit():
+            chosen[name] = int(value)
+        else:
+            raise SystemExit(f"--limit {name}: expects a whole number or 'none', got {value!r}")
+    return OperationLimits(**{**known, **chosen})
 
 
 def _parse_locations(items: Sequence[str]) -> dict[str, str]:
@@ -77,6 +105,7 @@ def _serve(arguments: argparse.Namespace) -> int:
         timeout=arguments.timeout,
         enabled_override_labels=frozenset(arguments.override_label),
         deduplicate_fetches=not arguments.no_deduplication,
+        limits=_parse_limits(arguments.limit),
     )
     uvicorn.run(
         build_app(router),

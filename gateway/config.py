@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from federation.router.headers import HeaderRule, Insert, Propagate, Remove
+from federation.router.limits import DEFAULT_LIMITS, OperationLimits
 from policies.authn import digest_api_key
 from policies.identity import signing_key
 from system_apis.settings import BackendSettings
@@ -257,6 +258,21 @@ class SubgraphConfig(_Section):
         return value
 
 
+class LimitsConfig(_Section):
+    """What one GraphQL document may cost before it is validated, planned or executed."""
+
+    max_document_length: int = Field(DEFAULT_LIMITS.max_document_length, ge=1)
+    max_tokens: int = Field(DEFAULT_LIMITS.max_tokens, ge=1)
+    max_depth: int = Field(DEFAULT_LIMITS.max_depth, ge=1)
+    max_aliases: int = Field(DEFAULT_LIMITS.max_aliases, ge=0)
+    max_root_fields: int = Field(DEFAULT_LIMITS.max_root_fields, ge=1)
+    max_fields: int = Field(DEFAULT_LIMITS.max_fields, ge=1)
+    max_field_merge_cost: int = Field(DEFAULT_LIMITS.max_field_merge_cost, ge=1)
+
+    def operation_limits(self) -> OperationLimits:
+        return OperationLimits(**self.model_dump())
+
+
 class ClientConfig(_Section):
     """A caller of the API: the tenant it acts for and the digest of its API key."""
 
@@ -355,6 +371,7 @@ class GatewayConfig(BaseSettings):
     identity: IdentityConfig = IdentityConfig()
     headers: HeadersConfig = HeadersConfig()
     polling: PollingConfig = PollingConfig()
+    limits: LimitsConfig = LimitsConfig()
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)
     supergraph: str | None = None

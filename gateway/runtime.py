@@ -107,6 +107,7 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
             subgraphs={name: subgraph.url for name, subgraph in config.subgraphs.items()},
             subgraph_timeouts={name: s.timeout_s for name, s in config.subgraphs.items()},
             header_rules=header_rules(config),
+            limits=config.limits.operation_limits(),
         )
     except BaseException:
         await cache.close()

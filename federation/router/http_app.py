@@ -39,6 +39,9 @@ _logger = logging.getLogger("federation.router.http")
 #: status, body, media type and extra headers of one answer
 Answer = tuple[int, bytes, str, dict[str, str] | None]
 
+_REQUEST_ERRORS = ("limits", "parse", "validation", "variables")
+"""Operation errors that are the request's fault: 400 for clients of the new media type."""
+
 MAX_BODY_BYTES = 1_048_576
 """Default bound on a request body; a GraphQL operation with its variables fits well within."""
 
@@ -292,7 +295,7 @@ async def _answer(
         )
     except OperationError as error:
         status = 200
-        if media_type == GRAPHQL_RESPONSE and error.kind in ("parse", "validation", "variables"):
+        if media_type == GRAPHQL_RESPONSE and error.kind in _REQUEST_ERRORS:
             status = 400
         return _reply({"errors": error.errors}, status, media_type)
     return _reply(result, 200, media_type)
@@ -306,8 +309,9 @@ def _is_mutation(router: Router, query: str, operation_name: str | None) -> bool
     """Whether a GET asks for anything but a query; prepared documents are not parsed again."""
     try:
         return router.prepare(query, operation_name).kind != "query"
-    except OperationError:
-        pass  # invalid documents and subscriptions: decided from the text as before
+    except OperationError as error:
+        if error.kind in ("limits", "parse"):
+            return False  # refused before parsing completed; never parsed again here
     try:
         operation = select_operation(parse(query), operation_name)
     except Exception:

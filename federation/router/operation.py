@@ -2,7 +2,9 @@
 
 Fragment spreads become inline fragments, literal ``@skip``/``@include`` are decided here,
 and the remaining variable conditions are kept as ``(variable, expected)`` pairs that a
-request evaluates with a dictionary lookup.
+request evaluates with a dictionary lookup. Each named fragment is normalised once and its
+selections shared by every spread of it, so normalising is linear in the document however
+often fragments spread each other.
 """
 
 from __future__ import annotations
@@ -92,9 +94,9 @@ def normalize(
     document: DocumentNode, operation: OperationDefinitionNode, root_type: str
 ) -> Operation:
     """Turn the chosen operation into frozen selections."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+    fragments = _Fragments(
+        {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    )
     return Operation(
         kind=operation.operation.value,
         name=operation.name.value if operation.name else None,
@@ -102,6 +104,21 @@ def normalize(
         selections=_selections(operation.selection_set, fragments),
         variable_definitions=tuple(operation.variable_definitions or ()),
     )
+
+
+class _Fragments:
+    """A document's fragment definitions and, once normalised, their shared selections."""
+
+    def __init__(self, definitions: dict[str, FragmentDefinitionNode]) -> None:
+        self.definitions = definitions
+        self._normalized: dict[str, tuple[Selection, ...]] = {}
+
+    def selections(self, name: str) -> tuple[Selection, ...]:
+        normalized = self._normalized.get(name)
+        if normalized is None:
+            normalized = _selections(self.definitions[name].selection_set, self)
+            self._normalized[name] = normalized
+        return normalized
 
 
 def _conditions(node: Any) -> Conditions | None:
@@ -138,7 +155,7 @@ def _variables_in(node: Any) -> frozenset[str]:
 
 
 def _selections(
-    selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode]
+    selection_set: SelectionSetNode | None, fragments: _Fragments
 ) -> tuple[Selection, ...]:
     if selection_set is None:
         return ()
@@ -173,12 +190,12 @@ def _selections(
                 )
             )
         elif isinstance(node, FragmentSpreadNode):
-            definition = fragments[node.name.value]
+            definition = fragments.definitions[node.name.value]
             result.append(
                 Fragment(
                     definition.type_condition.name.value,
                     conditions,
-                    _selections(definition.selection_set, fragments),
+                    fragments.selections(node.name.value),
                 )
             )
     return tuple(result)
@@ -186,7 +203,7 @@ def _selections(
 
 def field_set_selections(selection_set: SelectionSetNode) -> tuple[Selection, ...]:
     """A parsed ``FieldSet`` as operation selections."""
-    return _selections(selection_set, {})
+    return _selections(selection_set, _Fragments({}))
 
 
 def merge_response_keys(selections: tuple[Selection, ...], root_type: str) -> tuple[Selection, ...]:

@@ -7,7 +7,6 @@ fetches and projects the merged data onto the client's selection.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,6 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLError,
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLUnionType,
@@ -25,7 +23,6 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     execute,
-    parse,
     validate,
 )
 from graphql.execution.values import get_variable_values
@@ -39,8 +36,17 @@ from federation.router.headers import (
     Forwarded,
     HeaderRules,
 )
+from federation.router.limits import (
+    DEFAULT_LIMITS,
+    FieldMergeCostExceeded,
+    OperationLimits,
+    check_shape,
+    parse_within_limits,
+    validation_rules,
+)
 from federation.router.operation import normalize, select_operation
 from federation.router.plan import QueryPlan
+from federation.router.plan_cache import PlanCache, cache_key
 from federation.router.planner import plan_operation
 from federation.router.projection import Projector
 from federation.router.supergraph import Supergraph
@@ -48,6 +54,13 @@ from federation.router.transports.base import Transport
 from federation.router.transports.http import HttpTransport
 from federation.router.transports.inproc import PREFIX as INPROC_PREFIX
 from federation.router.transports.inproc import InProcessTransport
+
+_PREPARED_BYTES_PER_CHARACTER = 128
+"""Size of a prepared operation per character of its document (measured: 100 to 240)."""
+_PREPARED_BYTES = 16_384
+"""Size of a prepared operation whatever its document: plan, projector, their caches."""
+_REFUSAL_BYTES = 1_024
+"""Size of a cached refusal besides its messages."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,9 @@ class Router:
     subgraph name which client headers an HTTP subgraph receives (a subgraph without rules
     receives none); ``deduplicate_fetches`` lets identical concurrent query fetches to an
     HTTP subgraph share one call.
+    ``limits`` bound what one document may cost before it is validated or planned; prepared
+    operations and refusals are cached by document digest, up to ``plan_cache_size`` entries
+    and ``plan_cache_bytes`` of estimated size.
     """
 
     def __init__(
@@ -86,15 +102,18 @@ class Router:
         header_rules: Mapping[str, HeaderRules] | None = None,
         enabled_override_labels: frozenset[str] = frozenset(),
         plan_cache_size: int = 1024,
+        plan_cache_bytes: int = 128 * 1024 * 1024,
         deduplicate_fetches: bool = True,
+        limits: OperationLimits = DEFAULT_LIMITS,
     ) -> None:
         self.supergraph = supergraph
         self.schema = supergraph.api_schema
         self.enabled_override_labels = enabled_override_labels
-        self._cache: OrderedDict[tuple[str, str | None], PreparedOperation | OperationError] = (
-            OrderedDict()
+        self.limits = limits
+        self._validation_rules = validation_rules(limits)
+        self._cache: PlanCache[PreparedOperation | OperationError] = PlanCache(
+            plan_cache_size, plan_cache_bytes
         )
-        self._cache_size = plan_cache_size
         self._subgraph_names = {g.enum_value: g.name for g in supergraph.graphs.values()}
         overrides = dict(subgraphs or {})
         given = dict(transports or {})
@@ -126,31 +145,30 @@ class Router:
     # -- preparation ------------------------------------------------------------------------
 
     def prepare(self, document: str, operation_name: str | None = None) -> PreparedOperation:
-        """Parse, validate, normalise and plan, once per (document, operation name)."""
-        cache_key = (document, operation_name)
-        cached = self._cache.get(cache_key)
+        """Check limits, parse, validate, normalise and plan, once per (document, name)."""
+        key = cache_key(document, operation_name)
+        cached = self._cache.get(key)
         if cached is None:
             try:
                 cached = self._prepare(document, operation_name)
+                size = _PREPARED_BYTES + _PREPARED_BYTES_PER_CHARACTER * len(document)
             except OperationError as error:
                 cached = error
-            self._cache[cache_key] = cached
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(cache_key)
+                size = _REFUSAL_BYTES + sum(len(e["message"]) for e in error.errors)
+            self._cache.put(key, cached, size)
         if isinstance(cached, OperationError):
-            raise cached
+            raise cached.with_traceback(None)  # a cached refusal must not collect tracebacks
         return cached
 
     def _prepare(self, document: str, operation_name: str | None) -> PreparedOperation:
-        try:
-            ast = parse(document)
-        except GraphQLError as error:
-            raise OperationError([error.formatted], kind="parse") from error
-        errors = validate(self.schema, ast)
+        ast = parse_within_limits(document, self.limits)
+        check_shape(ast, self.limits)
+        errors = validate(self.schema, ast, self._validation_rules)
         if errors:
-            raise OperationError([e.formatted for e in errors], kind="validation")
+            over_budget = any(isinstance(e, FieldMergeCostExceeded) for e in errors)
+            raise OperationError(
+                [e.formatted for e in errors], kind="limits" if over_budget else "validation"
+            )
         try:
             operation = select_operation(ast, operation_name)
         except ValueError as error:
@@ -197,9 +215,9 @@ class Router:
         ``headers`` are the client's (each subgraph's header rules pick from them);
         ``forwarded`` what the caller adds to every subgraph request (identity, trace).
 
-        Raises ``OperationError`` only for requests that must not execute at all (parse,
-        validation and variable errors, introspection when ``introspection`` is false), so
-        the HTTP layer can choose the status code.
+        Raises ``OperationError`` only for requests that must not execute at all (limits,
+        parse, validation and variable errors, introspection when ``introspection`` is
+        false), so the HTTP layer can choose the status code.
         """
         try:
             prepared = self.prepare(document, operation_name)

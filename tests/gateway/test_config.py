@@ -76,6 +76,6 @@ def test_production_refuses_the_demo_api_keys(tmp_path):
 def test_the_example_configuration_is_valid_and_matches_the_defaults():
     example = Path(__file__).resolve().parents[2] / "gateway.example.toml"
     config, defaults = load_config(example), GatewayConfig()
-    for section in ("server", "stores", "polling", "webhooks", "subgraphs"):
+    for section in ("server", "stores", "polling", "webhooks", "subgraphs", "limits"):
         assert getattr(config, section) == getattr(defaults, section), section
     assert config.backends.erp == defaults.backends.erp

@@ -1,0 +1,56 @@
+"""The cache of prepared operations, bounded in entries and in (estimated) bytes.
+
+Keys are digests of the document and the operation name, so the cache never holds a
+client's document itself; entries are what preparing it produced, a plan or the error that
+refused it (a refused document is refused again from the cache, without parsing). Sizes are
+estimates given by the caller: a plan grows with its document, an error with its messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import Generic, TypeVar
+
+Entry = TypeVar("Entry")
+
+
+def cache_key(document: str, operation_name: str | None) -> bytes:
+    """A collision-resistant key: two documents never share a plan."""
+    digest = hashlib.blake2b(document.encode("utf-8", "surrogatepass"), digest_size=20)
+    if operation_name is not None:
+        digest.update(b"\x00" + operation_name.encode("utf-8", "surrogatepass"))
+    return digest.digest()
+
+
+class PlanCache(Generic[Entry]):
+    """Least recently used entries are dropped once either bound is passed."""
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[bytes, tuple[Entry, int]] = OrderedDict()
+        self.size_bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: bytes) -> Entry | None:
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        self._entries.move_to_end(key)
+        return found[0]
+
+    def put(self, key: bytes, entry: Entry, size: int) -> None:
+        """Keep ``entry``, unless it alone is larger than the whole cache may be."""
+        previous = self._entries.pop(key, None)
+        if previous is not None:
+            self.size_bytes -= previous[1]
+        if size > self.max_bytes or self.max_entries <= 0:
+            return
+        self._entries[key] = (entry, size)
+        self.size_bytes += size
+        while len(self._entries) > self.max_entries or self.size_bytes > self.max_bytes:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self.size_bytes -= dropped
