@@ -3,7 +3,13 @@
 from stores.bundle import Stores, open_stores
 from stores.cursors import CursorStore, SqlCursorStore
 from stores.dead_letters import DeadLetter, DeadLetterStore, SqlDeadLetterStore
-from stores.event_log import AppendResult, EventLog, SqlEventLog, StoredEvent
+from stores.event_log import (
+    AppendResult,
+    EventLog,
+    EventLogUnavailable,
+    SqlEventLog,
+    StoredEvent,
+)
 from stores.milestones import MilestoneStore, SqlMilestoneStore
 from stores.sql import create_tables, open_engine
 
@@ -13,6 +19,7 @@ __all__ = [
     "DeadLetter",
     "DeadLetterStore",
     "EventLog",
+    "EventLogUnavailable",
     "MilestoneStore",
     "SqlCursorStore",
     "SqlDeadLetterStore",

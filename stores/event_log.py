@@ -41,6 +41,14 @@ EVENTS = Table(
 )
 
 
+class EventLogUnavailable(Exception):
+    """The log's engine cannot be reached right now; nothing was appended, try again later.
+
+    Raised at once rather than after a wait, so whoever appends can answer its own caller
+    (an ingress: 503 with Retry-After) while that caller is still listening.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class AppendResult:
     position: int

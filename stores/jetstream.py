@@ -3,30 +3,63 @@
 JetStream's own deduplication (the `Nats-Msg-Id` header within the stream's duplicate window)
 turns a redelivered event into a no-op; consumers still dedupe by event id beyond that window.
 A publish acknowledgement means the stream has stored the message (file storage).
+
+NATS may go away for any length of time (a restart, an upgrade, a network cut). The connection
+then reconnects for ever, waiting longer after each failed attempt up to a ceiling. Meanwhile
+an append fails at once with `EventLogUnavailable` instead of queueing behind the outage, so
+an ingress answers its sender "try again" while it can still be heard; once the connection is
+back, appends succeed again. Reading asks the stream for messages by sequence number (the
+stream's message-get API), so it creates no consumer, however often it is called.
 """
 
 from __future__ import annotations
 
+import logging
+import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import nats
 import orjson
-from nats.aio.client import Client
+from nats.aio.client import Client, Server
+from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from domain.events import EventEnvelope, envelope_from_dict, envelope_to_dict
-from stores.event_log import AppendResult, StoredEvent
+from stores.event_log import AppendResult, EventLogUnavailable, StoredEvent
 
 _SUBJECT_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_UNREACHABLE = (
+    NatsTimeout,
+    NoRespondersError,
+    ConnectionClosedError,
+    OutboundBufferLimitError,
+    ServiceUnavailableError,
+)
+logger = logging.getLogger(__name__)
 
 
 def _token(text: str) -> str:
     return _SUBJECT_UNSAFE.sub("_", text) or "_"
+
+
+def reconnect_backoff(
+    base_s: float, max_s: float, random: Callable[[], float] = random.random
+) -> Callable[[list[Server], dict[str, Any]], tuple[Server | None, float]]:
+    """nats-py's server choice hook, used for its delay: exponential in the failed attempts
+    since the last success, capped at `max_s`, with full jitter so replicas do not stampede."""
+
+    def choose(servers: list[Server], _info: dict[str, Any]) -> tuple[Server | None, float]:
+        attempts = min((server.reconnects for server in servers), default=0)
+        ceiling = min(max_s, base_s * 2 ** min(attempts, 30))
+        return None, ceiling * random()
+
+    return choose
 
 
 class JetStreamEventLog:
@@ -38,19 +71,44 @@ class JetStreamEventLog:
         stream: str = "LOGISTICS_EVENTS",
         subject_prefix: str = "logistics.events",
         duplicate_window: timedelta = timedelta(hours=24),
+        request_timeout_s: float = 2.0,
     ) -> None:
         self._client = client
-        self._js: JetStreamContext = client.jetstream()
+        self._js: JetStreamContext = client.jetstream(timeout=request_timeout_s)
         self._stream = stream
         self._prefix = subject_prefix
         self._duplicate_window = duplicate_window
+        self._timeout = request_timeout_s
 
     @classmethod
-    async def connect(cls, url: str, **options: object) -> JetStreamEventLog:
-        client = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=3)
-        log = cls(client, **options)  # type: ignore[arg-type]
+    async def connect(
+        cls,
+        url: str,
+        *,
+        reconnect_base_s: float = 0.1,
+        reconnect_max_s: float = 5.0,
+        **options: Any,
+    ) -> JetStreamEventLog:
+        """Connect (the first connection must succeed) and keep reconnecting for ever after."""
+
+        async def report(error: Exception) -> None:
+            logger.warning("event log: NATS connection problem: %s", error)
+
+        client = await nats.connect(
+            url,
+            connect_timeout=2,
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_to_server_handler=reconnect_backoff(reconnect_base_s, reconnect_max_s),
+            error_cb=report,
+        )
+        log = cls(client, **options)
         await log.ensure_stream()
         return log
+
+    @property
+    def connected(self) -> bool:
+        return self._client.is_connected
 
     async def ensure_stream(self) -> None:
         try:
@@ -66,47 +124,38 @@ class JetStreamEventLog:
             )
 
     async def append(self, envelope: EventEnvelope) -> AppendResult:
+        """Durable once it returns; `EventLogUnavailable` at once while NATS is away."""
+        self._require_connection("append")
         subject = f"{self._prefix}.{_token(envelope.aggregate_type)}.{_token(envelope.event_type)}"
-        ack = await self._js.publish(
-            subject,
-            orjson.dumps(envelope_to_dict(envelope)),
-            stream=self._stream,
-            headers={"Nats-Msg-Id": envelope.event_id},
-        )
+        try:
+            ack = await self._js.publish(
+                subject,
+                orjson.dumps(envelope_to_dict(envelope)),
+                stream=self._stream,
+                headers={"Nats-Msg-Id": envelope.event_id},
+            )
+        except _UNREACHABLE as error:
+            raise EventLogUnavailable(f"event log did not confirm the append: {error}") from error
         return AppendResult(position=int(ack.seq), duplicate=bool(ack.duplicate))
 
     async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]:
-        info = await self._js.stream_info(self._stream)
-        if info.state.last_seq <= after:
-            return []
-        subscription = await self._js.pull_subscribe(
-            f"{self._prefix}.>",
-            stream=self._stream,
-            config=ConsumerConfig(
-                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                opt_start_seq=after + 1,
-                inactive_threshold=30.0,
-            ),
-        )
+        """Up to `limit` events after position `after`, fetched one by one by sequence."""
+        self._require_connection("read")
         events: list[StoredEvent] = []
+        sequence = after + 1
         try:
             while len(events) < limit:
                 try:
-                    batch = await subscription.fetch(min(limit - len(events), 256), timeout=0.5)
-                except NatsTimeout:
-                    break
-                for message in batch:
-                    await message.ack()
-                    envelope = envelope_from_dict(orjson.loads(message.data))
-                    events.append(
-                        StoredEvent(
-                            position=int(message.metadata.sequence.stream), envelope=envelope
-                        )
+                    message = await self._js.get_msg(
+                        self._stream, seq=sequence, subject=f"{self._prefix}.>", next=True
                     )
-                if events and events[-1].position >= info.state.last_seq:
-                    break
-        finally:
-            await subscription.unsubscribe()
+                except NotFoundError:
+                    break  # nothing at or after this sequence yet
+                envelope = envelope_from_dict(orjson.loads(message.data or b"{}"))
+                events.append(StoredEvent(position=int(message.seq), envelope=envelope))
+                sequence = int(message.seq) + 1
+        except _UNREACHABLE as error:
+            raise EventLogUnavailable(f"event log could not be read: {error}") from error
         return events
 
     async def ping(self) -> None:
@@ -114,4 +163,11 @@ class JetStreamEventLog:
         await self._js.stream_info(self._stream)
 
     async def close(self) -> None:
-        await self._client.drain()
+        if self._client.is_connected:
+            await self._client.drain()
+        else:
+            await self._client.close()
+
+    def _require_connection(self, action: str) -> None:
+        if not self._client.is_connected:
+            raise EventLogUnavailable(f"event log cannot {action}: NATS is not connected")
