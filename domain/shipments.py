@@ -64,6 +64,7 @@ MILESTONE_TEXT_LIMITS: Mapping[str, int] = {
     "city": 100,
     "region": 100,
     "country": 2,
+    "shipper_reference": 100,
 }
 """Maximum length of each text field (others: `domain.storable.DEFAULT_TEXT_LENGTH`); the
 milestone history's columns are sized from it."""
@@ -71,7 +72,13 @@ milestone history's columns are sized from it."""
 
 @dataclass(frozen=True, slots=True)
 class Milestone:
-    """One carrier event, canonical status plus the carrier's own words."""
+    """One carrier event, canonical status plus the carrier's own words.
+
+    Three references name the shipment, as X12 214's B10 does: `tracking_number` is the
+    carrier's own reference, the one customers see (a PRO number for freight carriers);
+    `shipper_reference` is the shipper's shipment id as the carrier echoes it back (our
+    booking), when the carrier sends one; `carrier` is who the carrier is (its SCAC).
+    """
 
     event_id: str
     tracking_number: str
@@ -84,6 +91,7 @@ class Milestone:
     city: str | None = None
     region: str | None = None
     country: str | None = None
+    shipper_reference: str | None = None
 
     def __post_init__(self) -> None:
         """Only what the event log and the milestone history can store exists."""

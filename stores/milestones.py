@@ -42,6 +42,7 @@ MILESTONES = Table(
     Column("city", String(_LIMITS["city"]), nullable=True),
     Column("region", String(_LIMITS["region"]), nullable=True),
     Column("country", String(_LIMITS["country"]), nullable=True),
+    Column("shipper_reference", String(_LIMITS["shipper_reference"]), nullable=True),
 )
 
 

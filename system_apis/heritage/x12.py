@@ -11,6 +11,10 @@ and GE01 counts the transaction sets, ST02 = SE02 and SE01 counts the set's segm
 SE. Every problem raises `MalformedPayload` whose reason names the segment, its position
 (1-based, counted from ISA) and the element, e.g. "segment 12 (SE): SE01 says 9 segments, the
 set has 8". Nothing else escapes from parsing, whatever the input.
+
+The version of the standard decides element layouts inside the sets (a 003070 date has six
+digits, a 004010 one eight): `release` reads it from the group's GS08, else the interchange's
+ISA12, as a number (3070, 4010, 5010, ...).
 """
 
 from __future__ import annotations
@@ -102,6 +106,28 @@ class Interchange:
     @property
     def receiver(self) -> str:
         return self.header.element(8).strip()
+
+
+def release(interchange: Interchange, group: FunctionalGroup) -> int:
+    """The X12 release a group's sets are written in: 3070 for 003070, 5010 for 005010.
+
+    GS08 names it for the group ("004010", or with an industry suffix "004010VICS"); ISA12 (the
+    envelope's version, "00401") stands in when GS08 is empty.
+    """
+    version = group.header.element(8).strip()
+    if version:
+        digits = version[:6]
+        if not (len(digits) == 6 and digits.isascii() and digits.isdigit()):
+            raise MalformedPayload(
+                f"{group.header.where(8)}: version {version[:20]!r} is not a release like 004010"
+            )
+        return int(digits)
+    envelope = interchange.header.element(12).strip()
+    if not (len(envelope) == 5 and envelope.isascii() and envelope.isdigit()):
+        raise MalformedPayload(
+            f"{interchange.header.where(12)}: version {envelope!r} is not a release like 00401"
+        )
+    return int(envelope) * 10
 
 
 def decode(data: bytes | str) -> str:

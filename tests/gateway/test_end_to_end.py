@@ -335,7 +335,7 @@ async def test_x12_with_a_wrong_password_is_refused_and_a_truncated_one_dead_let
 
     message = (
         b"ISA*00*          *00*          *02*HRTG           *ZZ*GATEWAY        *261120*1403*U*00401"
-        b"*000000901*0*P*>~GS*QM*HRTG*GATEWAY*20261120*1403*901*X*004010~ST*214*0001~B10*SO-1*HF1*HRTG~"
+        b"*000000901*0*P*>~GS*QM*HRTG*GATEWAY*20261120*1403*901*X*004010~ST*214*0001~B10*HF1*BK-1*HRTG~"
     )
     refused = await post_webhook(
         gateway,

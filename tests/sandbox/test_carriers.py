@@ -113,6 +113,7 @@ async def test_heritage_outbox_is_well_formed_x12(clean_faults: Sandbox) -> None
     interchanges = parse_interchanges(response.text)
     assert len(interchanges) > 100
     controls = []
+    releases = set()
     for interchange in interchanges:
         header, segments = interchange["header"], interchange["segments"]
         assert len(header) == 106 and header[105] == interchange["terminator"]
@@ -129,14 +130,24 @@ async def test_heritage_outbox_is_well_formed_x12(clean_faults: Sandbox) -> None
         assert se[2] == st[2]
         assert ge[2] == gs[6] and int(iea[2]) == int(isa[13]) == int(gs[6])
         b10 = segments[names.index("B10")]
-        # A shipment made ad hoc through /_admin/emit (other tests do) has no order reference.
-        assert b10[1].startswith("SO-") or b10[1] == ""
-        assert re.fullmatch(r"HF\d{8}", b10[2]) and b10[3] == "HRTG"
+        # A shipment made ad hoc through /_admin/emit (other tests do) has no booking.
+        assert re.fullmatch(r"HF\d{8}", b10[1]) and b10[3] == "HRTG"
+        assert b10[2].startswith("BK") or b10[2] == "", b10
+        release = gs[8]
+        assert isa[12] == release[:5]
+        releases.add(release)
         at7 = segments[names.index("AT7")]
-        assert re.fullmatch(r"\d{8}", at7[5]) and re.fullmatch(r"\d{4}", at7[6])
-        assert at7[7] in ("LT", "ET", "CT", "MT", "PT", "UT")
+        if release < "004010":
+            date, century, clock, time_code = at7[5:9]
+            assert re.fullmatch(r"\d{6}", date) and century == "20", at7
+        else:
+            date, clock, time_code = at7[5:8]
+            assert re.fullmatch(r"\d{8}", date), at7
+        assert re.fullmatch(r"\d{4}", clock)
+        assert time_code in ("LT", "ET", "CT", "MT", "PT", "UT")
         controls.append(int(isa[13]))
     assert controls == sorted(controls) and len(set(controls)) == len(controls)
+    assert releases == {"003070", "004010", "005010"}
     delimiters = {(i["element"], i["terminator"]) for i in interchanges}
     assert delimiters == {("*", "~"), ("|", "\n")}
     statuses = {s[1] for i in interchanges for s in i["segments"] if s[0] == "AT7"}

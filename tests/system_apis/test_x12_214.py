@@ -147,7 +147,11 @@ def test_unknown_status_code_is_named_with_its_position() -> None:
         (("GS*QM", "GS*IM"), r"GS01\): functional id 'IM'"),
         (("ST*214", "ST*210"), r"ST01 is '210', expected 214"),
         (("LX*1~", ""), r"AT7 outside an LX loop"),
-        (("B10*SO-100042*HF12345678*HRTG~", "B10*SO-100042**HRTG~"), r"B1002\): shipment id"),
+        (("B10*HF12345678*BK", "B10**BK"), r"B1001\): carrier's reference \(PRO number\) missing"),
+        (("*BK-100042*HRTG~", "*BK-100042*~"), r"B1003\): SCAC '' is not 2 to 4 capitals"),
+        (("*BK-100042*HRTG~", "*BK-100042*hrtg-x~"), r"B1003\): SCAC 'hrtg-x'"),
+        (("*004010~ST", "*4.1~ST"), r"GS08\): version '4.1' is not a release like 004010"),
+        (("*004010~ST", "*002040~ST"), r"GS08\): release 002040 is older than 003070"),
     ],
 )
 def test_each_broken_part_is_named(broken: tuple[str, str], message: str) -> None:
@@ -159,6 +163,76 @@ def test_each_broken_part_is_named(broken: tuple[str, str], message: str) -> Non
         text = text.replace("SE*10*", "SE*9*")
     with pytest.raises(MalformedPayload, match=message):
         parse_x12_214(text)
+
+
+def test_b10_names_the_carriers_reference_the_shippers_id_and_the_carrier() -> None:
+    (milestone,) = parse_x12_214(interchange())
+    assert milestone.tracking_number == "HF12345678", "B1001, the PRO customers see"
+    assert milestone.shipper_reference == "BK-100042", "B1002, our shipment id"
+    assert milestone.carrier == "HRTG", "B1003, the SCAC"
+
+
+def test_b10_without_the_shippers_id_still_gives_the_milestone() -> None:
+    text = interchange().replace("*BK-100042*", "**")
+    (milestone,) = parse_x12_214(text)
+    assert milestone.shipper_reference is None and milestone.tracking_number == "HF12345678"
+
+
+def test_carriers_sharing_one_endpoint_are_told_apart_by_their_scac() -> None:
+    heritage = Shipment(scac="HRTG")
+    other = Shipment(scac="ODFL")
+    first, second = parse_x12_214(interchange([heritage, other]))
+    assert (first.carrier, second.carrier) == ("HRTG", "ODFL")
+    assert first.tracking_number == second.tracking_number
+    assert first.event_id != second.event_id, "one PRO at two carriers is two shipments"
+
+
+@pytest.mark.parametrize("release", ["003070", "004010", "005010", "006020"])
+def test_every_release_reads_to_the_same_milestone(release: str) -> None:
+    assert parse_x12_214(interchange(release=release)) == parse_x12_214(interchange())
+
+
+def test_003070_puts_the_century_after_a_six_digit_date() -> None:
+    text = interchange(release="003070")
+    assert "*261120*20*0803*CT~" in text
+    (milestone,) = parse_x12_214(text)
+    assert milestone.occurred_at.astimezone(UTC) == datetime(2026, 11, 20, 14, 3, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("date", "year"), [("20261120", 2026), ("20681231", 2068), ("19991231", 1999)]
+)
+def test_003070_without_a_century_reads_two_digit_years_in_a_window(date: str, year: int) -> None:
+    status = Status(date=date, time_code="UT")
+    text = interchange([Shipment(loops=((status,),))], release="003070", century=False)
+    (milestone,) = parse_x12_214(text)
+    assert milestone.occurred_at.year == year
+
+
+def test_the_version_comes_from_isa12_when_gs08_is_empty() -> None:
+    text = interchange(release="003070").replace("*X*003070~", "*X*~")
+    (milestone,) = parse_x12_214(text)
+    assert milestone.occurred_at.astimezone(UTC) == datetime(2026, 11, 20, 14, 3, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        (("*261120*20*", "*261340*20*"), r"AT705\): 20261340 0803 is not a real date"),
+        (("*261120*20*", "*20261120*20*"), r"AT705\): date '20261120' is not YYMMDD"),
+        (("*261120*20*", "*261120*X9*"), r"AT706\): century 'X9' is not two digits"),
+        (("*20*0803*", "*20*8:03*"), r"AT707\): time '8:03' is not HHMM"),
+        (("*0803*CT~", "*0803*XX~"), r"AT708\): unknown time code 'XX'"),
+    ],
+)
+def test_each_broken_part_of_a_003070_status_is_named(
+    broken: tuple[str, str], message: str
+) -> None:
+    text = interchange(release="003070")
+    old, new = broken
+    assert old in text
+    with pytest.raises(MalformedPayload, match=message):
+        parse_x12_214(text.replace(old, new))
 
 
 def test_missing_iea_is_malformed() -> None:

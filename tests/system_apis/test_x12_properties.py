@@ -1,6 +1,8 @@
 """Properties of the X12 reader and the 214 mapping over generated messages.
 
-Whatever delimiters the header declares, a valid message reads back to what was written; a
+Whatever delimiters the header declares and whichever release it is written in (003070 with
+its six-digit dates and century element, 004010, 005010 and later), a valid message reads
+back to what was written, B10's three references included; a
 message cut short anywhere, or with any byte changed, is either still a valid message or a
 `MalformedPayload`, never another exception.
 """
@@ -8,6 +10,7 @@ message cut short anywhere, or with any byte changed, is either still a valid me
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +28,7 @@ from system_apis.heritage.x12 import (
     parse_interchanges,
     render_interchange,
 )
-from tests.system_apis.x12_samples import Shipment, Status, interchange, isa
+from tests.system_apis.x12_samples import RELEASES, Shipment, Status, interchange, isa
 
 ELEMENT_SEPARATORS = "*|^!+@#"
 COMPONENT_SEPARATORS = ">:\\^`"
@@ -97,8 +100,9 @@ statuses = st.builds(
 )
 shipments = st.builds(
     Shipment,
-    tracking_number=st.from_regex(r"HF[0-9]{8}", fullmatch=True),
-    order_ref=st.from_regex(r"SO-[0-9]{6}", fullmatch=True),
+    tracking_number=st.from_regex(r"[0-9]{8,10}|HF[0-9]{8}", fullmatch=True),
+    shipper_reference=st.from_regex(r"BK-[0-9]{6}", fullmatch=True),
+    scac=st.sampled_from(["HRTG", "ODFL", "SAIA", "RL", "ABFS"]),
     loops=st.lists(
         st.lists(statuses, min_size=1, max_size=3).map(tuple), min_size=1, max_size=3
     ).map(tuple),
@@ -109,6 +113,16 @@ shipments = st.builds(
 def messages(draw: st.DrawFn) -> tuple[str, list[Shipment]]:
     chosen = draw(delimiters())
     sent = draw(st.lists(shipments, min_size=1, max_size=3))
+    release = draw(st.sampled_from([*RELEASES, "006020"]))
+    if release < "004010" and not draw(st.booleans()):
+        # without a century element the year must fall in the two-digit window to read back
+        sent = [
+            replace(shipment, loops=tuple(tuple(map(in_window, loop)) for loop in shipment.loops))
+            for shipment in sent
+        ]
+        century = False
+    else:
+        century = True
     text = interchange(
         sent,
         control=draw(numbers),
@@ -116,8 +130,17 @@ def messages(draw: st.DrawFn) -> tuple[str, list[Shipment]]:
         segment=chosen.segment,
         component=chosen.component,
         after_segment=draw(st.sampled_from(["", "\n", "\r\n"])) if chosen.segment != "\n" else "",
+        release=release,
+        century=century,
     )
     return text, sent
+
+
+def in_window(status: Status) -> Status:
+    """The same status with its year moved into 1969-2068, where YY alone is unambiguous."""
+    year = int(status.date[:4])
+    moved = year if 1969 <= year <= 2068 else year - 100
+    return replace(status, date=f"{moved}{status.date[4:]}")
 
 
 def expected_instant(status: Status) -> datetime:
@@ -131,13 +154,27 @@ def test_generated_214_messages_read_back_every_status(message: tuple[str, list[
     text, sent = message
     milestones = parse_x12_214(text)
     expected = [
-        (shipment.tracking_number, status.code, expected_instant(status), status.city)
+        (
+            shipment.tracking_number,
+            shipment.shipper_reference,
+            shipment.scac,
+            status.code,
+            expected_instant(status),
+            status.city,
+        )
         for shipment in sent
         for loop in shipment.loops
         for status in loop
     ]
     assert [
-        (m.tracking_number, m.carrier_code, m.occurred_at.astimezone(UTC), m.city)
+        (
+            m.tracking_number,
+            m.shipper_reference,
+            m.carrier,
+            m.carrier_code,
+            m.occurred_at.astimezone(UTC),
+            m.city,
+        )
         for m in milestones
     ] == expected
     assert all(m.status is STATUS[m.carrier_code] for m in milestones)
