@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, GatewayConfig, load_config
+from gateway.runtime import backend_settings
+from system_apis.settings import BackendSettings
 
 
 def test_embedded_defaults_need_no_file(tmp_path, monkeypatch):
@@ -79,3 +81,24 @@ def test_the_example_configuration_is_valid_and_matches_the_defaults():
     for section in ("server", "stores", "polling", "webhooks", "subgraphs", "limits"):
         assert getattr(config, section) == getattr(defaults, section), section
     assert config.backends.erp == defaults.backends.erp
+
+
+def test_backend_defaults_are_defined_once_by_the_client_settings():
+    built = backend_settings(GatewayConfig())
+    for name, settings in built.items():
+        plain = BackendSettings(name=name, url=settings.url, credential=settings.credential)
+        assert settings == plain, f"backends.{name} defaults differ from BackendSettings"
+
+
+def test_deadlines_and_the_body_cap_are_set_per_backend(tmp_path: Path):
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        "[backends.erp]\ntimeout_s = 0.5\ncall_timeout_s = 1.5\nmax_response_bytes = 65536\n"
+    )
+    settings = backend_settings(load_config(path))
+    erp, wms = settings["erp"], settings["wms"]
+    assert (erp.timeout_s, erp.call_timeout_s, erp.max_response_bytes) == (0.5, 1.5, 65536)
+    assert wms.max_response_bytes != 65536, "one backend's settings leave the others alone"
+    path.write_text("[backends.erp]\nmax_response_bytes = 0\n")
+    with pytest.raises(ConfigError, match=r"backends\.erp\.max_response_bytes: Input should be"):
+        load_config(path)
