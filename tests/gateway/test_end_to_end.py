@@ -189,13 +189,18 @@ async def test_an_erp_outage_is_a_clear_error_and_the_breaker_opens(gateway, cle
     assert error["extensions"]["code"] == "BACKEND_UNAVAILABLE"
     assert "erp" in error["message"]
     assert "Traceback" not in str(result) and "http://" not in str(result)
-    for _ in range(3):
-        await graphql(gateway, "{ me { name } }")
+    for _ in range(4):
+        message = (await graphql(gateway, "{ me { name } }"))["errors"][0]["message"]
+        if "too many recent failures" in message:
+            break  # the breaker is open: the ERP was not called
+    assert "too many recent failures" in message
     async with httpx.AsyncClient(timeout=10.0) as client:
         ready = await client.get(f"{gateway.url}/ready")
     assert ready.status_code == 200, "an open breaker degrades the gateway, it stays in service"
     assert ready.json()["status"] == "degraded"
-    assert ready.json()["backends"]["erp"] == {"state": "degraded", "breaker": "open"}
+    erp = ready.json()["backends"]["erp"]
+    # open, or already probing again if this loaded machine took longer than the 0.5 s reset
+    assert erp["state"] == "degraded" and erp["breaker"] in ("open", "half_open"), erp
     await sandbox.areset_faults("erp")
     await asyncio.sleep(0.6)  # the test configuration's breaker reset time is 0.5 s
     recovered = await graphql(gateway, "{ me { name } }")
