@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -109,3 +110,21 @@ async def test_the_same_dead_letter_delivered_at_once_is_kept_once(engine, reque
         source="wms", reason="r", content_type="x", headers={}, body=body, correlation_id="c"
     )
     assert other_source.dead_letter_id != letters[0].dead_letter_id, "one per source and body"
+
+
+async def test_a_milestone_keeps_all_three_shipment_references(engine, request):
+    store = SqlMilestoneStore(engine)
+    tracking = f"PRO{abs(hash(request.node.name)) % 10**9:09d}"
+    sent = replace(
+        milestone(f"{tracking}-1", MilestoneStatus.IN_TRANSIT, 10, tracking),
+        carrier="ODFL",
+        shipper_reference="BK-300042",
+    )
+    await store.add([sent])
+    (stored,) = await store.history(tracking)
+    assert (stored.tracking_number, stored.shipper_reference, stored.carrier) == (
+        tracking,
+        "BK-300042",
+        "ODFL",
+    )
+    assert stored == sent
