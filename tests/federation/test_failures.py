@@ -234,3 +234,24 @@ async def test_values_of_the_wrong_type_become_null_with_an_error(
     result = await router.execute(query)
     assert result["data"] == data
     assert [e["message"] for e in result.get("errors", [])] == ([message] if message else [])
+
+
+async def test_subgraph_error_extensions_reach_the_client_without_internals(
+    supergraph: Supergraph,
+) -> None:
+    answer = {
+        "data": {"topProducts": []},
+        "errors": [
+            {
+                "message": "partial",
+                "path": ["topProducts"],
+                "extensions": {"code": "PARTIAL", "exception": {"stacktrace": ["x"]}},
+            }
+        ],
+    }
+    result = await Router(supergraph, transports={"products": _Answers(answer)}).execute(
+        "{ topProducts { name } }"
+    )
+    assert result["errors"] == [
+        {"message": "partial", "path": ["topProducts"], "extensions": {"code": "PARTIAL"}}
+    ]

@@ -172,3 +172,19 @@ def test_unresolvable_key_is_only_a_reference_and_keys_chain() -> None:
         "  }\n"
         "}"
     )
+
+
+def test_a_fetch_that_runs_under_conditions_says_so(supergraph: Supergraph) -> None:
+    query = (
+        "mutation ($a: Boolean!, $b: Boolean!) {"
+        ' renameProduct(upc: "p1", name: "x") @include(if: $a) { name }'
+        ' renameProduct(upc: "p1", name: "x") @skip(if: $b) { price } }'
+    )
+    plan = Router(supergraph).plan(query)
+    assert print_plan(plan).splitlines()[1] == "  Fetch #0 -> PRODUCTS if $a or not $b {"
+    assert plan.to_dict()["fetches"][0]["runIf"] == [[["a", True]], [["b", False]]]
+
+
+def test_representations_print_with_their_nested_selections(supergraph: Supergraph) -> None:
+    printed = _plan(supergraph, "{ nodes { ... on User { name } } }")
+    assert "entities of User as User: { id }" in printed

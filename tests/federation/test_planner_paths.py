@@ -72,16 +72,18 @@ def _catalog() -> SdlSubgraph:
     return SdlSubgraph(
         "catalog",
         """
-        type Query { topProduct: Product }
-        type Product { id: ID! name: String categories: [Category] }
-        type Category { name: String }
+        type Query { topProduct: Product featured: Product }
+        type Product { id: ID! name: String categories: [Category] mainCategory: Category }
+        type Category { name: String details: String }
         """,
         root={
             "topProduct": {
                 "id": "1",
                 "name": "Pallet jack",
                 "categories": [{"name": n} for _, n, _ in CATEGORIES["1"]],
-            }
+                "mainCategory": {"name": "Tools"},
+            },
+            "featured": {"id": "1", "mainCategory": {"name": "Tools", "details": "hand"}},
         },
         entities={"Product": lambda r: {"id": r["id"], "name": "Pallet jack"}},
     )
@@ -92,13 +94,14 @@ def _taxonomy() -> SdlSubgraph:
         "taxonomy",
         """
         type Query { _unused: String }
-        type Product { id: ID! categories: [Category] }
+        type Product { id: ID! categories: [Category] mainCategory: Category }
         type Category { id: ID! details: String }
         """,
         entities={
             "Product": lambda r: {
                 "id": r["id"],
                 "categories": [{"id": c, "details": d} for c, _, d in CATEGORIES[r["id"]]],
+                "mainCategory": {"id": "c1", "details": "hand"},
             },
             "Category": lambda r: None,
         },
@@ -110,16 +113,19 @@ def _taxonomy() -> SdlSubgraph:
 CATALOG_AND_TAXONOMY = """
 type Query @join__type(graph: CATALOG) @join__type(graph: TAXONOMY) {
   topProduct: Product @join__field(graph: CATALOG)
+  featured: Product
+    @join__field(graph: CATALOG, provides: "mainCategory { ... on Category { details } }")
 }
 type Product @join__type(graph: CATALOG, key: "id") @join__type(graph: TAXONOMY, key: "id") {
   id: ID!
   name: String @join__field(graph: CATALOG)
   categories: [Category]
+  mainCategory: Category
 }
 type Category @join__type(graph: CATALOG) @join__type(graph: TAXONOMY, key: "id") {
   id: ID! @join__field(graph: TAXONOMY)
   name: String @join__field(graph: CATALOG)
-  details: String @join__field(graph: TAXONOMY)
+  details: String @join__field(graph: CATALOG, external: true) @join__field(graph: TAXONOMY)
 }
 """
 
@@ -128,6 +134,7 @@ async def test_the_part_one_subgraph_cannot_serve_is_fetched_again_from_another(
     catalog, taxonomy = _catalog(), _taxonomy()
     router = _router(catalog, taxonomy, supergraph_types=CATALOG_AND_TAXONOMY)
     query = "{ topProduct { name categories { name details } } }"
+    both = "{ topProduct { mainCategory { name details } } }"
     assert print_plan(router.plan(query)) == (
         "QueryPlan (query) {\n"
         "  Fetch #0 -> CATALOG {\n"
@@ -154,6 +161,10 @@ async def test_the_part_one_subgraph_cannot_serve_is_fetched_again_from_another(
         }
     }
     assert len(catalog.requests) == len(taxonomy.requests) == 1
+    # One object from each fetch merges key by key.
+    assert await router.execute(both) == {
+        "data": {"topProduct": {"mainCategory": {"name": "Tools", "details": "hand"}}}
+    }
 
 
 # -- @requires of one field with different arguments --------------------------------------------
@@ -284,6 +295,9 @@ async def test_fields_of_sibling_fragments_that_disagree_on_type_are_aliased_and
 async def test_a_requirement_with_a_nested_list_is_read_into_each_representation() -> None:
     products, shipping = _products(), _shipping()
     router = _router(products, shipping, supergraph_types=PRODUCTS_AND_SHIPPING)
+    assert "entities of Product as Product: { id packages { kilograms } }" in print_plan(
+        router.plan("{ products { id handlingCost } }")
+    )
     result = await router.execute("{ products { id handlingCost } }")
     assert result == {
         "data": {
@@ -296,3 +310,18 @@ async def test_a_requirement_with_a_nested_list_is_read_into_each_representation
         "id": "p1",
         "packages": [{"kilograms": 5.0}, {"kilograms": 5.0}],
     }
+
+
+async def test_a_field_provided_under_a_type_condition_is_served_where_it_is_provided() -> None:
+    catalog, taxonomy = _catalog(), _taxonomy()
+    router = _router(catalog, taxonomy, supergraph_types=CATALOG_AND_TAXONOMY)
+    query = "{ featured { mainCategory { details } } topProduct { mainCategory { details } } }"
+    result = await router.execute(query)
+    assert result == {
+        "data": {
+            "featured": {"mainCategory": {"details": "hand"}},
+            "topProduct": {"mainCategory": {"details": "hand"}},
+        }
+    }
+    # Provided under featured only: topProduct's details still come from the taxonomy.
+    assert [len(catalog.requests), len(taxonomy.requests)] == [1, 1]

@@ -109,3 +109,83 @@ def test_access_and_cost_directives_are_kept_as_metadata() -> None:
         "Query.secret": (("requiresScopes", {"scopes": [["admin"]]}),),
     }
     assert "@authenticated" not in print_schema(supergraph.api_schema)
+
+
+_FED1_WITH_INTERFACE = """
+schema
+  @core(feature: "https://specs.apollo.dev/core/v0.2")
+  @core(feature: "https://specs.apollo.dev/join/v0.1", for: EXECUTION)
+  @core(feature: "https://example.com/unversioned")
+{ query: Query }
+directive @join__type(graph: join__Graph!, key: join__FieldSet) repeatable on OBJECT | INTERFACE
+directive @join__field(graph: join__Graph, requires: join__FieldSet,
+  provides: join__FieldSet) on FIELD_DEFINITION
+directive @join__graph(name: String!, url: String!) on ENUM_VALUE
+scalar join__FieldSet
+enum join__Graph {
+  A @join__graph(name: "a", url: "http://a")
+  B @join__graph(name: "b", url: "http://b")
+}
+interface Node { id: ID! }
+type Query @join__type(graph: A) { node: Node @join__field(graph: A) }
+type User implements Node @join__type(graph: A, key: "id") @join__type(graph: B, key: "id") {
+  id: ID!
+  name: String @join__field(graph: B)
+}
+type Money { amount: Int }
+"""
+
+
+def test_join_v01_interfaces_and_value_types_hold_in_every_subgraph_of_the_type() -> None:
+    supergraph = Supergraph.from_sdl(_FED1_WITH_INTERFACE)
+    assert supergraph.possible_types_in_graph("Node", "B") == frozenset({"User"})
+    assert set(supergraph.graphs_of_type("Money")) == {"A", "B"}
+    assert [link.name for link in supergraph.links] == [
+        "core",
+        "join",
+        "https://example.com/unversioned",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sdl", "message"),
+    [
+        ("type Query {", "not valid SDL"),
+        (
+            _FED1_WITH_INTERFACE.replace(
+                'key: "id") @join__type(graph: B', 'key: "{") @join__type(graph: B'
+            ),
+            "invalid field set",
+        ),
+        (
+            _FED1_WITH_INTERFACE.replace(
+                '  A @join__graph(name: "a", url: "http://a")\n'
+                '  B @join__graph(name: "b", url: "http://b")\n',
+                "",
+            ).replace("enum join__Graph {\n}", "enum join__Graph"),
+            "declares no subgraphs",
+        ),
+    ],
+)
+def test_a_supergraph_that_cannot_be_served_is_refused(sdl: str, message: str) -> None:
+    with pytest.raises(SupergraphError, match=message):
+        Supergraph.from_sdl(sdl)
+
+
+def test_imports_and_renamed_specs_are_read_from_link() -> None:
+    sdl = """
+    schema
+      @link(url: "https://specs.apollo.dev/link/v1.0")
+      @link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION)
+      @link(
+        url: "https://specs.apollo.dev/tag/v0.3"
+        as: "label"
+        import: ["@label", {name: "@x", as: "@y"}]
+      )
+    { query: Query }
+    enum join__Graph { A @join__graph(name: "a", url: "http://a") }
+    type Query @join__type(graph: A) { hello: String }
+    """
+    (tag,) = [link for link in Supergraph.from_sdl(sdl).links if link.name == "tag"]
+    assert (tag.prefix, tag.imports) == ("label__", ("label", "y"))
+    assert Supergraph.from_sdl(sdl).resolvable_keys("Missing", "A") == ()
