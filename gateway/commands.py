@@ -14,7 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from gateway.config import DEMO_API_KEYS, ConfigError, GatewayConfig, load_config
+from gateway.config import DEMO_CLIENTS, ConfigError, GatewayConfig, load_config
+from policies.authn import digest_api_key
 
 SANDBOX_BACKENDS = ("erp", "wms", "tms", "swiftparcel", "roadline", "heritage")
 PUSHING_BACKENDS = {
@@ -101,15 +102,13 @@ def _demo(arguments: argparse.Namespace) -> int:
     if busy:
         print(f"cannot start the demo, ports already in use: {', '.join(busy)}", file=sys.stderr)
         return 2
-    sandbox = _start_sandbox(arguments.state_dir, arguments.simulate)
+    sandbox = _start_sandbox(config, arguments.state_dir, arguments.simulate)
     try:
         _wait_for_backends(config, sandbox)
         _point_webhooks_at_gateway(config)
         base = f"http://{config.server.host}:{config.server.port}"
         print(f"\nGraphiQL: {base}/graphiql   (GraphQL endpoint: {base}/graphql)")
-        print("Send one of these API keys as the X-API-Key header:")
-        for client, (tenant, key) in DEMO_API_KEYS.items():
-            print(f"  {key}   ({client}, tenant {tenant})")
+        print(_key_table(config), flush=True)
         print("Ctrl-C stops the gateway and the backends.\n", flush=True)
         _serve(config, arguments.log_level)
     finally:
@@ -131,15 +130,34 @@ def _ports_in_use(config: GatewayConfig) -> list[str]:
     return busy
 
 
-def _start_sandbox(state_dir: Path, simulate: float) -> subprocess.Popen[bytes]:
+def _key_table(config: GatewayConfig) -> str:
+    """The demo clients the configuration still holds, each with its key and what it may do."""
+    lines = ["Send one of these API keys as the X-API-Key header:"]
+    for name, demo in DEMO_CLIENTS.items():
+        client = config.clients.get(name)
+        if client is None or client.api_key_sha256 != digest_api_key(demo.api_key):
+            continue
+        lines.append(f"  {demo.api_key:<20} {name} (tenant {client.tenant}): {demo.may}")
+    if len(lines) == 1:
+        lines.append("  (the configuration holds none of the demo clients: use your own keys)")
+    return "\n".join(lines)
+
+
+def _start_sandbox(
+    config: GatewayConfig, state_dir: Path, simulate: float
+) -> subprocess.Popen[bytes]:
+    """The reference backends, each on the port its configured URL names."""
+    ports = []
+    for name in SANDBOX_BACKENDS:
+        url = httpx.URL(getattr(config.backends, name).url)
+        ports += ["--port", f"{name}={url.port or 80}"]
     command = [
         sys.executable,
         "-m",
         "sandbox",
-        "--state-dir",
-        str(state_dir),
-        "--simulate",
-        str(simulate),
+        *("--state-dir", str(state_dir)),
+        *("--simulate", str(simulate)),
+        *ports,
     ]
     return subprocess.Popen(command, start_new_session=True, env={**os.environ})
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -283,21 +283,61 @@ class ClientConfig(_Section):
     """May query the schema (`__schema`, `__type`); unset: in development only."""
 
 
-DEMO_API_KEYS = {
-    "portal-c1001": ("C-1001", "demo-key-c1001"),
-    "portal-c1002": ("C-1002", "demo-key-c1002"),
+@dataclass(frozen=True, slots=True)
+class DemoClient:
+    """A client of the embedded defaults, with its clear-text key and what it may do."""
+
+    tenant: str
+    api_key: str
+    scopes: frozenset[str]
+    may: str
+
+
+DEMO_CLIENTS = {
+    "portal-c1001": DemoClient(
+        "C-1001",
+        "demo-key-c1001",
+        frozenset({"read", "write"}),
+        "customer portal of C-1001: its orders, shipments, invoices; stock",
+    ),
+    "portal-c1002": DemoClient(
+        "C-1002",
+        "demo-key-c1002",
+        frozenset({"read", "write"}),
+        "customer portal of C-1002: its orders, shipments, invoices; stock",
+    ),
+    "operations": DemoClient(
+        "C-1001",
+        "demo-key-admin",
+        frozenset({"read", "admin"}),
+        "admin: what C-1001's portal may, plus /admin/dead-letters and replays, "
+        "and query plans (X-Query-Plan: true)",
+    ),
+    "warehouse-app": DemoClient(
+        "C-1001",
+        "demo-key-warehouse",
+        frozenset({"read"}),
+        "warehouse app: stock per bin and C-1001's orders and shipments, reading only",
+    ),
+    "partner-c1002": DemoClient(
+        "C-1002",
+        "demo-key-partner",
+        frozenset({"read"}),
+        "partner acting for C-1002: its orders, shipments and invoices, reading only",
+    ),
 }
-"""Clear-text keys exist only for the local demo; production configuration holds digests."""
+"""Clear-text keys exist only for the local demo; production configuration holds digests
+(and refuses these: `clients.*.api_key_sha256` is a published secret)."""
 
 
 def _default_clients() -> dict[str, ClientConfig]:
     return {
         name: ClientConfig(
-            tenant=tenant,
-            api_key_sha256=digest_api_key(key),
-            scopes=frozenset({"read", "write"}),
+            tenant=client.tenant,
+            api_key_sha256=digest_api_key(client.api_key),
+            scopes=client.scopes,
         )
-        for name, (tenant, key) in DEMO_API_KEYS.items()
+        for name, client in DEMO_CLIENTS.items()
     }
 
 

@@ -83,7 +83,15 @@ def run_all(argv: Sequence[str] | None = None) -> int:
     _common_flags(parser)
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR)
     parser.add_argument("--first-port", type=int, default=FIRST_PORT)
+    parser.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        metavar="BACKEND=PORT",
+        help="one backend's port instead of its place after --first-port (repeatable)",
+    )
     args = parser.parse_args(argv)
+    ports = _ports(parser, args.first_port, args.port)
     args.state_dir.mkdir(parents=True, exist_ok=True)
 
     stopping: list[int] = []
@@ -96,8 +104,8 @@ def run_all(argv: Sequence[str] | None = None) -> int:
     children: dict[str, subprocess.Popen[bytes]] = {}
     parent = os.getppid()
     try:
-        for offset, name in enumerate(BACKEND_MODULES):
-            port = args.first_port + offset
+        for name in BACKEND_MODULES:
+            port = ports[name]
             command = [
                 sys.executable,
                 "-m",
@@ -123,6 +131,19 @@ def run_all(argv: Sequence[str] | None = None) -> int:
         return 0
     finally:
         stop_children(list(children.values()))
+
+
+def _ports(
+    parser: argparse.ArgumentParser, first_port: int, overrides: Sequence[str]
+) -> dict[str, int]:
+    """Consecutive ports from `first_port` in table order, except the ones named `NAME=PORT`."""
+    ports = {name: first_port + offset for offset, name in enumerate(BACKEND_MODULES)}
+    for override in overrides:
+        name, _, port = override.partition("=")
+        if name not in ports or not port.isdigit() or not 0 < int(port) < 65536:
+            parser.error(f"--port expects BACKEND=PORT with a backend of {BACKEND_MODULES}")
+        ports[name] = int(port)
+    return ports
 
 
 def stop_children(children: Sequence[subprocess.Popen[bytes]], grace: float = 5.0) -> None:

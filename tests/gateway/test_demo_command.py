@@ -1,4 +1,5 @@
-"""The run command of the README: backends and gateway come up together and go down together."""
+"""The run command of the README: backends and gateway come up together on the configured ports,
+print the keys a newcomer needs with what each may do, and go down together."""
 
 from __future__ import annotations
 
@@ -10,11 +11,9 @@ import sys
 import time
 
 import httpx
-import pytest
 
-from tests.sandbox_processes import free_port
-
-SANDBOX_PORTS = range(8101, 8107)
+from gateway.config import DEMO_CLIENTS
+from tests.sandbox_processes import BACKENDS, free_port
 
 
 def listening(port: int) -> bool:
@@ -23,17 +22,17 @@ def listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_demo_serves_graphql_over_the_backends_and_stops_them_on_exit(tmp_path):
-    if any(listening(port) for port in SANDBOX_PORTS):
-        message = "the demo's backend ports 8101-8106 are taken"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+def test_demo_serves_on_the_configured_ports_prints_its_keys_and_stops_its_backends(tmp_path):
     port = free_port()
+    backend_ports = {name: free_port() for name in BACKENDS}
     environment = {
         **os.environ,
         "LG_SERVER__PORT": str(port),
         "LG_STORES__DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway.sqlite3'}",
+        **{
+            f"LG_BACKENDS__{name.upper()}__URL": f"http://127.0.0.1:{backend_port}"
+            for name, backend_port in backend_ports.items()
+        },
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "demo", "--state-dir", str(tmp_path / "sandbox")],
@@ -43,34 +42,52 @@ def test_demo_serves_graphql_over_the_backends_and_stops_them_on_exit(tmp_path):
         text=True,
     )
     try:
-        banner = []
+        banner: list[str] = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             line = process.stdout.readline()  # type: ignore[union-attr]
             banner.append(line)
-            if line.startswith("GraphiQL: "):
+            if line.startswith("Ctrl-C stops the gateway") or not line:
                 break
-        assert any(
-            line.startswith(f"GraphiQL: http://127.0.0.1:{port}/graphiql ") for line in banner
-        ), "".join(banner)
+        printed = "".join(banner)
+        assert f"GraphiQL: http://127.0.0.1:{port}/graphiql" in printed, printed
+        for name, client in DEMO_CLIENTS.items():
+            assert f"{client.api_key}" in printed and name in printed, printed
+            assert client.may in printed, printed
+        assert all(listening(p) for p in backend_ports.values()), "backends on their ports"
+
+        def ask(key: str, query: str) -> httpx.Response:
+            return httpx.post(
+                f"http://127.0.0.1:{port}/graphql",
+                json={"query": query},
+                headers={"X-API-Key": key},
+                timeout=10,
+            )
+
         answer = None
         while time.monotonic() < deadline:
             try:
-                answer = httpx.post(
-                    f"http://127.0.0.1:{port}/graphql",
-                    json={"query": "{ me { id name } }"},
-                    headers={"X-API-Key": "demo-key-c1001"},
-                    timeout=5,
-                )
+                answer = ask(DEMO_CLIENTS["portal-c1001"].api_key, "{ me { id } }")
                 break
             except httpx.ConnectError:
                 time.sleep(0.2)
         assert answer is not None and answer.status_code == 200, answer
         assert answer.json()["data"]["me"]["id"] == "C-1001"
+        partner = ask(DEMO_CLIENTS["partner-c1002"].api_key, "{ me { id } }")
+        assert partner.json()["data"]["me"]["id"] == "C-1002"
+        stock = ask(
+            DEMO_CLIENTS["warehouse-app"].api_key,
+            '{ inventory(sku: "MAT-0001", first: 1) { positions { bin } } }',
+        )
+        assert stock.json()["data"]["inventory"]["positions"], stock.text
+        letters = f"http://127.0.0.1:{port}/admin/dead-letters"
+        admin = httpx.get(letters, headers={"X-API-Key": DEMO_CLIENTS["operations"].api_key})
+        portal = httpx.get(letters, headers={"X-API-Key": DEMO_CLIENTS["portal-c1001"].api_key})
+        assert (admin.status_code, portal.status_code) == (200, 403)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(listening(p) for p in SANDBOX_PORTS):
+    while time.monotonic() < deadline and any(listening(p) for p in backend_ports.values()):
         time.sleep(0.2)
-    assert not any(listening(p) for p in SANDBOX_PORTS), "the backends outlived the demo"
+    assert not any(listening(p) for p in backend_ports.values()), "the backends outlived the demo"
