@@ -79,7 +79,9 @@ def test_ready_is_degraded_not_failed_while_a_breaker_is_open(
     assert answer.status_code == 200, "one backend down must not take the gateway out of service"
     body = answer.json()
     assert body["status"] == "degraded"
-    assert body["backends"]["tms"] == {"state": "degraded", "breaker": "open"}
+    assert body["backends"]["tms"]["state"] == "degraded"
+    # open, or half open when the test configuration's 0.5 s reset has passed meanwhile
+    assert body["backends"]["tms"]["breaker"] in ("open", "half_open"), body
     assert body["backends"]["erp"]["state"] == "ok"
 
 
