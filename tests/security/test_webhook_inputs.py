@@ -9,6 +9,7 @@ server says so with a masked 500 and closes the connection.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import sqlite3
@@ -19,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -150,7 +152,15 @@ def test_a_signed_hostile_body_is_refused_with_a_4xx_and_a_dead_letter(
     assert webhook_app.has_dead_letter(source, problem["dead_letter_id"])
 
 
+def adjusted() -> dict[str, object]:
+    """A WMS `inventory.adjusted` delivery, as the reference WMS sends it."""
+    counts = {"on_hand": 5, "allocated": 1, "in_transit": 0, "quarantine": 0, "returned": 0}
+    position = {"sku": f"S{fresh()[:6]}", "warehouse": "W1", "bin": "A-01", "uom": "EA"}
+    return wms() | {"type": "inventory.adjusted", "data": {**position, **counts, "delta": "-1.5"}}
+
+
 VALID: dict[str, tuple[str, Callable[[], bytes]]] = {
+    "wms inventory adjustment": ("wms", lambda: encoded(adjusted())),
     "wms with non-ASCII text": ("wms", lambda: encoded(wms(carrier="Zürich Ü 🚚"))),
     "wms with an escaped surrogate pair": ("wms", lambda: encoded(wms(carrier="\U0001f69a"))),
     "wms instant at the edge of the calendar": (
@@ -182,10 +192,8 @@ def test_a_signed_valid_body_is_accepted_with_its_events_in_the_log(
 def test_a_redelivery_completes_what_a_store_failure_left_undone(webhook_app: WebhookApp) -> None:
     """The event reached the log, the milestone history failed: 503, and the redelivery of
     the same body heals the history and answers 202 instead of failing for ever."""
-    if webhook_app.database is None:
-        pytest.skip("the failure is provoked by renaming a table of the SQLite file")
     body = encoded(swift())
-    with _table_renamed(webhook_app.database, "milestones"):
+    with _table_renamed(webhook_app, "milestones"):
         failed = webhook_app.deliver("swiftparcel", body)
     assert failed.status_code == 503, failed.text
     assert failed.headers["retry-after"] and failed.json()["error"] == "unavailable"
@@ -198,18 +206,34 @@ def test_a_redelivery_completes_what_a_store_failure_left_undone(webhook_app: We
 
 
 class _table_renamed:
-    """Take a table away under the running app, and put it back."""
+    """Take a table away under the running app, and put it back (SQLite or PostgreSQL)."""
 
-    def __init__(self, database: Path, table: str) -> None:
-        self.database, self.table = database, table
+    def __init__(self, app: WebhookApp | Path, table: str) -> None:
+        self.app, self.table = app, table
+
+    def _alter(self, old: str, new: str) -> None:
+        statement = f"ALTER TABLE {old} RENAME TO {new}"
+        database = self.app if isinstance(self.app, Path) else self.app.database
+        if database is not None:
+            with sqlite3.connect(database) as connection:
+                connection.execute(statement)
+            return
+        url = self.app.config.stores.database_url.replace("postgresql+asyncpg", "postgresql")
+
+        async def alter() -> None:
+            connection = await asyncpg.connect(url)
+            try:
+                await connection.execute(statement)
+            finally:
+                await connection.close()
+
+        asyncio.run(alter())
 
     def __enter__(self) -> None:
-        with sqlite3.connect(self.database) as connection:
-            connection.execute(f"ALTER TABLE {self.table} RENAME TO {self.table}_away")
+        self._alter(self.table, f"{self.table}_away")
 
     def __exit__(self, *_: object) -> None:
-        with sqlite3.connect(self.database) as connection:
-            connection.execute(f"ALTER TABLE {self.table}_away RENAME TO {self.table}")
+        self._alter(f"{self.table}_away", self.table)
 
 
 # --- After a 500, the connection is closed, on a real uvicorn process ------------------------
