@@ -1,7 +1,7 @@
 """The canonical logistics model every layer shares; it imports nothing of the product.
 
-System of record (see `domain.ownership`): the ERP owns orders, customers, the item master,
-valuation and invoices; the WMS owns stock by location and pick/pack tasks; the TMS owns
+System of record (see `domain.system_of_record`): the ERP owns orders, customers, the item
+master, valuation and invoices; the WMS owns stock by location and pick/pack tasks; the TMS owns
 bookings (carrier, service, tracking number, packages); carriers own milestones.
 """
 
@@ -17,7 +17,6 @@ from domain.inventory import InventoryPosition, InventoryState
 from domain.items import Item
 from domain.locations import Location, Warehouse
 from domain.orders import Order, OrderLine, OrderStatus
-from domain.ownership import system_of_record
 from domain.parties import Address, Customer
 from domain.returns import ReturnAuthorization, ReturnLine, ReturnStatus
 from domain.shipments import (
@@ -30,6 +29,7 @@ from domain.shipments import (
     merge_history,
     progress_rank,
 )
+from domain.system_of_record import system_of_record
 from domain.units import Money, Quantity, UnitOfMeasure, Weight, WeightUnit
 
 __all__ = [

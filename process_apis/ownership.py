@@ -1,5 +1,8 @@
 """Which tenant owns an order: asked of the ERP once, then cached (ownership never changes).
 
+Ownership here is always a tenant's (a customer account's); which backend's word is final
+for a field is its system of record (`domain.system_of_record`), another concept.
+
 Every tenant check of a shipment or invoice comes down to its order's owner, so without this
 cache each shipment in a list would cost an ERP call and run into the ERP's rate limit. Several
 orders are looked up together (`owners_of`): the ones the cache does not know cost one ERP

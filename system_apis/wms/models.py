@@ -1,7 +1,7 @@
 """WMS records the canonical model has no type for yet: warehouse tasks and adjustments.
 
-The WMS is the system of record for both (`domain.ownership`: "PickTask.*"); they live here until
-another layer needs them in `domain`.
+The WMS is the system of record for both (`domain.system_of_record`: "PickTask.*"); they live
+here until another layer needs them in `domain`.
 """
 
 from __future__ import annotations
