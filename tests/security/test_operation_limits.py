@@ -29,7 +29,7 @@ from federation.router.limits import (
 )
 from federation.router.plan_cache import PlanCache
 from gateway.app import create_app
-from gateway.config import DEMO_API_KEYS, GatewayConfig
+from gateway.config import DEMO_CLIENTS, GatewayConfig
 from tests.federation.conftest import SUPERGRAPH_PATH
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -389,7 +389,7 @@ def test_the_gateway_applies_its_configured_limits(tmp_path: Path) -> None:
         polling={"enabled": False},
         limits={"max_depth": 3},
     )
-    api_key = DEMO_API_KEYS["portal-c1001"][1]
+    api_key = DEMO_CLIENTS["portal-c1001"].api_key
     with TestClient(create_app(config)) as client:
         response = client.post(
             "/graphql",
