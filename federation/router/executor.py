@@ -216,10 +216,7 @@ class PlanExecution:
     async def _send(
         self, fetch: Fetch, variables: dict[str, Any], path: list[Any] | tuple[()]
     ) -> dict[str, Any] | None:
-        transport = self.transports.get(fetch.subgraph)
-        if transport is None:
-            self._subgraph_failure(fetch, "has no transport configured", path)
-            return None
+        transport = self.transports[fetch.subgraph]  # the router has one for every subgraph
         request = SubgraphRequest(
             subgraph=fetch.subgraph,
             query=fetch.operation,

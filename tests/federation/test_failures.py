@@ -255,3 +255,16 @@ async def test_subgraph_error_extensions_reach_the_client_without_internals(
     assert result["errors"] == [
         {"message": "partial", "path": ["topProducts"], "extensions": {"code": "PARTIAL"}}
     ]
+
+
+@pytest.mark.parametrize("answer", [{"data": {}}, {"data": None}, {"data": {"_entities": None}}])
+async def test_an_entity_answer_without_entities_is_an_error_at_the_objects(
+    supergraph: Supergraph, answer: dict[str, Any]
+) -> None:
+    router = Router(supergraph, transports={"accounts": _Answers(answer)})
+    result = await router.execute('{ product(upc: "p2") { name reviews { author { name } } } }')
+    assert result["errors"][0] == {
+        "message": 'Subgraph "accounts" returned no entities',
+        "extensions": {"code": "SUBGRAPH_REQUEST_FAILED", "serviceName": "accounts"},
+        "path": ["product", "reviews", 0, "author"],
+    }
