@@ -17,7 +17,7 @@ Entry = TypeVar("Entry")
 
 def cache_key(document: str, operation_name: str | None) -> bytes:
     """A collision-resistant key: two documents never share a plan."""
-    digest = hashlib.blake2b(document.encode("utf-8", "surrogatepass"), digest_size=20)
+    digest = hashlib.sha256(document.encode("utf-8", "surrogatepass"))
     if operation_name is not None:
         digest.update(b"\x00" + operation_name.encode("utf-8", "surrogatepass"))
     return digest.digest()
