@@ -10,22 +10,22 @@ server says so with a masked 500 and closes the connection.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import socket
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import asyncpg
-import httpx
 import pytest
 
-from tests.sandbox_processes import free_port
-from tests.security.signed_webhooks import SECRETS, WebhookApp, signed, webhook_app
+from tests.gateway.conftest import WEBHOOK_SECRETS, running_gateway
+from tests.sandbox_processes import Sandbox
+from tests.security.signed_webhooks import WebhookApp, webhook_app
 from tests.system_apis.x12_samples import Shipment, Status, interchange
 
 __all__ = ["webhook_app"]
@@ -240,42 +240,17 @@ class _table_renamed:
 
 
 @pytest.fixture(scope="module")
-def gateway_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+def gateway_process(
+    sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[int, Path]]:
     directory = tmp_path_factory.mktemp("keepalive")
-    database = directory / "gateway.sqlite3"
-    port = free_port()
-    config = directory / "gateway.toml"
-    config.write_text(
-        f'[server]\nhost = "127.0.0.1"\nport = {port}\n'
-        f'[stores]\ndatabase_url = "sqlite+aiosqlite:///{database}"\n'
-        f"[polling]\nenabled = false\n"
-        f'[webhooks]\nswiftparcel_secret = "{SECRETS["swiftparcel"]}"\n'
-    )
-    log = directory / "gateway.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "run", "--config", str(config)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 40
-        while True:
-            assert process.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, log.read_text()[-2000:]
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield port, database
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with running_gateway(sandbox, directory) as gateway:
+        yield int(gateway.url.rsplit(":", 1)[1]), directory / "gateway.sqlite3"
 
 
 def _request(connection: socket.socket, body: bytes) -> None:
-    headers = signed("swiftparcel", body)
+    digest = hmac.new(WEBHOOK_SECRETS["swiftparcel"].encode(), body, hashlib.sha256).hexdigest()
+    headers = {"content-type": "application/json", "X-Swift-Signature": digest}
     head = (
         "POST /webhooks/swiftparcel HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n"
         + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
