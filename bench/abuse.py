@@ -275,7 +275,11 @@ def subgraph_server(port: int) -> Iterator[str]:
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # still busy with a flood (limits off)
+            process.kill()
+            process.wait()
 
 
 def _free_port() -> int:
