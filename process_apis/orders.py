@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from domain.billing import Invoice
@@ -44,12 +45,22 @@ class OrderQueries:
         except BackendNotFound:
             raise NotFound("customer", tenant_id) from None
 
-    async def invoices(self, tenant_id: str, order_id: str) -> tuple[Invoice, ...]:
-        """Invoices of an order the tenant owns (checked first: invoices name no tenant alone)."""
-        owner = await self.owners.owner_of(order_id)
-        require_visible(owner or "", tenant_id, "order", order_id)
-        invoices = await self.erp.invoices_for_order(order_id)
-        return tuple(invoice for invoice in invoices if invoice.customer_id == tenant_id)
+    async def invoices_of_orders(
+        self, tenant_id: str, order_ids: Sequence[str]
+    ) -> Mapping[str, tuple[Invoice, ...] | None]:
+        """The invoices of each order, for a page of orders in one ownership lookup and one ERP
+        listing (checked first: invoices name no tenant alone); None for an order the tenant
+        does not own, or that does not exist."""
+        owners = await self.owners.owners_of(order_ids)
+        visible = [order_id for order_id in order_ids if owners.get(order_id) == tenant_id]
+        found: dict[str, list[Invoice]] = {order_id: [] for order_id in visible}
+        for invoice in await self.erp.invoices_for_orders(visible):
+            if invoice.customer_id == tenant_id and invoice.order_id in found:
+                found[invoice.order_id].append(invoice)
+        return {
+            order_id: tuple(found[order_id]) if order_id in found else None
+            for order_id in order_ids
+        }
 
     async def item(self, sku: str) -> Item:
         """The item master's entry; items are not tenant data, every customer may read them."""

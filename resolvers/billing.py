@@ -9,7 +9,8 @@ import strawberry
 from domain.billing import Invoice as DomainInvoice
 from domain.billing import InvoiceStatus as DomainInvoiceStatus
 from resolvers.context import context_of
-from resolvers.guard import or_none
+from resolvers.guard import or_none, or_raise
+from resolvers.loaders import loaders_of
 from resolvers.schema import SubgraphSchema
 from resolvers.values import Money, identifier
 
@@ -63,10 +64,7 @@ class Order:
     )
     async def invoices(self, info: strawberry.Info) -> list[Invoice] | None:
         order_id = identifier(self.id, "id")
-        context = context_of(info)
-        invoices = await or_none(
-            context.services.orders.invoices(context.principal.tenant_id, order_id)
-        )
+        invoices = await or_raise(loaders_of(info).invoices_of_order.load(order_id))
         return [Invoice.of(i) for i in invoices or ()]
 
     @classmethod

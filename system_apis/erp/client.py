@@ -138,17 +138,19 @@ class ErpClient(BackendApi):
 
     async def invoices_page(
         self,
-        order_id: str,
+        order_id: str | Sequence[str],
         *,
         page_token: str | None = None,
         limit: int = 50,
         correlation_id: str | None = None,
     ) -> Page[Invoice]:
+        """One page of the invoices of an order, or of any of several orders."""
         operation = "list invoices"
+        orders = [order_id] if isinstance(order_id, str) else list(order_id)
         answer = await self._backend.get_json(
             f"{API}/invoices",
             operation=operation,
-            params={"sales_doc": order_id, "page_token": page_token, "limit": limit},
+            params={"sales_doc": orders, "page_token": page_token, "limit": limit},
             correlation_id=correlation_id,
         )
         return self._map(operation, lambda data: _records_page(data, invoice_from_erp), answer)
@@ -160,6 +162,19 @@ class ErpClient(BackendApi):
         pages = iterate_pages(
             lambda token: self.invoices_page(
                 order_id, page_token=token, correlation_id=correlation_id
+            )
+        )
+        return tuple([invoice async for invoice in pages])
+
+    async def invoices_for_orders(
+        self, order_ids: Sequence[str], *, correlation_id: str | None = None
+    ) -> tuple[Invoice, ...]:
+        """Every invoice of any of the orders, in one listing rather than a call per order."""
+        if not order_ids:
+            return ()
+        pages = iterate_pages(
+            lambda token: self.invoices_page(
+                order_ids, page_token=token, limit=200, correlation_id=correlation_id
             )
         )
         return tuple([invoice async for invoice in pages])
