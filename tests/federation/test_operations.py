@@ -59,3 +59,15 @@ async def test_introspection_errors_are_reported_with_the_data(supergraph: Super
     )
     assert result["data"]["__type"] == {"name": "User"}
     assert result["data"]["me"]["id"]
+
+
+async def test_introspection_is_refused_when_the_caller_may_not_introspect(
+    supergraph: Supergraph,
+) -> None:
+    router = Router(supergraph)
+    with pytest.raises(OperationError) as refused:
+        await router.execute("{ __schema { queryType { name } } }", introspection=False)
+    assert refused.value.errors[0]["extensions"] == {"code": "INTROSPECTION_DISABLED"}
+    assert await router.execute("{ me { id } }", introspection=False) == {
+        "data": {"me": {"id": "u1"}}
+    }

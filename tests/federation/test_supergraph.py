@@ -189,3 +189,29 @@ def test_imports_and_renamed_specs_are_read_from_link() -> None:
     (tag,) = [link for link in Supergraph.from_sdl(sdl).links if link.name == "tag"]
     assert (tag.prefix, tag.imports) == ("label__", ("label", "y"))
     assert Supergraph.from_sdl(sdl).resolvable_keys("Missing", "A") == ()
+
+
+def test_the_api_schema_keeps_custom_directives_and_drops_what_reaches_hidden_types() -> None:
+    sdl = """
+    schema
+      @link(url: "https://specs.apollo.dev/link/v1.0")
+      @link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION)
+      @link(url: "https://specs.apollo.dev/inaccessible/v0.2", for: SECURITY)
+    { query: Query }
+    directive @audit on FIELD_DEFINITION
+    directive @inaccessible on OBJECT | FIELD_DEFINITION
+    enum join__Graph { A @join__graph(name: "a", url: "http://a") }
+    type Query @join__type(graph: A) {
+      hello: String @audit
+      secret: Secret
+      any: Thing
+    }
+    type Secret @inaccessible @join__type(graph: A) { x: Int }
+    type Open @join__type(graph: A) { y: Int }
+    union Thing @join__type(graph: A) = Secret | Open
+    """
+    printed = print_schema(Supergraph.from_sdl(sdl).api_schema)
+    assert "directive @audit on FIELD_DEFINITION" in printed
+    assert "hello: String" in printed
+    assert "Secret" not in printed
+    assert "union Thing = Open" in printed
