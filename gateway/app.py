@@ -32,6 +32,7 @@ from gateway.inbound import inbound_sources
 from gateway.logs import PrincipalLogContext
 from gateway.readiness import check_readiness
 from gateway.runtime import GatewayRuntime, api_key_registry, start_runtime
+from gateway.security_headers import SecurityHeaders
 from gateway.tracing import trace_headers
 from gateway.unhandled import UnhandledErrors
 from gateway.webhooks import WebhookIngress
@@ -149,6 +150,7 @@ def create_app(config: GatewayConfig) -> Starlette:
     if config.serves_graphiql():
         routes.append(Route("/graphiql", graphiql, methods=["GET"]))
     middleware = [
+        Middleware(SecurityHeaders),
         Middleware(CorrelationId),
         Middleware(UnhandledErrors),
         Middleware(ApiKeyAuthentication, registry=api_key_registry(config), routes=routes),

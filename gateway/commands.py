@@ -107,7 +107,10 @@ def _demo(arguments: argparse.Namespace) -> int:
         _wait_for_backends(config, sandbox)
         _point_webhooks_at_gateway(config)
         base = f"http://{config.server.host}:{config.server.port}"
-        print(f"\nGraphiQL: {base}/graphiql   (GraphQL endpoint: {base}/graphql)")
+        if config.serves_graphiql():
+            print(f"\nGraphiQL: {base}/graphiql   (GraphQL endpoint: {base}/graphql)")
+        else:
+            print(f"\nGraphQL endpoint: {base}/graphql   (GraphiQL is off: server.graphiql)")
         print(_key_table(config), flush=True)
         print("Ctrl-C stops the gateway and the backends.\n", flush=True)
         _serve(config, arguments.log_level)

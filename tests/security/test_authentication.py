@@ -198,3 +198,11 @@ def test_missing_empty_invalid_or_conflicting_keys_are_refused(gateway, headers,
 def test_either_header_form_authenticates(gateway: TestClient, headers):
     answered = gateway.post("/graphql", json={"query": QUERY}, headers=headers)
     assert answered.status_code == 200 and answered.json() == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [("/health", {}), ("/graphql", {}), ("/nowhere", PORTAL), (f"/graphql?query={QUERY}", PORTAL)],
+)
+def test_every_answer_forbids_content_sniffing(gateway: TestClient, path: str, headers):
+    assert gateway.get(path, headers=headers).headers["x-content-type-options"] == "nosniff"
