@@ -7,7 +7,7 @@ fetches and projects the merged data onto the client's selection.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from graphql import (
     validate,
 )
 from graphql.execution.values import get_variable_values
-from graphql.language import SelectionSetNode
+from graphql.language import SelectionNode, SelectionSetNode
 
 from federation.router.errors import OperationError
 from federation.router.executor import PlanExecution
@@ -286,12 +286,46 @@ class Router:
 def _introspection_document(
     document: DocumentNode, operation: OperationDefinitionNode
 ) -> DocumentNode | None:
-    """The operation reduced to its introspection root fields, or None when it has none."""
-    kept = [
-        selection
-        for selection in operation.selection_set.selections
-        if isinstance(selection, FieldNode) and selection.name.value in ("__schema", "__type")
-    ]
+    """The operation reduced to its introspection root fields, or None when it has none.
+
+    Root fields selected through inline fragments or fragment spreads count too: their
+    fragments are kept, reduced to those fields (spreads become inline fragments).
+    """
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    reduced_fragments: dict[str, tuple[SelectionNode, ...]] = {}
+
+    def reduce(selections: Iterable[SelectionNode]) -> tuple[SelectionNode, ...]:
+        kept: list[SelectionNode] = []
+        for selection in selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value in ("__schema", "__type"):
+                    kept.append(selection)
+                continue
+            if isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in reduced_fragments:
+                    reduced_fragments[name] = ()  # validation excludes cycles; this bounds them
+                    reduced_fragments[name] = reduce(fragments[name].selection_set.selections)
+                inner, condition = reduced_fragments[name], fragments[name].type_condition
+            else:
+                assert isinstance(selection, InlineFragmentNode)
+                inner = reduce(selection.selection_set.selections)
+                condition = selection.type_condition
+            if inner:
+                kept.append(
+                    InlineFragmentNode(
+                        type_condition=condition,
+                        directives=selection.directives,
+                        selection_set=SelectionSetNode(selections=inner),
+                    )
+                )
+        return tuple(kept)
+
+    kept = reduce(operation.selection_set.selections)
     if not kept:
         return None
     reduced = OperationDefinitionNode(
@@ -299,10 +333,9 @@ def _introspection_document(
         name=operation.name,
         variable_definitions=operation.variable_definitions,
         directives=operation.directives,
-        selection_set=SelectionSetNode(selections=tuple(kept)),
+        selection_set=SelectionSetNode(selections=kept),
     )
-    others = [d for d in document.definitions if not isinstance(d, OperationDefinitionNode)]
-    return DocumentNode(definitions=(reduced, *others))
+    return DocumentNode(definitions=(reduced,))
 
 
 def _introspects(document: DocumentNode, operation: OperationDefinitionNode) -> bool:

@@ -71,3 +71,19 @@ async def test_introspection_is_refused_when_the_caller_may_not_introspect(
     assert await router.execute("{ me { id } }", introspection=False) == {
         "data": {"me": {"id": "u1"}}
     }
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        '{ ... on Query { __type(name: "User") { name } me { id } } }',
+        'query { ...Root } fragment Root on Query { __type(name: "User") { name } me { id } }',
+        'query ($on: Boolean!) { ... @include(if: $on) { __type(name: "User") { name } }'
+        " me { id } }",
+    ],
+)
+async def test_introspection_selected_through_root_fragments_is_answered(
+    supergraph: Supergraph, document: str
+) -> None:
+    result = await Router(supergraph).execute(document, {"on": True} if "$on" in document else None)
+    assert result == {"data": {"__type": {"name": "User"}, "me": {"id": "u1"}}}
