@@ -33,7 +33,7 @@ from domain.shipments import Milestone
 from federation.router.bodies import read_bounded
 from process_apis.tracking import MilestoneRecorder
 from stores.dead_letters import DeadLetter, DeadLetterStore
-from stores.event_log import EventLog
+from stores.event_log import EventLog, EventLogUnavailable
 from system_apis.errors import InvalidSignature, MalformedPayload, UnknownStatusCode
 
 logger = logging.getLogger(__name__)
@@ -108,16 +108,9 @@ class WebhookIngress:
         except MalformedPayload as error:
             letter = await self._dead_letter(source, body, headers, correlation_id, error)
             return _problem(400, "malformed", error.reason, letter)
-        try:
-            outcome = await self._store(items, correlation_id)
-        except Exception:
-            logger.exception("storing a %s delivery failed (%s)", source.name, correlation_id)
-            return _problem(
-                503,
-                "unavailable",
-                "the delivery could not be stored completely; send it again",
-                retry_after_s=RETRY_AFTER_S,
-            )
+        outcome = await self._store(source, items, correlation_id)
+        if isinstance(outcome, Response):
+            return outcome
         return JSONResponse({"accepted": outcome.events, "new": outcome.new}, status_code=202)
 
     async def replay(self, letter: DeadLetter) -> Response:
@@ -126,18 +119,42 @@ class WebhookIngress:
         if source is None:
             return _problem(409, "unknown_source", f"no inbound source named {letter.source}")
         try:
-            outcome = await self._store(
-                source.read(letter.body, letter.headers), letter.correlation_id
-            )
+            items = source.read(letter.body, letter.headers)
         except MalformedPayload as error:
             await self.dead_letters.mark_replayed(
                 letter.dead_letter_id, f"rejected: {error.reason}"
             )
             return _problem(422, "still_rejected", error.reason)
+        outcome = await self._store(source, items, letter.correlation_id)
+        if isinstance(outcome, Response):
+            return outcome  # nothing is marked: the replay can simply be asked again
         await self.dead_letters.mark_replayed(letter.dead_letter_id, f"accepted {outcome.events}")
         return JSONResponse({"accepted": outcome.events, "new": outcome.new}, status_code=200)
 
     async def _store(
+        self,
+        source: InboundSource,
+        items: Sequence[Milestone] | Sequence[EventEnvelope],
+        correlation_id: str,
+    ) -> Accepted | Response:
+        """The items stored, or a 503 when a store failed on the way (every step is keyed by
+        event id, so asking again completes what is missing)."""
+        try:
+            return await self._store_all(items, correlation_id)
+        except EventLogUnavailable as error:
+            logger.warning(
+                "storing a %s delivery failed (%s): %s", source.name, correlation_id, error
+            )
+        except Exception:
+            logger.exception("storing a %s delivery failed (%s)", source.name, correlation_id)
+        return _problem(
+            503,
+            "unavailable",
+            "the delivery could not be stored completely; send it again",
+            retry_after_s=RETRY_AFTER_S,
+        )
+
+    async def _store_all(
         self, items: Sequence[Milestone] | Sequence[EventEnvelope], correlation_id: str
     ) -> Accepted:
         milestones = [item for item in items if isinstance(item, Milestone)]

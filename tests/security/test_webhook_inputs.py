@@ -25,7 +25,7 @@ import pytest
 
 from tests.gateway.conftest import WEBHOOK_SECRETS, running_gateway
 from tests.sandbox_processes import Sandbox
-from tests.security.signed_webhooks import WebhookApp, webhook_app
+from tests.security.signed_webhooks import ADMIN_KEY, WebhookApp, webhook_app
 from tests.system_apis.x12_samples import Shipment, Status, interchange
 
 __all__ = ["webhook_app"]
@@ -203,6 +203,37 @@ def test_a_redelivery_completes_what_a_store_failure_left_undone(webhook_app: We
     assert healed.status_code == 202, healed.text
     assert healed.json() == {"accepted": 1, "new": 1}  # new to the history, not to the log
     assert webhook_app.deliver("swiftparcel", body).json() == {"accepted": 1, "new": 0}
+
+
+def test_a_replay_that_meets_a_store_failure_is_503_and_can_be_asked_again(
+    webhook_app: WebhookApp,
+) -> None:
+    """A dead letter whose cause is fixed is replayed; a store failing meanwhile is the same
+    503 a delivery gets, the letter stays unreplayed, and the next replay completes it."""
+    body = encoded(swift())
+    runtime = webhook_app.client.app_state["runtime"]
+    letter = webhook_app.client.portal.call(
+        lambda: runtime.stores.dead_letters.put(
+            source="swiftparcel",
+            reason="held for the test",
+            content_type="application/json",
+            headers={},
+            body=body,
+            correlation_id="replay-503",
+        )
+    )
+    replay = f"/admin/dead-letters/{letter.dead_letter_id}/replay"
+    admin = {"X-API-Key": ADMIN_KEY}
+    with _table_renamed(webhook_app, "milestones"):
+        failed = webhook_app.client.post(replay, headers=admin)
+    assert failed.status_code == 503, failed.text
+    assert failed.headers["retry-after"] and failed.json()["error"] == "unavailable"
+    assert not any(marker in failed.text for marker in LEAK_MARKERS), failed.text
+    kept = webhook_app.client.portal.call(runtime.stores.dead_letters.get, letter.dead_letter_id)
+    assert kept is not None and kept.replayed_at is None
+    completed = webhook_app.client.post(replay, headers=admin)
+    assert completed.status_code == 200, completed.text
+    assert completed.json() == {"accepted": 1, "new": 1}
 
 
 class _table_renamed:
