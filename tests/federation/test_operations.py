@@ -87,3 +87,8 @@ async def test_introspection_selected_through_root_fragments_is_answered(
 ) -> None:
     result = await Router(supergraph).execute(document, {"on": True} if "$on" in document else None)
     assert result == {"data": {"__type": {"name": "User"}, "me": {"id": "u1"}}}
+
+
+async def test_an_in_process_location_without_attribute_is_refused(supergraph: Supergraph) -> None:
+    with pytest.raises(ValueError, match="module:attribute"):
+        Router(supergraph, subgraphs={"products": "inproc:tests.federation.subgraphs.products"})

@@ -183,7 +183,7 @@ def _products() -> SdlSubgraph:
                 {
                     "id": upc,
                     "weight": lambda unit, upc=upc: WEIGHTS[upc][unit],
-                    "packages": [{"kilograms": WEIGHTS[upc]["KG"] / 2}] * 2,
+                    "packages": [{"kilograms": WEIGHTS[upc]["KG"] / 2}] * 2 + [None],
                 }
                 for upc in WEIGHTS
             ]
@@ -195,7 +195,8 @@ def _shipping() -> SdlSubgraph:
     def cost(representation: dict) -> dict:
         # Which unit the weight is in, only the plan knows: each cost comes from its own fetch.
         if "packages" in representation:
-            handling = sum(package["kilograms"] for package in representation["packages"])
+            packages = [package for package in representation["packages"] if package]
+            handling = sum(package["kilograms"] for package in packages)
             return {"id": representation["id"], "handlingCost": handling}
         weight = representation["weight"]
         return {"id": representation["id"], "costPerKg": weight * 2, "costPerLb": weight * 3}
@@ -308,7 +309,7 @@ async def test_a_requirement_with_a_nested_list_is_read_into_each_representation
     assert request.variables["representations"][0] == {
         "__typename": "Product",
         "id": "p1",
-        "packages": [{"kilograms": 5.0}, {"kilograms": 5.0}],
+        "packages": [{"kilograms": 5.0}, {"kilograms": 5.0}, None],
     }
 
 
