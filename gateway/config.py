@@ -239,11 +239,20 @@ class SubgraphConfig(_Section):
     """`inproc:package.module:attribute` runs in this process; an http(s) URL is remote.
 
     A remote subgraph receives none of the caller's headers unless `headers` (after the
-    `[headers] all` rules) says so."""
+    `[headers] all` rules) says so, and its error messages stay in the log unless
+    `include_errors` says otherwise."""
 
     url: str
     timeout_s: PositiveSeconds = 5.0
     headers: tuple[HeaderRuleConfig, ...] = ()
+    include_errors: bool | None = None
+    """Pass the subgraph's own error messages to clients; by default only in-process ones
+    (ours, already masked) do, a remote subgraph's reach clients as a code and a sentence."""
+
+    def passes_errors(self) -> bool:
+        if self.include_errors is not None:
+            return self.include_errors
+        return self.url.startswith("inproc:")
 
     @field_validator("url")
     @classmethod

@@ -108,6 +108,9 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
             subgraph_timeouts={name: s.timeout_s for name, s in config.subgraphs.items()},
             header_rules=header_rules(config),
             limits=config.limits.operation_limits(),
+            redact_errors_of=frozenset(
+                name for name, subgraph in config.subgraphs.items() if not subgraph.passes_errors()
+            ),
         )
     except BaseException:
         await cache.close()

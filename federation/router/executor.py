@@ -10,6 +10,8 @@ them into nulls) and adds an error, so the rest of the response still arrives.
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,6 +24,10 @@ from federation.router.plan import Fetch, QueryPlan, Schedule
 from federation.router.transports.base import SubgraphRequest, Transport
 
 TypeMatcher = Callable[[str | None, str], bool]
+
+
+_logger = logging.getLogger("federation.router.subgraphs")
+_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 
 
 class PlanExecution:
@@ -38,8 +44,10 @@ class PlanExecution:
         headers: Mapping[str, str],
         context: Any,
         forwarded: Forwarded = NOTHING_FORWARDED,
+        redacted: frozenset[str] = frozenset(),
     ) -> None:
         self.plan = plan
+        self.redacted = redacted
         self.transports = transports
         self.subgraph_names = subgraph_names
         self.type_applies = type_applies
@@ -195,7 +203,31 @@ class PlanExecution:
         """A subgraph error as the client sees it; a malformed one becomes a neutral error."""
         if not isinstance(error, dict) or not isinstance(error.get("message"), str):
             return self._neutral_error(fetch, "an error without a message", path)
+        if fetch.subgraph in self.redacted:
+            return self._redacted_error(fetch, error, path)
         return _clean_error(error, path)
+
+    def _redacted_error(self, fetch: Fetch, error: dict[str, Any], path: Any) -> dict[str, Any]:
+        """A subgraph error whose text stays in the log: only a well-formed code goes on."""
+        name = self.subgraph_names.get(fetch.subgraph, fetch.subgraph)
+        trace = " ".join(f"{header}={value}" for header, value in self.forwarded.trace)
+        _logger.warning("subgraph %s answered an error: %s [%s]", name, error["message"], trace)
+        extensions = error.get("extensions")
+        code = extensions.get("code") if isinstance(extensions, dict) else None
+        if not isinstance(code, str) or not _CODE.fullmatch(code):
+            code = "SUBGRAPH_ERROR"
+        redacted: dict[str, Any] = {
+            "message": f'Subgraph "{name}" returned an error.',
+            "extensions": {
+                "code": code
+                if isinstance(code, str) and _CODE.fullmatch(code)
+                else "SUBGRAPH_ERROR",
+                "serviceName": name,
+            },
+        }
+        if path:
+            redacted["path"] = list(path)
+        return redacted
 
     def _invalid_answer(self, fetch: Fetch, what: str, path: Any) -> None:
         self.errors.append(self._neutral_error(fetch, what, path))

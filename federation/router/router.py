@@ -89,6 +89,9 @@ class Router:
     ``limits`` bound what one document may cost before it is validated or planned; prepared
     operations and refusals are cached by document digest, up to ``plan_cache_size`` entries
     and ``plan_cache_bytes`` of estimated size.
+    ``redact_errors_of`` names the subgraphs whose own GraphQL errors reach clients as a
+    neutral sentence and their code only (the text goes to the log): a subgraph run by
+    someone else may put hosts or internals in its messages.
     """
 
     def __init__(
@@ -105,6 +108,7 @@ class Router:
         plan_cache_bytes: int = 128 * 1024 * 1024,
         deduplicate_fetches: bool = True,
         limits: OperationLimits = DEFAULT_LIMITS,
+        redact_errors_of: frozenset[str] = frozenset(),
     ) -> None:
         self.supergraph = supergraph
         self.schema = supergraph.api_schema
@@ -115,6 +119,11 @@ class Router:
             plan_cache_size, plan_cache_bytes
         )
         self._subgraph_names = {g.enum_value: g.name for g in supergraph.graphs.values()}
+        self._redacted = frozenset(
+            g.enum_value
+            for g in supergraph.graphs.values()
+            if g.name in redact_errors_of or g.enum_value in redact_errors_of
+        )
         overrides = dict(subgraphs or {})
         given = dict(transports or {})
         self.transports: dict[str, Transport] = {}
@@ -248,6 +257,7 @@ class Router:
             headers or {},
             context,
             forwarded,
+            self._redacted,
         )
         await execution.run()
         if prepared.introspection is not None:

@@ -189,6 +189,10 @@ class EchoSubgraph:
                 await asyncio.sleep(subgraph.delay_s)
                 return [ReceivedHeader(name=k, value=v) for k, v in headers.items()]
 
+            @strawberry.field
+            def failing(self) -> str | None:
+                raise PermissionError(INTERNAL_FAILURE)
+
         schema = strawberry.federation.Schema(query=Query)
         self.port = free_port()
         config = uvicorn.Config(
@@ -224,16 +228,19 @@ def with_echo(
     echo: EchoSubgraph,
     echo_rules: tuple[dict[str, str], ...] = (),
     identity: dict[str, Any] | None = None,
+    include_errors: bool | None = None,
     **sections: Any,
 ) -> TestClient:
     builtin = {name: {"url": f"inproc:resolvers.{name}:schema"} for name in ORDERS_SUBGRAPHS}
-    subgraphs = {**builtin, "echo": {"url": echo.url, "headers": echo_rules}}
+    echo_config = {"url": echo.url, "headers": echo_rules, "include_errors": include_errors}
+    subgraphs = {**builtin, "echo": echo_config}
     identity = identity or {"algorithm": "HS256", "signing_key": IDENTITY_KEY, "lifetime_s": 60}
     config = gateway_config(sandbox, directory, subgraphs=subgraphs, identity=identity, **sections)
     return TestClient(create_app(config))
 
 
 ORDERS_SUBGRAPHS = ("orders", "inventory", "shipments", "billing")
+INTERNAL_FAILURE = "pool exhausted for postgres://ledger:secret@10.9.8.7:5432/ledger"
 
 
 @pytest.fixture(scope="module")
@@ -439,3 +446,39 @@ def test_an_unexpected_resolver_failure_is_a_coded_mask_and_a_log_line_with_the_
     assert "10.0.0.5" not in str(error.formatted)
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "resolvers")
     assert "10.0.0.5:5432" in logged and "mask-7" in logged, logged
+
+
+@pytest.mark.parametrize(("include_errors", "passed_on"), [(None, False), (True, True)])
+def test_a_remote_subgraphs_error_text_stays_in_the_log_unless_the_subgraph_is_trusted(
+    sandbox: Sandbox,
+    echo: EchoSubgraph,
+    tmp_path_factory: pytest.TempPathFactory,
+    caplog: pytest.LogCaptureFixture,
+    include_errors: bool | None,
+    passed_on: bool,
+) -> None:
+    with (
+        with_echo(
+            sandbox, tmp_path_factory.mktemp("errors"), echo, include_errors=include_errors
+        ) as client,
+        caplog.at_level(logging.WARNING, logger="federation.router.subgraphs"),
+    ):
+        response = client.post(
+            "/graphql",
+            json={"query": "{ failing }"},
+            headers={"X-API-Key": API_KEYS["C-1001"], "X-Correlation-ID": "failing-7"},
+        )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["data"] == {"failing": None}
+    (error,) = answer["errors"]
+    assert error["path"] == ["failing"]
+    if passed_on:
+        assert error["message"] == INTERNAL_FAILURE
+        return
+    assert error["message"] == 'Subgraph "echo" returned an error.'
+    assert error["extensions"]["serviceName"] == "echo"
+    for internal in ("10.9.8.7", "secret", "postgres://"):
+        assert internal not in response.text, f"{internal!r} leaked: {response.text}"
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert INTERNAL_FAILURE in logged and "failing-7" in logged, logged
