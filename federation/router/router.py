@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from inspect import isawaitable
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -18,6 +20,7 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLInterfaceType,
     GraphQLObjectType,
+    GraphQLSchema,
     GraphQLUnionType,
     InlineFragmentNode,
     OperationDefinitionNode,
@@ -74,6 +77,9 @@ class PreparedOperation:
     introspection: DocumentNode | None
     introspects: bool
     """Whether the operation reaches ``__schema`` or ``__type`` anywhere (fragments included)."""
+    introspected: bytes | None = None
+    """The introspection answer, serialised, when it cannot depend on variables: answered once
+    per document, not once per request (a full introspection costs milliseconds of CPU)."""
 
 
 class Router:
@@ -192,13 +198,19 @@ class Router:
         assert root is not None
         normalized = normalize(ast, operation, self.supergraph.root_types.get(kind, root.name))
         plan = plan_operation(self.supergraph, normalized, self.enabled_override_labels)
+        introspection = _introspection_document(ast, operation)
         return PreparedOperation(
             kind=kind,
             plan=plan,
             projector=Projector(self.schema, root, normalized.selections),
             variable_definitions=normalized.variable_definitions,
-            introspection=_introspection_document(ast, operation),
+            introspection=introspection,
             introspects=_introspects(ast, operation),
+            introspected=(
+                _introspect(self.schema, introspection, {})
+                if introspection is not None and not normalized.variable_definitions
+                else None
+            ),
         )
 
     def plan(self, document: str, operation_name: str | None = None) -> QueryPlan:
@@ -261,11 +273,11 @@ class Router:
         )
         await execution.run()
         if prepared.introspection is not None:
-            introspected = execute(self.schema, prepared.introspection, variable_values=coerced)
-            if introspected.data:  # type: ignore[union-attr]
-                execution.data.update(introspected.data)  # type: ignore[union-attr]
-            for error in introspected.errors or ():  # type: ignore[union-attr]
-                execution.errors.append(error.formatted)
+            introspected = orjson.loads(
+                prepared.introspected or _introspect(self.schema, prepared.introspection, coerced)
+            )
+            execution.data.update(introspected["data"])
+            execution.errors.extend(introspected["errors"])
         data = prepared.projector.project(execution.data, coerced, execution.errors)
         result: dict[str, Any] = {}
         if execution.errors:
@@ -345,7 +357,16 @@ def _introspection_document(
         directives=operation.directives,
         selection_set=SelectionSetNode(selections=kept),
     )
-    return DocumentNode(definitions=(reduced,))
+    # The fragments stay: the introspection fields' own selections may spread them.
+    return DocumentNode(definitions=(reduced, *fragments.values()))
+
+
+def _introspect(schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any]) -> bytes:
+    """The introspection part of an answer, as JSON of its data and formatted errors."""
+    result = execute(schema, document, variable_values=variables)
+    assert not isawaitable(result)  # introspection resolvers are synchronous
+    errors = [error.formatted for error in result.errors or ()]
+    return orjson.dumps({"data": result.data or {}, "errors": errors})
 
 
 def _introspects(document: DocumentNode, operation: OperationDefinitionNode) -> bool:

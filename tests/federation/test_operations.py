@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from graphql import get_introspection_query
 
 from federation.router import OperationError, Router, Supergraph
 
@@ -92,3 +93,15 @@ async def test_introspection_selected_through_root_fragments_is_answered(
 async def test_an_in_process_location_without_attribute_is_refused(supergraph: Supergraph) -> None:
     with pytest.raises(ValueError, match="module:attribute"):
         Router(supergraph, subgraphs={"products": "inproc:tests.federation.subgraphs.products"})
+
+
+async def test_a_full_introspection_answers_every_type_and_each_request_its_own_copy(
+    supergraph: Supergraph,
+) -> None:
+    router = Router(supergraph)
+    first = await router.execute(get_introspection_query())
+    names = {named["name"] for named in first["data"]["__schema"]["types"]}
+    assert {"Query", "User", "String", "__Type"} <= names
+    first["data"]["__schema"]["types"].clear()  # a caller changing its answer changes no other
+    second = await router.execute(get_introspection_query())
+    assert {named["name"] for named in second["data"]["__schema"]["types"]} == names
