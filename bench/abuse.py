@@ -33,6 +33,7 @@ import orjson
 from bench import schemas
 from federation.router import HttpTransport, Router, SubgraphRequest, Supergraph, build_app
 from federation.router.limits import OperationLimits
+from federation.router.transports.base import Transport
 
 BENCH_DIR = Path(__file__).resolve().parent
 BODY_LIMIT = 1_000_000
@@ -140,9 +141,9 @@ class Outcome:
 
 
 class CountingTransport:
-    """Counts the calls a document causes; the calls themselves go over HTTP."""
+    """Counts the calls a document causes, then passes each to the transport it wraps."""
 
-    def __init__(self, inner: HttpTransport) -> None:
+    def __init__(self, inner: Transport) -> None:
         self.inner = inner
         self.calls = 0
 

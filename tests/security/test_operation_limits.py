@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from federation.router import InProcessTransport, Router, SubgraphRequest, Supergraph, build_app
+from bench.abuse import CountingTransport
+from federation.router import InProcessTransport, Router, Supergraph, build_app
 from federation.router.limits import (
     DEFAULT_LIMITS,
     OperationLimits,
@@ -33,21 +34,6 @@ from gateway.config import DEMO_CLIENTS, GatewayConfig
 from tests.federation.conftest import SUPERGRAPH_PATH
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-
-
-class CountingTransport:
-    """An in-process subgraph whose calls are counted."""
-
-    def __init__(self, inner: InProcessTransport) -> None:
-        self.inner = inner
-        self.calls = 0
-
-    async def execute(self, request: SubgraphRequest) -> dict[str, Any]:
-        self.calls += 1
-        return await self.inner.execute(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 @dataclass
