@@ -94,7 +94,15 @@ def running_gateway(sandbox: Sandbox, directory: Path) -> Iterator[RunningGatewa
     port = free_port()
     config = directory / "gateway.toml"
     write_config(config, sandbox, port, directory / "gateway.sqlite3")
-    log = directory / "gateway.log"
+    with gateway_process(config, port) as running:
+        yield running
+
+
+@contextmanager
+def gateway_process(config: Path, port: int) -> Iterator[RunningGateway]:
+    """`logistics-gateway run --config CONFIG` (listening on `port`) until healthy; stopped on
+    exit. Its output goes to `gateway.log` beside the configuration."""
+    log = config.parent / "gateway.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "gateway.cli", "run", "--config", str(config)],

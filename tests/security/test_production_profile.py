@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.gateway.conftest import gateway_process
 from tests.sandbox_processes import free_port
 from tests.security.conftest import API_KEYS, client_settings, digest
 
@@ -157,29 +157,8 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     config = directory / "gateway.toml"
     config.write_text(own_secrets(directory, port))
-    log = directory / "gateway.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [COMMAND, "run", "--config", str(config)], stdout=output, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 40
-        while True:
-            assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with gateway_process(config, port) as running:
+        yield running.url
 
 
 def ask(url: str, query: str, client: str, **headers: str) -> httpx.Response:
