@@ -15,33 +15,16 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from domain import EventEnvelope, SourceSystem
 from stores.event_log import EventLogUnavailable
 from stores.jetstream import JetStreamEventLog
 from tests.sandbox_processes import free_port
+from tests.stores.test_event_log import make_event
 
 NATS_SERVER = "/usr/sbin/nats-server"
-
-
-def event(event_id: str) -> EventEnvelope:
-    moment = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-    return EventEnvelope(
-        event_id=event_id,
-        event_type="milestone.recorded",
-        source=SourceSystem.CARRIER,
-        source_name="swiftparcel",
-        aggregate_type="shipment",
-        aggregate_id="SP0000000001",
-        occurred_at=moment,
-        received_at=moment,
-        correlation_id="corr-outage",
-        payload={"status": "IN_TRANSIT"},
-    )
 
 
 class NatsServer:
@@ -113,12 +96,12 @@ async def test_appends_fail_fast_during_an_outage_and_succeed_after_a_restart(
     )
     first, during, after = (f"evt-{uuid.uuid4().hex}" for _ in range(3))
     try:
-        await log.append(event(first))
+        await log.append(make_event(first))
         nats_server.stop()
         await eventually(lambda: not log.connected, 5, "the log notices NATS went away")
         start = time.perf_counter()
         with pytest.raises(EventLogUnavailable, match="NATS is not connected"):
-            await log.append(event(during))
+            await log.append(make_event(during))
         failed_in = time.perf_counter() - start
         with pytest.raises(EventLogUnavailable):
             await log.read()
@@ -127,7 +110,7 @@ async def test_appends_fail_fast_during_an_outage_and_succeed_after_a_restart(
         nats_server.start()
         await eventually(lambda: log.connected, 10, "the log reconnects once NATS is back")
         start = time.perf_counter()
-        await log.append(event(after))
+        await log.append(make_event(after))
         recovered_in = time.perf_counter() - start
         stored = await log.read()
     finally:
@@ -145,7 +128,7 @@ async def test_reading_creates_no_consumer(nats_server: NatsServer) -> None:
     try:
         ids = [f"evt-{uuid.uuid4().hex}" for _ in range(5)]
         for event_id in ids:
-            await log.append(event(event_id))
+            await log.append(make_event(event_id))
         for after in range(5):
             read = await log.read(after=after, limit=2)
             assert [e.envelope.event_id for e in read] == ids[after : after + 2]
