@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stores.cursors import CursorStore, SqlCursorStore
 from stores.dead_letters import DeadLetterStore, SqlDeadLetterStore
-from stores.event_log import EventLog, SqlEventLog
+from stores.event_log import AppendSignal, EventLog, SignallingEventLog, SqlEventLog
+from stores.leases import LeaseStore, SqlLeaseStore
 from stores.milestones import MilestoneStore, SqlMilestoneStore
+from stores.positions import PositionStore, SqlPositionStore
 from stores.sql import create_tables, open_engine
+
+
+def new_holder_id() -> str:
+    """This process's name in leases: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +30,13 @@ class Stores:
     dead_letters: DeadLetterStore
     milestones: MilestoneStore
     cursors: CursorStore
+    positions: PositionStore
+    leases: LeaseStore
+    appended: AppendSignal = field(default_factory=AppendSignal)
+    """Notified after every new event appended by this process."""
+    progressed: AppendSignal = field(default_factory=AppendSignal)
+    """Notified after a consumer in this process moved its position."""
+    holder_id: str = field(default_factory=new_holder_id)
 
     async def close(self) -> None:
         await self.event_log.close()
@@ -39,10 +56,14 @@ async def open_stores(database_url: str, event_log_url: str = "sql") -> Stores:
     else:
         await engine.dispose()
         raise ValueError(f"event log URL must be 'sql' or nats://…, got {event_log_url!r}")
+    appended = AppendSignal()
     return Stores(
         engine=engine,
-        event_log=event_log,
+        event_log=SignallingEventLog(event_log, appended),
         dead_letters=SqlDeadLetterStore(engine),
         milestones=SqlMilestoneStore(engine),
         cursors=SqlCursorStore(engine),
+        positions=SqlPositionStore(engine),
+        leases=SqlLeaseStore(engine),
+        appended=appended,
     )

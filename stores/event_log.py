@@ -7,6 +7,7 @@ JetStream (`stores.jetstream`) for several replicas.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -71,6 +72,51 @@ class EventLog(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class AppendSignal:
+    """An in-process wake-up for whoever follows the log: notified after every append (and by
+    consumers after they progress), so a follower in this process reacts at once instead of at
+    its next poll. Appends made by other processes are still found by polling."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        """Wake every current waiter; later waiters wait for the next notification."""
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout_s: float) -> bool:
+        """True when notified within `timeout_s`, False when the time ran out."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout=timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+
+class SignallingEventLog:
+    """An event log that notifies `signal` after each append that stored something new."""
+
+    def __init__(self, log: EventLog, signal: AppendSignal) -> None:
+        self.inner = log
+        self.signal = signal
+
+    async def append(self, envelope: EventEnvelope) -> AppendResult:
+        result = await self.inner.append(envelope)
+        if not result.duplicate:
+            self.signal.notify()
+        return result
+
+    async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]:
+        return await self.inner.read(after=after, limit=limit)
+
+    async def ping(self) -> None:
+        await self.inner.ping()
+
+    async def close(self) -> None:
+        await self.inner.close()
 
 
 class SqlEventLog:
