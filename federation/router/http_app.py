@@ -13,15 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from graphql import OperationType, parse
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from federation.router.bodies import read_bounded
@@ -29,7 +28,12 @@ from federation.router.errors import OperationError
 from federation.router.graphiql import graphiql_response
 from federation.router.headers import NOTHING_FORWARDED, Forwarded
 from federation.router.operation import select_operation
+from federation.router.options import DEFAULT_OPTIONS, RequestOptions
 from federation.router.router import Router
+from federation.router.streaming import http_streams, websocket
+from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
+from federation.router.streaming.shutdown import StreamShutdown
+from federation.router.streaming.source import Subscribe, Subscriber
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -46,30 +50,40 @@ MAX_BODY_BYTES = 1_048_576
 """Default bound on a request body; a GraphQL operation with its variables fits well within."""
 
 
-@dataclass(frozen=True, slots=True)
-class RequestOptions:
-    """What one request may learn beyond its data, decided by the app that serves the router.
-
-    ``query_plan``: the plan goes in ``extensions`` when the request asks (``X-Query-Plan``);
-    otherwise the header is ignored. ``introspection``: ``__schema`` and ``__type`` may be
-    queried; otherwise such an operation is refused as invalid.
-    """
-
-    query_plan: bool = True
-    introspection: bool = True
-
-
 def build_app(
     router: Router,
     *,
     path: str = "/graphql",
     graphiql: bool = True,
     max_body_bytes: int = MAX_BODY_BYTES,
-    options: RequestOptions = RequestOptions(),
+    options: RequestOptions = DEFAULT_OPTIONS,
+    stream_settings: StreamSettings = DEFAULT_STREAM_SETTINGS,
+    subscribe: Subscribe | None = None,
+    shutdown: StreamShutdown | None = None,
 ) -> ASGIApp:
-    """An ASGI app serving ``router`` at ``path`` (and ``/``), ``/health`` and ``/graphiql``."""
+    """An ASGI app serving ``router`` at ``path`` (and ``/``), ``/health`` and ``/graphiql``.
+
+    The GraphQL paths also serve subscriptions: WebSocket (graphql-transport-ws) and, for
+    requests accepting them, SSE and multipart streams. ``subscribe`` defaults to
+    ``router.subscribe``; ``shutdown`` is what a server closes the streams with.
+    """
+    shutdown = shutdown or StreamShutdown()
+
+    async def identify(connection: HTTPConnection, _: object) -> Subscriber:
+        return Subscriber(context={"request": connection}, options=options)
+
+    shared = {
+        "subscribe": subscribe,
+        "identify": identify,
+        "settings": stream_settings,
+        "shutdown": shutdown,
+    }
+    streams = http_streams.GraphQLStreams(router, **shared)  # type: ignore[arg-type]
+    websocket_endpoint = websocket.GraphQLWebSocket(router, **shared)  # type: ignore[arg-type]
 
     async def graphql_endpoint(request: Request) -> Response:
+        if streams.wants_stream(request.headers):
+            return await streams.handle(request)
         return await handle_graphql(router, request, max_body_bytes=max_body_bytes, options=options)
 
     async def graphiql_page(_: Request) -> Response:
@@ -81,14 +95,17 @@ def build_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
+        await shutdown.drain(stream_settings.slow_consumer_grace_s)
         await router.aclose()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route(path, graphql_endpoint, methods=["GET", "POST"]),
+        WebSocketRoute(path, websocket_endpoint),
         Route("/health", health, methods=["GET"]),
     ]
     if path != "/":
         routes.append(Route("/", graphql_endpoint, methods=["GET", "POST"]))
+        routes.append(WebSocketRoute("/", websocket_endpoint))
     if graphiql:
         routes.append(Route("/graphiql", graphiql_page, methods=["GET"]))
     app = Starlette(routes=routes, lifespan=lifespan)
@@ -100,7 +117,7 @@ class _DirectPost:
 
     POST is the hot path, and on it Starlette's middleware, routing and request/response
     objects cost as much CPU as planning-free execution of a small query. The semantics are
-    the same as ``handle_graphql``'s: both run ``_answer``.
+    the same as ``handle_graphql``'s: both run ``answer``.
     """
 
     def __init__(
@@ -126,13 +143,16 @@ class _DirectPost:
             name = raw_name.decode("latin-1").lower()
             if name not in headers:
                 headers[name] = raw_value.decode("latin-1")
+        if http_streams.requested_framing(headers.get("accept", "")) is not None:
+            await self.app(scope, receive, send)  # a stream: served by the routed endpoint
+            return
         request = Request(scope, receive)
         try:
             body = await read_bounded(request, self.max_body_bytes)
             if body is None:
                 status, payload, media_type, extra = _too_large(self.max_body_bytes)
             else:
-                status, payload, media_type, extra = await _answer(
+                status, payload, media_type, extra = await answer(
                     self.router, "POST", headers, body, {}, request, self.options
                 )
         except ClientDisconnect:
@@ -197,7 +217,7 @@ async def handle_graphql(
     request: Request,
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
-    options: RequestOptions = RequestOptions(),
+    options: RequestOptions = DEFAULT_OPTIONS,
     forwarded: Forwarded = NOTHING_FORWARDED,
 ) -> Response:
     """One GraphQL-over-HTTP request; any app that routes to it gets the same semantics.
@@ -209,7 +229,7 @@ async def handle_graphql(
         if body is None:
             status, payload, media_type, extra = _too_large(max_body_bytes)
         else:
-            status, payload, media_type, extra = await _answer(
+            status, payload, media_type, extra = await answer(
                 router,
                 request.method,
                 request.headers,
@@ -225,7 +245,7 @@ async def handle_graphql(
     return Response(payload, status_code=status, media_type=media_type, headers=extra)
 
 
-async def _answer(
+async def answer(
     router: Router,
     method: str,
     headers: Mapping[str, str],
@@ -234,8 +254,12 @@ async def _answer(
     request: Request,
     options: RequestOptions,
     forwarded: Forwarded = NOTHING_FORWARDED,
+    *,
+    context: Any = None,
 ) -> Answer:
-    """The answer to one GraphQL request, from primitives: no framework objects needed."""
+    """The answer to one GraphQL request, from primitives: no framework objects needed.
+
+    ``context`` reaches resolvers; by default it holds the ``request``."""
     media_type = _negotiate(headers.get("accept", ""))
     if media_type is None:
         return _reply(
@@ -287,7 +311,7 @@ async def _answer(
             query,
             variables,
             operation_name,
-            context={"request": request},
+            context=context if context is not None else {"request": request},
             headers=headers,
             forwarded=forwarded,
             include_plan=asks_for_plan and options.query_plan,

@@ -1,0 +1,25 @@
+"""What one request may learn beyond its data: decided by the app that serves the router.
+
+Its own module because every transport (HTTP, WebSocket, SSE, multipart) takes the same
+options from the embedding app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOptions:
+    """What one request may learn beyond its data, decided by the app that serves the router.
+
+    ``query_plan``: the plan goes in ``extensions`` when the request asks (``X-Query-Plan``);
+    otherwise the header is ignored. ``introspection``: ``__schema`` and ``__type`` may be
+    queried; otherwise such an operation is refused as invalid.
+    """
+
+    query_plan: bool = True
+    introspection: bool = True
+
+
+DEFAULT_OPTIONS = RequestOptions()

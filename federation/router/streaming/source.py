@@ -1,0 +1,102 @@
+"""What the client transports stream from, and who they stream it for.
+
+The boundary: below it the router turns one subscription into events (``Subscribe``, which
+``Router.subscribe`` is); above it each transport (graphql-transport-ws, graphql-sse,
+multipart HTTP) frames those events for its clients. The embedding app decides who a
+client is (``Identify``): its answer, a ``Subscriber``, is everything the router needs to
+run that client's operations, so the transports never learn about credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from starlette.requests import HTTPConnection
+
+from federation.router.headers import NOTHING_FORWARDED, Forwarded
+from federation.router.options import DEFAULT_OPTIONS, RequestOptions
+
+
+class StreamEvent(Protocol):
+    """One event of a subscription: a GraphQL response and, when resumable, its id."""
+
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+    @property
+    def event_id(self) -> str | None: ...
+
+
+class EventStream(Protocol):
+    """The events of one subscription; ``aclose`` ends it early and frees what it holds."""
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Subscribe(Protocol):
+    """``Router.subscribe``: a GraphQL error response (the subscription never started) or
+    its stream of events, resumed after ``last_event_id`` when given."""
+
+    async def __call__(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+        *,
+        context: Any = None,
+        forwarded: Forwarded = NOTHING_FORWARDED,
+        options: RequestOptions = ...,
+        last_event_id: str | None = None,
+        sharing_key: str | None = None,
+    ) -> dict[str, Any] | EventStream: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """Who a client is, as the embedding app decided: what its operations run with.
+
+    ``context`` reaches resolvers; ``sharing_key`` says whose subscriptions may share one
+    upstream stream (never two tenants or two sets of permissions).
+    """
+
+    context: Any
+    forwarded: Forwarded = NOTHING_FORWARDED
+    options: RequestOptions = DEFAULT_OPTIONS
+    sharing_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The client may not proceed: ``code`` is a WebSocket close code (4401 unauthenticated,
+    4403 forbidden) and maps to 401 or 403 over HTTP; ``message`` is safe to show."""
+
+    code: int
+    message: str
+
+    @property
+    def http_status(self) -> int:
+        return 403 if self.code == 4403 else 401
+
+
+Identify = Callable[[HTTPConnection, Mapping[str, Any] | None], Awaitable[Subscriber | Refusal]]
+"""Decides who a client is: over HTTP from the request (``None``); over a WebSocket from the
+upgrade request and the ``connection_init`` payload (a mapping, empty when none was sent)."""
+
+
+async def open_identify(connection: HTTPConnection, _: Mapping[str, Any] | None) -> Subscriber:
+    """Everyone is served, with the connection as the resolvers' ``request``."""
+    return Subscriber(context={"request": connection})
+
+
+def with_event_id(payload: dict[str, Any], event_id: str | None) -> dict[str, Any]:
+    """The payload with ``extensions.eventId``: what a client reconnects with to resume."""
+    if event_id is None:
+        return payload
+    extensions = payload.get("extensions")
+    merged = {**extensions, "eventId": event_id} if isinstance(extensions, dict) else {}
+    merged.setdefault("eventId", event_id)
+    return {**payload, "extensions": merged}
