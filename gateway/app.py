@@ -2,7 +2,9 @@
 
 Pipeline, outermost first: correlation id → unhandled errors (a masked 500 that closes the
 connection) → authentication (API keys) → route. `/graphql` runs
-the federation router over the configured subgraphs; `/webhooks/*` take the backends' pushes
+the federation router over the configured subgraphs, subscriptions included: over a
+WebSocket (graphql-transport-ws; the key on the upgrade or in `connection_init`) and as SSE
+or multipart streams for requests accepting them; `/webhooks/*` take the backends' pushes
 (each authenticated by its own signature, not by API key); `/admin/*` needs the `admin` scope;
 `/health` (alive), `/ready` (each dependency's state, see `gateway.readiness`), the GraphiQL
 page `/graphiql` (when served) and `/.well-known/jwks.json` (the keys subgraphs verify the
@@ -14,18 +16,29 @@ in the lifespan from the configuration and reaches handlers through the lifespan
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from federation.router.graphiql import graphiql_response
 from federation.router.headers import Forwarded
 from federation.router.http_app import handle_graphql
+from federation.router.streaming import (
+    GraphQLStreams,
+    GraphQLWebSocket,
+    Refusal,
+    StreamShutdown,
+    Subscribe,
+    Subscriber,
+    requested_framing,
+)
+from federation.router.streaming.websocket import FORBIDDEN, UNAUTHORIZED, serve_websocket
 from gateway.config import GatewayConfig
 from gateway.correlation import CorrelationId
 from gateway.inbound import inbound_sources
@@ -36,18 +49,50 @@ from gateway.security_headers import SecurityHeaders
 from gateway.tracing import trace_headers
 from gateway.unhandled import UnhandledErrors
 from gateway.webhooks import WebhookIngress
-from policies.authn import ApiKeyAuthentication
+from policies.authn import ApiKeyAuthentication, Forbidden, Refused, decide_connection
 from policies.disclosure import DisclosurePolicy
-from policies.principal import ADMIN_SCOPE
+from policies.principal import ADMIN_SCOPE, Principal
 from process_apis.polling import build_pollers
 from system_apis.context import CORRELATION_HEADER
 
 
-def create_app(config: GatewayConfig) -> Starlette:
+def create_app(
+    config: GatewayConfig,
+    *,
+    shutdown: StreamShutdown | None = None,
+    subscribe: Subscribe | None = None,
+) -> Starlette:
+    """The gateway app; ``shutdown`` is what the server closes subscriptions with before it
+    stops, ``subscribe`` replaces the router's own (the router's by default)."""
     disclosure = DisclosurePolicy(
         development=config.environment == "development",
         introspecting_clients=config.introspecting_clients(),
     )
+    registry = api_key_registry(config)
+    streams_shutdown = shutdown or StreamShutdown()
+    stream_settings = config.subscriptions.stream_settings()
+
+    async def identify(
+        connection: HTTPConnection, in_band: Mapping[str, object] | None
+    ) -> Subscriber | Refusal:
+        """The one authentication decision, finished for WebSocket clients that present
+        their key in connection_init; the principal becomes the operations' context."""
+        principal = getattr(connection.state, "principal", None)
+        if in_band is not None:
+            decided = decide_connection(principal, in_band, registry)
+            if isinstance(decided, Refused):
+                return Refusal(UNAUTHORIZED, decided.message)
+            if isinstance(decided, Forbidden):
+                return Refusal(FORBIDDEN, decided.message)
+            principal = connection.state.principal = decided.principal
+        if not isinstance(principal, Principal):
+            return Refusal(UNAUTHORIZED, "an API key is required")
+        return Subscriber(
+            context={"request": connection},
+            forwarded=_forwarded(connection),
+            options=disclosure.options_for(principal),
+            sharing_key=principal.sharing_key(),
+        )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, object]]:
@@ -74,24 +119,39 @@ def create_app(config: GatewayConfig) -> Starlette:
             asyncio.create_task(poller.run(config.polling.interval_s, stop_polling))
             for poller in pollers
         ]
+        live = {
+            "subscribe": subscribe,
+            "identify": identify,
+            "settings": stream_settings,
+            "shutdown": streams_shutdown,
+        }
         try:
             yield {
                 "runtime": runtime,
                 "services": runtime.services,
                 "cursors": runtime.cursors,
                 "ingress": ingress,
+                "streams": GraphQLStreams(runtime.router, **live),  # type: ignore[arg-type]
+                "websockets": GraphQLWebSocket(runtime.router, **live),  # type: ignore[arg-type]
             }
         finally:
+            await streams_shutdown.drain(config.subscriptions.shutdown_grace_s)
             stop_polling.set()
             await asyncio.gather(*polling, return_exceptions=True)
             await runtime.aclose()
 
     async def graphql(request: Request) -> Response:
+        if requested_framing(request.headers.get("accept", "")) is not None:
+            streams: GraphQLStreams = request.state.streams
+            return await streams.handle(request)
         runtime: GatewayRuntime = request.state.runtime
         options = disclosure.options_for(request.state.principal)
         return await handle_graphql(
             runtime.router, request, options=options, forwarded=_forwarded(request)
         )
+
+    async def graphql_websocket(websocket: WebSocket) -> None:
+        await serve_websocket(websocket.state.websockets, websocket)
 
     async def public_keys(request: Request) -> Response:
         runtime: GatewayRuntime = request.state.runtime
@@ -140,6 +200,7 @@ def create_app(config: GatewayConfig) -> Starlette:
 
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql_websocket),
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/.well-known/jwks.json", public_keys, methods=["GET"]),
@@ -153,15 +214,16 @@ def create_app(config: GatewayConfig) -> Starlette:
         Middleware(SecurityHeaders),
         Middleware(CorrelationId),
         Middleware(UnhandledErrors),
-        Middleware(ApiKeyAuthentication, registry=api_key_registry(config), routes=routes),
+        Middleware(ApiKeyAuthentication, registry=registry, routes=routes),
         Middleware(PrincipalLogContext),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
-def _forwarded(request: Request) -> Forwarded:
-    """What every remote subgraph receives of this request instead of the caller's
-    credentials: the verified identity, signed per subgraph, and the trace headers."""
+def _forwarded(request: HTTPConnection) -> Forwarded:
+    """What every remote subgraph receives of this request (or WebSocket connection) instead
+    of the caller's credentials: the verified identity, signed per subgraph, and the trace
+    headers."""
     runtime: GatewayRuntime = request.state.runtime
     trace = ((CORRELATION_HEADER.lower(), request.state.correlation_id),)
     return Forwarded(

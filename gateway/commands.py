@@ -73,17 +73,21 @@ def _load(path: Path | None) -> GatewayConfig | None:
 def _serve(config: GatewayConfig, log_level: str) -> None:
     import uvicorn
 
+    from federation.router.streaming import ShutdownServer, StreamShutdown
     from gateway.app import create_app
     from gateway.logs import log_config
 
-    uvicorn.run(
-        create_app(config),
+    shutdown = StreamShutdown()
+    server_config = uvicorn.Config(
+        create_app(config, shutdown=shutdown),
         host=config.server.host,
         port=config.server.port,
         log_config=log_config(log_level),
         log_level=log_level,
         access_log=False,
+        ws_max_size=config.subscriptions.max_message_bytes,
     )
+    ShutdownServer(server_config, shutdown, config.subscriptions.shutdown_grace_s).run()
 
 
 def _run(arguments: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from pydantic_settings import (
 
 from federation.router.headers import HeaderRule, Insert, Propagate, Remove
 from federation.router.limits import DEFAULT_LIMITS, OperationLimits
+from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
 from policies.authn import digest_api_key
 from policies.identity import signing_key
 from system_apis.settings import BackendSettings
@@ -282,6 +283,27 @@ class LimitsConfig(_Section):
         return OperationLimits(**self.model_dump())
 
 
+_STREAMS = DEFAULT_STREAM_SETTINGS
+
+
+class SubscriptionsConfig(_Section):
+    """Clients' subscription connections (WebSocket, SSE, multipart): see `StreamSettings`."""
+
+    heartbeat_s: PositiveSeconds = _STREAMS.heartbeat_s
+    max_queued_events: int = Field(_STREAMS.max_queued_events, ge=1, le=100_000)
+    slow_consumer_grace_s: PositiveSeconds = _STREAMS.slow_consumer_grace_s
+    max_subscriptions_per_connection: int = Field(
+        _STREAMS.max_subscriptions_per_connection, ge=1, le=10_000
+    )
+    connection_init_timeout_s: PositiveSeconds = _STREAMS.connection_init_timeout_s
+    max_message_bytes: int = Field(_STREAMS.max_message_bytes, ge=1024, le=16 * 1024 * 1024)
+    shutdown_grace_s: PositiveSeconds = 5.0
+    """How long a stopping gateway waits for its subscriptions to close."""
+
+    def stream_settings(self) -> StreamSettings:
+        return StreamSettings(**self.model_dump(exclude={"shutdown_grace_s"}))
+
+
 class ClientConfig(_Section):
     """A caller of the API: the tenant it acts for and the digest of its API key."""
 
@@ -421,6 +443,7 @@ class GatewayConfig(BaseSettings):
     headers: HeadersConfig = HeadersConfig()
     polling: PollingConfig = PollingConfig()
     limits: LimitsConfig = LimitsConfig()
+    subscriptions: SubscriptionsConfig = SubscriptionsConfig()
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)
     supergraph: str | None = None

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import orjson
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from policies.principal import Principal
@@ -28,6 +28,11 @@ PUBLIC_ROUTES = frozenset(
     {"/health", "/ready", "/graphiql", "/webhooks/{source}", "/.well-known/jwks.json"}
 )
 """Route templates served without a credential (a route the app does not register is not served)."""
+
+IN_BAND_CREDENTIAL_ROUTES = frozenset({"/graphql"})
+"""WebSocket routes whose clients may present their credential inside the connection
+(graphql-transport-ws ``connection_init`` payload) instead of on the upgrade: browsers cannot
+set headers on a WebSocket. The credential is then judged by `decide_connection`."""
 
 API_KEY_HEADER = b"x-api-key"
 _TOKEN_SCHEMES = frozenset({"bearer", "apikey"})
@@ -79,7 +84,20 @@ class Refused:
     message: str
 
 
-Decision = Public | Authenticated | Refused
+@dataclass(frozen=True, slots=True)
+class Forbidden:
+    """A principal, but not for this: the message says why."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class InBand:
+    """A WebSocket upgrade without credential headers to a route that reads the credential
+    from inside the connection: `decide_connection` decides once it arrives."""
+
+
+Decision = Public | Authenticated | Refused | InBand
 
 
 def presented_api_keys(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[str]:
@@ -125,7 +143,57 @@ def decide(scope: Scope, routes: Sequence[BaseRoute], registry: ApiKeyRegistry) 
     route = matched_route(routes, scope)
     if isinstance(route, Route) and route.path in PUBLIC_ROUTES:
         return Public()
+    if (
+        isinstance(route, WebSocketRoute)
+        and route.path in IN_BAND_CREDENTIAL_ROUTES
+        and not presented_api_keys(scope["headers"])
+    ):
+        return InBand()
     return authenticate_headers(scope["headers"], registry)
+
+
+_CONNECTION_CREDENTIALS = frozenset({"x-api-key", "authorization"})
+
+
+def connection_credentials(payload: Mapping[str, object]) -> list[tuple[bytes, bytes]] | Refused:
+    """The credential headers a ``connection_init`` payload carries, at its top level or in
+    its ``headers`` object (as Apollo's and urql's clients send them), names in any case."""
+    sources: list[Mapping[object, object]] = [payload]
+    for key, value in payload.items():
+        if isinstance(key, str) and key.lower() == "headers" and isinstance(value, Mapping):
+            sources.append(value)
+    pairs = []
+    for source in sources:
+        for key, value in source.items():
+            name = key.lower() if isinstance(key, str) else ""
+            if name not in _CONNECTION_CREDENTIALS:
+                continue
+            if not isinstance(value, str):
+                return Refused(f"the {name} connection parameter must be a string")
+            pairs.append((name.encode(), value.encode()))
+    return pairs
+
+
+def decide_connection(
+    upgrade: Principal | None, payload: Mapping[str, object], registry: ApiKeyRegistry
+) -> Authenticated | Refused | Forbidden:
+    """Who a WebSocket connection acts for, from its upgrade's principal (None when the
+    upgrade carried no credential) and its ``connection_init`` payload: the same key rules
+    as `authenticate_headers`, and one connection acts for one client only."""
+    pairs = connection_credentials(payload)
+    if isinstance(pairs, Refused):
+        return pairs
+    if not pairs:
+        if upgrade is None:
+            return Refused(
+                "an API key is required (X-API-Key header on the upgrade, or x-api-key or "
+                "authorization in the connection_init payload)"
+            )
+        return Authenticated(upgrade)
+    decided = authenticate_headers(pairs, registry)
+    if isinstance(decided, Refused) or upgrade is None or decided.principal == upgrade:
+        return decided
+    return Forbidden("the connection_init credential names another client than the upgrade's")
 
 
 def unauthenticated_body(message: str) -> bytes:

@@ -18,3 +18,7 @@ class Principal:
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def sharing_key(self) -> str:
+        """Whose live results this principal may share: same tenant, client and scopes."""
+        return "\x1f".join((self.tenant_id, self.client_id, *sorted(self.scopes)))

@@ -106,6 +106,11 @@ async def test_a_subscription_streams_each_event_with_its_id_then_completes(serv
         for n in (1, 2, 3)
     ] + [{"id": "s1", "type": "complete"}]
     assert source.calls[-1].last_event_id is None
+    for _ in range(100):  # the connection's end is noticed and everything it held released
+        if server.shutdown.open_streams == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert server.shutdown.open_streams == 0
 
 
 async def test_queries_and_mutations_answer_once_then_complete(server):

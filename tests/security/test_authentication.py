@@ -142,8 +142,8 @@ def test_a_webhook_is_judged_by_its_own_signature_not_by_an_api_key(gateway: Tes
     assert response.json()["error"] == "unauthenticated"  # the webhook's own answer
 
 
-def test_a_websocket_upgrade_needs_a_key(gateway: TestClient):
-    for path in ("/graphql", "/nowhere"):
+def test_a_websocket_upgrade_elsewhere_needs_a_key(gateway: TestClient):
+    for path in ("/nowhere", "/graphql/", "/health"):
         upgrade = gateway.websocket_connect(path, subprotocols=["graphql-transport-ws"])
         with pytest.raises(WebSocketDenialResponse) as denied, upgrade:
             pass
@@ -151,12 +151,34 @@ def test_a_websocket_upgrade_needs_a_key(gateway: TestClient):
         assert denied.value.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-def test_a_websocket_upgrade_with_a_key_passes_authentication(gateway: TestClient):
-    # No WebSocket route is served yet: the router closes the socket, authentication let it by.
-    upgrade = gateway.websocket_connect("/graphql", headers=PORTAL)
-    with pytest.raises(WebSocketDisconnect) as closed, upgrade:
+def test_a_graphql_websocket_without_a_key_is_closed_at_connection_init(gateway: TestClient):
+    # Browsers cannot set headers on a WebSocket: the key may come in connection_init.
+    with gateway.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as socket:
+        socket.send_json({"type": "connection_init"})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+    assert closed.value.code == 4401
+
+
+def test_a_graphql_websocket_with_a_wrong_key_is_refused_at_the_upgrade(gateway: TestClient):
+    headers = {"X-API-Key": "not-a-key"}
+    upgrade = gateway.websocket_connect("/graphql", headers=headers)
+    with pytest.raises(WebSocketDenialResponse) as denied, upgrade:
         pass
-    assert closed.value.code == 1000
+    assert denied.value.status_code == 401
+
+
+def test_a_websocket_upgrade_with_a_key_is_acknowledged(gateway: TestClient):
+    upgrade = gateway.websocket_connect(
+        "/graphql", headers=PORTAL, subprotocols=["graphql-transport-ws"]
+    )
+    with upgrade as socket:
+        socket.send_json({"type": "connection_init"})
+        assert socket.receive_json() == {"type": "connection_ack"}
+        socket.send_json({"type": "done"})  # the server closes: the app has ended on exit
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+    assert closed.value.code == 4400
 
 
 @pytest.mark.parametrize(
