@@ -33,7 +33,7 @@ from federation.router.router import Router
 from federation.router.streaming import http_streams, websocket
 from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
 from federation.router.streaming.shutdown import StreamShutdown
-from federation.router.streaming.source import Subscribe, Subscriber
+from federation.router.streaming.source import Identify, Subscribe, Subscriber
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -59,22 +59,24 @@ def build_app(
     options: RequestOptions = DEFAULT_OPTIONS,
     stream_settings: StreamSettings = DEFAULT_STREAM_SETTINGS,
     subscribe: Subscribe | None = None,
+    identify: Identify | None = None,
     shutdown: StreamShutdown | None = None,
 ) -> ASGIApp:
     """An ASGI app serving ``router`` at ``path`` (and ``/``), ``/health`` and ``/graphiql``.
 
     The GraphQL paths also serve subscriptions: WebSocket (graphql-transport-ws) and, for
     requests accepting them, SSE and multipart streams. ``subscribe`` defaults to
-    ``router.subscribe``; ``shutdown`` is what a server closes the streams with.
+    ``router.subscribe``; ``identify`` decides who a streaming client is (by default
+    everyone, with ``options``); ``shutdown`` is what a server closes the streams with.
     """
     shutdown = shutdown or StreamShutdown()
 
-    async def identify(connection: HTTPConnection, _: object) -> Subscriber:
+    async def everyone(connection: HTTPConnection, _: object) -> Subscriber:
         return Subscriber(context={"request": connection}, options=options)
 
     shared = {
         "subscribe": subscribe,
-        "identify": identify,
+        "identify": identify or everyone,
         "settings": stream_settings,
         "shutdown": shutdown,
     }

@@ -16,6 +16,7 @@ from typing import Any
 
 import uvicorn
 
+from federation.router.errors import OperationError
 from federation.router.headers import NOTHING_FORWARDED, Forwarded
 from federation.router.streaming import ShutdownServer, StreamShutdown
 from tests.federation.conftest import free_port
@@ -45,7 +46,8 @@ class ScriptedSource:
 
     ``count`` events (ids 1, 2, … after ``last_event_id``), then the end, unless ``hold``
     (the stream stays open after them); ``size`` pads each payload; ``refuse`` answers a
-    GraphQL error response instead of a stream; ``fail`` raises after the events.
+    GraphQL error response instead of a stream, ``invalid`` raises the router's
+    ``OperationError``; ``fail`` raises after the events.
     """
 
     calls: list[SubscribeCall] = field(default_factory=list)
@@ -77,6 +79,8 @@ class ScriptedSource:
             )
         )
         script = dict(variables or {})
+        if script.get("invalid"):
+            raise OperationError([{"message": "Variable $id is missing."}], kind="variables")
         if script.get("refuse"):
             return {"errors": [{"message": "No such shipment.", "extensions": {"code": "NOPE"}}]}
         return self._events(script, int(last_event_id or 0))

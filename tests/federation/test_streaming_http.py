@@ -16,10 +16,12 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from federation.router import Router, Supergraph, build_app
 from federation.router.limits import OperationLimits
-from federation.router.streaming import StreamSettings, StreamShutdown
+from federation.router.streaming import Refusal, StreamSettings, StreamShutdown
 from tests.federation.streams import ScriptedSource, Served, serving
 
 SSE = {"accept": "text/event-stream"}
@@ -202,13 +204,18 @@ async def test_sse_reports_a_refused_document_in_the_stream(server, query, code)
         assert errors[0]["extensions"]["code"] == code
 
 
-async def test_sse_reports_a_subscription_the_router_refuses(server):
-    body = {"query": TICKS, "variables": {"refuse": True}}
+@pytest.mark.parametrize(
+    ("script", "error"),
+    [
+        ({"refuse": True}, {"message": "No such shipment.", "extensions": {"code": "NOPE"}}),
+        ({"invalid": True}, {"message": "Variable $id is missing."}),
+    ],
+)
+async def test_sse_reports_a_subscription_the_router_refuses(server, script, error):
+    body = {"query": TICKS, "variables": script}
     async with client() as http, http.stream("POST", server.http, json=body, headers=SSE) as r:
         stream = await read_sse(r)
-    assert stream.events[0].json() == {
-        "errors": [{"message": "No such shipment.", "extensions": {"code": "NOPE"}}]
-    }
+    assert stream.events[0].json() == {"errors": [error]}
     assert stream.events[-1].event == "complete"
 
 
@@ -366,3 +373,27 @@ async def test_a_stream_is_refused_while_shutting_down(supergraph):
         async with client() as http:
             response = await http.post(served.http, json={"query": TICKS}, headers=SSE)
     assert response.status_code == 503
+
+
+async def test_an_apps_refusal_answers_its_status_before_any_stream(supergraph):
+    async def refuse(connection: object, in_band: object) -> Refusal:
+        return Refusal(4403, "not for this client")
+
+    shutdown = StreamShutdown()
+    app = build_app(
+        Router(supergraph), subscribe=ScriptedSource(), identify=refuse, shutdown=shutdown
+    )
+    with serving(app, shutdown) as served:
+        async with client() as http:
+            response = await http.post(served.http, json={"query": TICKS}, headers=SSE)
+        async with await connect(served.ws, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+            await socket.send('{"type": "connection_init"}')
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(socket.recv(), 5)
+    assert response.status_code == 403
+    assert response.json()["errors"][0] == {
+        "message": "not for this client",
+        "extensions": {"code": "FORBIDDEN"},
+    }
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4403, "not for this client")

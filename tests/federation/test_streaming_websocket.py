@@ -156,6 +156,15 @@ async def test_a_subscription_refused_by_the_router_is_one_error_message(server)
         ]
 
 
+async def test_a_subscription_the_router_cannot_run_is_one_error_message(server):
+    async with await initialised(server) as socket:
+        payload = {"query": TICKS, "variables": {"invalid": True}}
+        await send(socket, {"id": "i", "type": "subscribe", "payload": payload})
+        assert await until_complete(socket, "i") == [
+            {"id": "i", "type": "error", "payload": [{"message": "Variable $id is missing."}]}
+        ]
+
+
 async def test_a_failing_stream_reports_a_neutral_error(server):
     async with await initialised(server) as socket:
         payload = {"query": TICKS, "variables": {"count": 1, "fail": True}}

@@ -279,6 +279,8 @@ class _Stream(Response):
                 headers=self.request.headers,
                 last_event_id=self.last_event_id,
             )
+        except OperationError as error:
+            return framing.single({"errors": error.errors})
         except Exception:
             _logger.exception("a streamed operation failed to start")
             return framing.failure(internal_errors())
