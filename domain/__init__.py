@@ -18,7 +18,18 @@ from domain.items import Item
 from domain.locations import Location, Warehouse
 from domain.orders import Order, OrderLine, OrderStatus
 from domain.parties import Address, Customer
-from domain.returns import ReturnAuthorization, ReturnLine, ReturnStatus
+from domain.returns import (
+    Disposition,
+    ReceiptLine,
+    RequestedReturnLine,
+    ReturnAuthorization,
+    ReturnLine,
+    ReturnReason,
+    ReturnReceipt,
+    ReturnRequest,
+    ReturnStatus,
+    return_status,
+)
 from domain.shipments import (
     TERMINAL_STATUSES,
     Milestone,
@@ -36,6 +47,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "Address",
     "Customer",
+    "Disposition",
     "EventEnvelope",
     "FreightCharge",
     "InventoryPosition",
@@ -52,8 +64,13 @@ __all__ = [
     "OrderStatus",
     "Package",
     "Quantity",
+    "ReceiptLine",
+    "RequestedReturnLine",
     "ReturnAuthorization",
     "ReturnLine",
+    "ReturnReason",
+    "ReturnReceipt",
+    "ReturnRequest",
     "ReturnStatus",
     "Shipment",
     "SourceSystem",
@@ -66,6 +83,7 @@ __all__ = [
     "envelope_to_dict",
     "merge_history",
     "progress_rank",
+    "return_status",
     "system_of_record",
     "utc_now",
 ]

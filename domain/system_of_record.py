@@ -25,6 +25,7 @@ SYSTEM_OF_RECORD: dict[str, SourceSystem] = {
     "Shipment.packages": SourceSystem.TMS,
     "Milestone.*": SourceSystem.CARRIER,
     "ReturnAuthorization.*": SourceSystem.ERP,
+    "ReturnReceipt.*": SourceSystem.WMS,
 }
 
 

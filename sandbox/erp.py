@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sandbox.erp_returns import ReturnOrders
 from sandbox.faults import FaultState
 from sandbox.ratelimit import RateLimiter
 from sandbox.runner import run
@@ -74,7 +75,7 @@ def _order_document(order: Order) -> dict[str, Any]:
 class ErpBackend(Backend):
     name = "erp"
     default_port = 8101
-    indexed_fields = ("sold_to", "status", "sales_doc", "bill_to")
+    indexed_fields = ("sold_to", "status", "sales_doc", "bill_to", "ref_doc")
     credential_headers = ("x-erp-key",)
     supports_maintenance: ClassVar[bool] = True
 
@@ -82,6 +83,7 @@ class ErpBackend(Backend):
         super().__init__(config, store, faults)
         self.limiter = RateLimiter(config.rate_limit)
         self.zone = ZoneInfo(ERP_ZONE)
+        self.returns = ReturnOrders(store, self.zone, self.listing)
 
     def load(self, world: World) -> None:
         store = self.store
@@ -160,6 +162,7 @@ class ErpBackend(Backend):
                 for i in world.invoices
             ),
         )
+        self.returns.load(world)
         store.set_meta("doc_no", str(100000 + len(world.orders)))
         store.set_meta("inv_no", str(5000000 + len(world.invoices)))
 
@@ -176,6 +179,7 @@ class ErpBackend(Backend):
             Route(f"{PREFIX}/invoices", guarded(self.list_invoices), methods=["GET"]),
             Route(f"{PREFIX}/invoices", guarded(self.create_invoice), methods=["POST"]),
             Route(f"{PREFIX}/invoices/{{key}}", guarded(self.get_invoice), methods=["GET"]),
+            *self.returns.routes(PREFIX, guarded, self.idempotent),
         ]
 
     def _guarded(self, handler: Handler) -> Handler:
@@ -394,6 +398,8 @@ class ErpBackend(Backend):
         return invoice
 
     async def advance(self, reference: str, steps: int) -> list[dict[str, Any]]:
+        if reference.startswith("RMA-"):
+            return self.returns.advance(reference, steps)
         order = self.store.get("orders", reference)
         if order is None:
             raise not_found(f"sales order {reference}")

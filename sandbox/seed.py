@@ -173,6 +173,36 @@ class Invoice:
 
 
 @dataclass(frozen=True, slots=True)
+class ReturnItem:
+    """One line of a return authorization: which order item comes back, how many, and why."""
+
+    pos: int
+    ref_pos: int
+    material: str
+    qty: int
+    uom: str
+    reason_code: str
+    grade: str
+    """What the WMS's inspection found once received: "A" (restock) or "D" (damaged)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnOrder:
+    """A return authorization (ERP) and, once the goods arrived, its receipt (WMS)."""
+
+    rma_no: str
+    ref_doc: str
+    sold_to: str
+    plant: str
+    status: str
+    created_at: datetime
+    items: tuple[ReturnItem, ...]
+    carrier_tracking: str | None
+    receipt_no: str | None
+    received_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class World:
     """Everything every backend knows at first start, before any run-time change."""
 
@@ -185,6 +215,7 @@ class World:
     tasks: tuple[Task, ...]
     shipments: tuple[Shipment, ...]
     invoices: tuple[Invoice, ...]
+    returns: tuple[ReturnOrder, ...] = ()
 
 
 AMSTERDAM = Place("Amsterdam", "NH", "NL", "Europe/Amsterdam", "AMS")
@@ -379,6 +410,11 @@ DESTINATION_PHASE = frozenset(
     }
 )
 RETURN_PHASE = frozenset({"RS", "RETURNED"})
+RETURN_REASONS = ("DMG", "WRG", "NND", "DEF")
+RETURNING_CUSTOMERS = ("C-1001", "C-1002")
+RETURN_STATUSES = ("AUTH", "SHPD", "RCVD")
+"""The seeded authorizations of each returning customer: one waiting, one on its way back,
+one received and inspected in the warehouse."""
 
 
 def money(value: Decimal) -> Decimal:
@@ -415,6 +451,7 @@ class _Generator:
         tasks = self._tasks(orders, pick_bins)
         shipments = self._shipments(orders, {m.material: m for m in materials})
         invoices = self._invoices(orders, shipments)
+        returns = _returns(self.seed, orders)
         return World(
             seed=self.seed,
             warehouses=WAREHOUSES,
@@ -425,6 +462,7 @@ class _Generator:
             tasks=tasks,
             shipments=shipments,
             invoices=invoices,
+            returns=returns,
         )
 
     def _materials(self) -> tuple[Material, ...]:
@@ -698,3 +736,48 @@ class _Generator:
                 )
             )
         return tuple(invoices)
+
+
+def _returns(seed: int, orders: tuple[Order, ...]) -> tuple[ReturnOrder, ...]:
+    """Return authorizations on the oldest shipped orders of the returning customers.
+
+    Drawn from a random stream of their own, so adding them changed nothing else in the world.
+    """
+    rng = random.Random(f"returns-{seed}")
+    returns: list[ReturnOrder] = []
+    for customer in RETURNING_CUSTOMERS:
+        shipped = [o for o in orders if o.sold_to == customer and o.status in ("SHIP", "INV")]
+        for status, order in zip(RETURN_STATUSES, shipped, strict=False):
+            number = 400001 + len(returns)
+            created = datetime.combine(
+                order.req_delivery_date + timedelta(days=rng.randint(2, 9)), time(10), tzinfo=UTC
+            ) + timedelta(minutes=rng.randint(0, 300))
+            returned = rng.sample(order.items, rng.randint(1, min(2, len(order.items))))
+            items = tuple(
+                ReturnItem(
+                    pos=10 * (index + 1),
+                    ref_pos=item.pos,
+                    material=item.material,
+                    qty=rng.randint(1, item.qty),
+                    uom=item.uom,
+                    reason_code=rng.choice(RETURN_REASONS),
+                    grade="D" if rng.random() < 0.3 else "A",
+                )
+                for index, item in enumerate(sorted(returned, key=lambda item: item.pos))
+            )
+            received = status == "RCVD"
+            returns.append(
+                ReturnOrder(
+                    rma_no=f"RMA-{number}",
+                    ref_doc=order.doc_no,
+                    sold_to=customer,
+                    plant=order.warehouse,
+                    status=status,
+                    created_at=created,
+                    items=items,
+                    carrier_tracking=f"1ZRET{number:08d}" if status != "AUTH" else None,
+                    receipt_no=f"RR-{number - 400000 + 900000}" if received else None,
+                    received_at=created + timedelta(days=rng.randint(2, 5)) if received else None,
+                )
+            )
+    return tuple(returns)

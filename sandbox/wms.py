@@ -17,11 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sandbox.faults import FaultState
 from sandbox.runner import run
 from sandbox.seed import World
 from sandbox.service import (
     ApiError,
     Backend,
+    BackendConfig,
     guard,
     iso_utc,
     json_object,
@@ -29,11 +31,14 @@ from sandbox.service import (
     utc_now,
     validation_error,
 )
+from sandbox.store import Store
 from sandbox.webhooks import Outbound
+from sandbox.wms_returns import EVENT_TYPES as RETURN_EVENT_TYPES
+from sandbox.wms_returns import ReturnsDock
 
 TOKEN = "wms-demo-token"
 REASONS = ("DAMAGED", "COUNT", "FOUND", "RETURNED")
-EVENT_TYPES = ("inventory.adjusted", "task.completed", "shipment.dispatched")
+EVENT_TYPES = ("inventory.adjusted", "task.completed", "shipment.dispatched", *RETURN_EVENT_TYPES)
 
 
 def position_key(warehouse: str, bin_code: str, sku: str) -> str:
@@ -43,8 +48,12 @@ def position_key(warehouse: str, bin_code: str, sku: str) -> str:
 class WmsBackend(Backend):
     name = "wms"
     default_port = 8102
-    indexed_fields = ("sku", "warehouse", "order_ref")
+    indexed_fields = ("sku", "warehouse", "order_ref", "rma_ref")
     credential_headers = ("authorization",)
+
+    def __init__(self, config: BackendConfig, store: Store, faults: FaultState) -> None:
+        super().__init__(config, store, faults)
+        self.returns = ReturnsDock(store, self._push, self.listing, position_key)
 
     def sign(self, message: Outbound, secret: str, timestamp: int) -> dict[str, str]:
         signed = f"{timestamp}.".encode() + message.body
@@ -130,6 +139,7 @@ class WmsBackend(Backend):
                 if s.booking_status != "CANCELLED"
             ),
         )
+        self.returns.load(world)
 
     def routes(self) -> list[BaseRoute]:
         guarded = guard(lambda request: request.headers.get("authorization") == f"Bearer {TOKEN}")
@@ -140,6 +150,7 @@ class WmsBackend(Backend):
             Route("/v2/tasks/{task_id}", guarded(self.get_task), methods=["GET"]),
             Route("/v2/tasks/{task_id}/confirm", guarded(self.confirm_task), methods=["POST"]),
             Route("/v2/adjustments", guarded(self.create_adjustment), methods=["POST"]),
+            *self.returns.routes(guarded, self.idempotent),
         ]
 
     def _listing(self, request: Request, collection: str, filters: tuple[str, ...]) -> Response:
@@ -319,6 +330,8 @@ class WmsBackend(Backend):
                 "reason": extra.get("reason", "COUNT"),
             }
             return [self._push(status, position["warehouse"], data, occurred_at)]
+        if status in RETURN_EVENT_TYPES:
+            return self.returns.emit(reference, status, occurred_at)
         detail = {"field": "status", "message": f"must be one of {', '.join(EVENT_TYPES)}"}
         raise validation_error([detail])
 

@@ -11,6 +11,7 @@ from domain.billing import Invoice
 from domain.items import Item
 from domain.orders import Order, OrderStatus
 from domain.parties import Customer
+from domain.returns import ReturnAuthorization, ReturnRequest
 from system_apis.api import BackendApi
 from system_apis.erp.mapping import (
     customer_from_erp,
@@ -20,6 +21,8 @@ from system_apis.erp.mapping import (
     order_from_erp,
     order_status_to_erp,
 )
+from system_apis.erp.returns import return_from_erp, return_refusal, return_request_to_erp
+from system_apis.errors import BackendRejected
 from system_apis.paging import Page, iterate_pages, page_of
 from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
@@ -205,6 +208,82 @@ class ErpClient(BackendApi):
             correlation_id=correlation_id,
         )
         return self._map(operation, invoice_from_erp, answer)
+
+    async def return_authorization(
+        self, rma_id: str, *, correlation_id: str | None = None
+    ) -> ReturnAuthorization:
+        operation = "get return order"
+        answer = await self._backend.get_json(
+            f"{API}/return-orders/{segment(rma_id)}",
+            operation=operation,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, return_from_erp, answer)
+
+    async def return_authorizations_page(
+        self,
+        customer_id: str | None,
+        *,
+        order_ids: Sequence[str] = (),
+        newest_first: bool = False,
+        page_token: str | None = None,
+        limit: int = 50,
+        correlation_id: str | None = None,
+    ) -> Page[ReturnAuthorization]:
+        """One page of return authorizations, of a customer (None: any), of some orders."""
+        operation = "list return orders"
+        answer = await self._backend.get_json(
+            f"{API}/return-orders",
+            operation=operation,
+            params={
+                "sold_to": customer_id,
+                "ref_doc": list(order_ids) or None,
+                "sort": "desc" if newest_first else None,
+                "page_token": page_token,
+                "limit": limit,
+            },
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, lambda data: _records_page(data, return_from_erp), answer)
+
+    async def returns_for_orders(
+        self, order_ids: Sequence[str], *, correlation_id: str | None = None
+    ) -> tuple[ReturnAuthorization, ...]:
+        """Every return authorization of any of the orders, in one listing (page by page)."""
+        if not order_ids:
+            return ()
+        pages = iterate_pages(
+            lambda token: self.return_authorizations_page(
+                None,
+                order_ids=order_ids,
+                page_token=token,
+                limit=200,
+                correlation_id=correlation_id,
+            )
+        )
+        return tuple([authorization async for authorization in pages])
+
+    async def create_return(
+        self, request: ReturnRequest, *, idempotency_key: str, correlation_id: str | None = None
+    ) -> ReturnAuthorization:
+        """Ask the ERP to authorize a return; the same key again answers the same RMA.
+
+        Raises `ReturnWindowClosed` or `QuantityExceedsShipped` when the ERP refuses it for
+        those reasons, and `BackendNotFound` when the order is not the customer's (or none).
+        """
+        operation = "create return order"
+        try:
+            answer = await self._backend.send_json(
+                "POST",
+                f"{API}/return-orders",
+                operation=operation,
+                json=return_request_to_erp(request),
+                idempotency_key=idempotency_key,
+                correlation_id=correlation_id,
+            )
+        except BackendRejected as error:
+            raise return_refusal(error) from None
+        return self._map(operation, return_from_erp, answer)
 
 
 def _records_page(answer: Any, mapper: Callable[[Any, str], T]) -> Page[T]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -10,8 +10,10 @@ import httpx
 
 from domain.inventory import InventoryPosition
 from domain.locations import Location
+from domain.returns import ReceiptLine, ReturnReceipt
 from system_apis import fields
 from system_apis.api import BackendApi
+from system_apis.errors import BackendRejected
 from system_apis.paging import Page, iterate_pages, page_of, records_of
 from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
@@ -24,6 +26,7 @@ from system_apis.wms.mapping import (
     task_from_wms,
 )
 from system_apis.wms.models import AdjustmentReason, PickTask, StockAdjustment
+from system_apis.wms.returns import receipt_from_wms, receipt_refusal, receipt_to_wms
 
 T = TypeVar("T")
 
@@ -141,6 +144,68 @@ class WmsClient(BackendApi):
             correlation_id=correlation_id,
         )
         return self._map(operation, adjustment_from_wms, answer)
+
+    async def return_receipts_page(
+        self,
+        rma_ids: Sequence[str],
+        *,
+        cursor: str | None = None,
+        limit: int = 500,
+        correlation_id: str | None = None,
+    ) -> Page[ReturnReceipt]:
+        operation = "list return receipts"
+        answer = await self._backend.get_json(
+            "/v2/returns",
+            operation=operation,
+            params={"rma_ref": list(rma_ids), "cursor": cursor, "limit": limit},
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, _receipts_page, answer)
+
+    async def return_receipts(
+        self, rma_ids: Sequence[str], *, correlation_id: str | None = None
+    ) -> tuple[ReturnReceipt, ...]:
+        """The receipts of any of the RMAs, in one listing (page by page)."""
+        if not rma_ids:
+            return ()
+        pages = iterate_pages(
+            lambda cursor: self.return_receipts_page(
+                rma_ids, cursor=cursor, correlation_id=correlation_id
+            )
+        )
+        return tuple([receipt async for receipt in pages])
+
+    async def receive_return(
+        self,
+        rma_id: str,
+        *,
+        customer_id: str,
+        warehouse_id: str,
+        lines: Sequence[ReceiptLine],
+        idempotency_key: str,
+        correlation_id: str | None = None,
+    ) -> ReturnReceipt:
+        """Record goods received against an RMA, each line graded; safe to retry with the key.
+
+        Raises `AlreadyReceived` when the WMS received this RMA before under another key.
+        """
+        operation = "receive return"
+        try:
+            answer = await self._backend.send_json(
+                "POST",
+                "/v2/returns",
+                operation=operation,
+                json=receipt_to_wms(rma_id, customer_id, warehouse_id, lines),
+                idempotency_key=idempotency_key,
+                correlation_id=correlation_id,
+            )
+        except BackendRejected as error:
+            raise receipt_refusal(error) from None
+        return self._map(operation, receipt_from_wms, answer)
+
+
+def _receipts_page(answer: Any) -> Page[ReturnReceipt]:
+    return page_of(answer, "data", "cursor", receipt_from_wms)
 
 
 def _inventory_page(answer: Any) -> Page[InventoryPosition]:

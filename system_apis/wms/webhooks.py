@@ -15,9 +15,10 @@ from typing import Any
 from domain.events import EventEnvelope, SourceSystem, utc_now
 from system_apis import fields
 from system_apis.context import resolve_correlation_id
-from system_apis.errors import InvalidSignature, UnknownStatusCode
+from system_apis.errors import InvalidSignature, MalformedPayload, UnknownStatusCode
 from system_apis.signatures import header, verify_hmac_sha256
 from system_apis.wms.mapping import position_from_wms, position_payload, task_from_wms, task_payload
+from system_apis.wms.returns import receipt_from_wms, receipt_payload
 
 DEFAULT_TOLERANCE = timedelta(minutes=5)
 SIGNATURE_PREFIX = "sha256="
@@ -94,8 +95,15 @@ def read_wms_webhook(
             occurred_at=fields.aware_datetime(data, "occurred_at", "body"),
             received_at=received_at,
             correlation_id=resolve_correlation_id(correlation_id),
+            tenant_id=_tenant_of(payload),
             payload={**payload, "delivery_id": header(headers, "X-WMS-Delivery")},
         )
+
+
+def _tenant_of(payload: Mapping[str, Any]) -> str | None:
+    """The stock owner, for the events that name one (returns are received for a customer)."""
+    owner = payload.get("customer_id")
+    return owner if isinstance(owner, str) and owner else None
 
 
 def _inventory_adjusted(data: Any) -> tuple[str, str, dict[str, Any]]:
@@ -124,8 +132,22 @@ def _shipment_dispatched(data: Any) -> tuple[str, str, dict[str, Any]]:
     return "Shipment", tracking_number, payload
 
 
+def _return_received(data: Any) -> tuple[str, str, dict[str, Any]]:
+    receipt = receipt_from_wms(data, "body.data")
+    return "Return", receipt.rma_id, receipt_payload(receipt)
+
+
+def _return_inspected(data: Any) -> tuple[str, str, dict[str, Any]]:
+    receipt = receipt_from_wms(data, "body.data")
+    if not receipt.inspected:
+        raise MalformedPayload("body.data.state: a return.inspected event must be inspected")
+    return "Return", receipt.rma_id, receipt_payload(receipt)
+
+
 _EVENT_TYPES: Mapping[str, Callable[[Any], tuple[str, str, dict[str, Any]]]] = {
     "inventory.adjusted": _inventory_adjusted,
     "task.completed": _task_completed,
     "shipment.dispatched": _shipment_dispatched,
+    "return.received": _return_received,
+    "return.inspected": _return_inspected,
 }
