@@ -373,7 +373,7 @@ def _default_clients() -> dict[str, ClientConfig]:
 
 
 def _default_subgraphs() -> dict[str, SubgraphConfig]:
-    names = ("orders", "inventory", "shipments", "billing")
+    names = ("orders", "inventory", "shipments", "billing", "returns")
     return {name: SubgraphConfig(url=f"inproc:resolvers.{name}:schema") for name in names}
 
 

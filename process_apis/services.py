@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from aiocache.base import BaseCache
 
 from process_apis.inventory import InventoryQueries
+from process_apis.once import BackendKeyed
 from process_apis.orders import OrderQueries
 from process_apis.ownership import OrderOwnership
+from process_apis.returns import ReturnCommands, ReturnQueries
 from process_apis.tracking import MilestoneRecorder, ShipmentTracking
 from stores.bundle import Stores
 from system_apis.bundle import SystemClients
@@ -20,6 +22,8 @@ class LogisticsServices:
     inventory: InventoryQueries
     tracking: ShipmentTracking
     recorder: MilestoneRecorder
+    returns: ReturnQueries
+    return_commands: ReturnCommands
 
 
 def build_services(clients: SystemClients, stores: Stores, cache: BaseCache) -> LogisticsServices:
@@ -37,4 +41,8 @@ def build_services(clients: SystemClients, stores: Stores, cache: BaseCache) -> 
             },
         ),
         recorder=MilestoneRecorder(event_log=stores.event_log, history=stores.milestones),
+        returns=ReturnQueries(clients.erp, clients.wms, owners),
+        return_commands=ReturnCommands(
+            clients.erp, clients.wms, stores.event_log, once=BackendKeyed()
+        ),
     )

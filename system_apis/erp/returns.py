@@ -175,3 +175,26 @@ def _shortfall(record: Any, where: str) -> ShippedShortfall:
 def _number(quantity: Decimal) -> str:
     """The ERP takes quantities as decimal strings; whole numbers without a fraction."""
     return format(quantity.normalize(), "f")
+
+
+def authorization_payload(authorization: ReturnAuthorization) -> dict[str, Any]:
+    """JSON-ready canonical form of an authorization (decimals as strings) for event payloads."""
+    return {
+        "rma_id": authorization.rma_id,
+        "order_id": authorization.order_id,
+        "customer_id": authorization.customer_id,
+        "warehouse_id": authorization.warehouse_id,
+        "status": authorization.status.value,
+        "authorized_at": authorization.authorized_at.isoformat(),
+        "tracking_number": authorization.tracking_number,
+        "lines": [
+            {
+                "order_line": line.order_line,
+                "sku": line.sku,
+                "quantity": str(line.quantity.value),
+                "unit": line.quantity.unit.value,
+                "reason": line.reason,
+            }
+            for line in authorization.lines
+        ],
+    }
