@@ -198,3 +198,35 @@ def authorization_payload(authorization: ReturnAuthorization) -> dict[str, Any]:
             for line in authorization.lines
         ],
     }
+
+
+def authorization_from_payload(payload: Mapping[str, Any]) -> ReturnAuthorization:
+    """The authorization an event payload (`authorization_payload`) describes."""
+    where = "payload"
+    lines = fields.as_list(fields.field(payload, "lines", where), f"{where}.lines")
+    reasons = {reason.value: reason for reason in ReturnReason}
+    return ReturnAuthorization(
+        rma_id=fields.text(payload, "rma_id", where),
+        order_id=fields.text(payload, "order_id", where),
+        customer_id=fields.text(payload, "customer_id", where),
+        status=fields.choice(payload, "status", where, {s.value: s for s in ReturnStatus}),
+        authorized_at=fields.aware_datetime(payload, "authorized_at", where),
+        tracking_number=fields.optional_text(payload, "tracking_number", where),
+        warehouse_id=fields.optional_text(payload, "warehouse_id", where),
+        lines=tuple(
+            ReturnLine(
+                sku=fields.text(line, "sku", f"{where}.lines[{index}]"),
+                quantity=Quantity(
+                    fields.decimal(line, "quantity", f"{where}.lines[{index}]"),
+                    fields.choice(line, "unit", f"{where}.lines[{index}]", UNITS),
+                ),
+                reason=fields.choice(line, "reason", f"{where}.lines[{index}]", reasons).value,
+                order_line=(
+                    fields.integer(line, "order_line", f"{where}.lines[{index}]")
+                    if line.get("order_line") is not None
+                    else None
+                ),
+            )
+            for index, line in enumerate(fields.as_object(item, where) for item in lines)
+        ),
+    )

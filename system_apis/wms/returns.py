@@ -144,3 +144,32 @@ def _whole(value: Decimal) -> int:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
+
+
+def receipt_from_payload(payload: Mapping[str, Any]) -> ReturnReceipt:
+    """The receipt an event payload (`receipt_payload`) describes."""
+    where = "payload"
+    lines = fields.as_list(fields.field(payload, "lines", where), f"{where}.lines")
+    dispositions = {d.value: d for d in Disposition}
+
+    def line_of(record: Any, at: str) -> ReceiptLine:
+        data = fields.as_object(record, at)
+        graded = fields.optional_text(data, "disposition", at) is not None
+        return ReceiptLine(
+            sku=fields.text(data, "sku", at),
+            quantity=Quantity(
+                fields.decimal(data, "quantity", at), fields.choice(data, "unit", at, UNITS)
+            ),
+            disposition=fields.choice(data, "disposition", at, dispositions) if graded else None,
+            bin=fields.optional_text(data, "bin", at),
+        )
+
+    return ReturnReceipt(
+        receipt_id=fields.text(payload, "receipt_id", where),
+        rma_id=fields.text(payload, "rma_id", where),
+        warehouse_id=fields.text(payload, "warehouse_id", where),
+        received_at=fields.aware_datetime(payload, "received_at", where),
+        inspected_at=fields.optional_aware_datetime(payload, "inspected_at", where),
+        customer_id=fields.optional_text(payload, "customer_id", where),
+        lines=tuple(line_of(line, f"{where}.lines[{index}]") for index, line in enumerate(lines)),
+    )

@@ -37,6 +37,7 @@ MALFORMED_KEYS = [
 QUERIES = {
     "order": ("query($v: ID!) { order(id: $v) { id status } }", "order"),
     "invoice": ("query($v: ID!) { invoice(id: $v) { id } }", "invoice"),
+    "return": ("query($v: ID!) { returnAuthorization(id: $v) { id } }", "returnAuthorization"),
     "shipment": ("query($v: String!) { shipment(trackingNumber: $v) { status } }", "shipment"),
     "inventory": ("query($v: String!) { inventory(sku: $v) { positions { bin } } }", "inventory"),
     "warehouse": (
@@ -105,6 +106,8 @@ def test_a_malformed_key_is_the_callers_error_and_no_backend_is_called(
     ("query", "root"),
     [
         ("{ orders(first: 0) { nextCursor } }", "orders"),
+        ("{ returns(first: 0) { nextCursor } }", "returns"),
+        ("{ returns(first: 101) { nextCursor } }", "returns"),
         ("{ orders(first: 101) { nextCursor } }", "orders"),
         ("{ orders(first: -5) { nextCursor } }", "orders"),
         ('{ inventory(sku: "MAT-0001", first: 0) { nextCursor } }', "inventory"),

@@ -37,6 +37,8 @@ from system_apis.erp.returns import (
     RETURN_STATUS,
     QuantityExceedsShipped,
     ReturnWindowClosed,
+    authorization_from_payload,
+    authorization_payload,
     return_from_erp,
     return_refusal,
     return_request_to_erp,
@@ -45,6 +47,7 @@ from system_apis.errors import BackendNotFound, BackendRejected, MalformedPayloa
 from system_apis.wms.returns import (
     CONDITIONS,
     AlreadyReceived,
+    receipt_from_payload,
     receipt_from_wms,
     receipt_payload,
     receipt_refusal,
@@ -397,3 +400,21 @@ def test_an_inspected_event_without_inspection_is_malformed() -> None:
     )
     with pytest.raises(MalformedPayload, match="must be inspected"):
         parse_wms_webhook(body, headers, SECRET, now=NOW)
+
+
+@given(erp_return_orders())
+@settings(max_examples=40, deadline=None)
+def test_an_authorization_reads_back_the_same_from_its_event_payload(
+    record: dict[str, Any],
+) -> None:
+    authorization = return_from_erp(record)
+    payload = json.loads(json.dumps(authorization_payload(authorization)))
+    assert authorization_from_payload(payload) == authorization
+
+
+@given(wms_receipts())
+@settings(max_examples=40, deadline=None)
+def test_a_receipt_reads_back_the_same_from_its_event_payload(record: dict[str, Any]) -> None:
+    receipt = receipt_from_wms(record)
+    payload = json.loads(json.dumps(receipt_payload(receipt)))
+    assert receipt_from_payload(payload) == receipt
