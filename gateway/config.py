@@ -9,6 +9,7 @@ values fail at start-up with a message naming the key (`ConfigError`).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
@@ -51,10 +52,47 @@ class ServerConfig(_Section):
     """Serve the GraphiQL page at /graphiql; unset: in development only."""
 
 
+STREAM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SUBJECT_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$")
+CACHE_NAMESPACE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
 class StoresConfig(_Section):
+    """Where state lives. `event_stream`, `event_subject_prefix` and `cache_namespace` name
+    this deployment's share of a NATS server and a Redis that other deployments use too: give
+    each deployment its own (subject prefixes must not overlap, e.g. `acme.events` and
+    `acme.events.eu` do)."""
+
     database_url: str = "sqlite+aiosqlite:///var/gateway/gateway.sqlite3"
     event_log: str = "sql"
     cache: str = "memory"
+    event_stream: str = "LOGISTICS_EVENTS"
+    event_subject_prefix: str = "logistics.events"
+    cache_namespace: str = "logistics-gateway"
+
+    @field_validator("event_stream")
+    @classmethod
+    def _stream_name(cls, value: str) -> str:
+        if not STREAM_NAME.fullmatch(value):
+            raise ValueError("must be 1 to 64 letters, digits, '_' or '-' (a JetStream name)")
+        return value
+
+    @field_validator("event_subject_prefix")
+    @classmethod
+    def _subject_prefix(cls, value: str) -> str:
+        if not SUBJECT_PREFIX.fullmatch(value):
+            raise ValueError(
+                "must be 1 to 8 dot-separated tokens of letters, digits, '_' or '-' "
+                "(no wildcards, no empty token)"
+            )
+        return value
+
+    @field_validator("cache_namespace")
+    @classmethod
+    def _cache_namespace(cls, value: str) -> str:
+        if not CACHE_NAMESPACE.fullmatch(value):
+            raise ValueError("must be 1 to 64 letters, digits, '_', '.', ':' or '-'")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -97,9 +97,14 @@ async def supergraph_sdl(config: GatewayConfig) -> str:
 
 
 async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
-    stores = await open_stores(config.stores.database_url, config.stores.event_log)
+    stores = await open_stores(
+        config.stores.database_url,
+        config.stores.event_log,
+        stream=config.stores.event_stream,
+        subject_prefix=config.stores.event_subject_prefix,
+    )
     clients = SystemClients.from_settings(**backend_settings(config))
-    cache = open_cache(config.stores.cache, namespace="logistics-gateway")
+    cache = open_cache(config.stores.cache, namespace=config.stores.cache_namespace)
     try:
         sdl = await supergraph_sdl(config)
         router = Router(

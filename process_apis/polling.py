@@ -102,7 +102,15 @@ class CarrierPoller:
                 rejected += len(batch.rejected)
                 moved_to = batch.cursor if batch.cursor not in (None, cursor) else None
                 if moved_to is not None:
-                    await self._cursors.put(self.source, moved_to)
+                    if not await self._cursors.put(self.source, moved_to, expected=cursor):
+                        logger.warning(
+                            "polling %s: another process moved the cursor past %s; this round ends",
+                            self.source,
+                            cursor,
+                        )
+                        return PollOutcome(
+                            recorded, duplicates, rejected, await self._cursors.get(self.source)
+                        )
                     cursor = moved_to
                 if moved_to is None or not (batch.milestones or batch.rejected):
                     return PollOutcome(recorded, duplicates, rejected, cursor)

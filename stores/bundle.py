@@ -43,8 +43,15 @@ class Stores:
         await self.engine.dispose()
 
 
-async def open_stores(database_url: str, event_log_url: str = "sql") -> Stores:
-    """`event_log_url` is `sql` (the log lives in the database) or a `nats://` URL (JetStream)."""
+async def open_stores(
+    database_url: str,
+    event_log_url: str = "sql",
+    *,
+    stream: str = "LOGISTICS_EVENTS",
+    subject_prefix: str = "logistics.events",
+) -> Stores:
+    """`event_log_url` is `sql` (the log lives in the database) or a `nats://` URL (JetStream,
+    in `stream` under the subjects `subject_prefix.>`)."""
     engine = open_engine(database_url)
     await create_tables(engine)
     if event_log_url == "sql":
@@ -52,7 +59,9 @@ async def open_stores(database_url: str, event_log_url: str = "sql") -> Stores:
     elif event_log_url.startswith(("nats://", "tls://")):
         from stores.jetstream import JetStreamEventLog
 
-        event_log = await JetStreamEventLog.connect(event_log_url)
+        event_log = await JetStreamEventLog.connect(
+            event_log_url, stream=stream, subject_prefix=subject_prefix
+        )
     else:
         await engine.dispose()
         raise ValueError(f"event log URL must be 'sql' or nats://…, got {event_log_url!r}")

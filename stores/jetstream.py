@@ -28,7 +28,7 @@ from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBuffer
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import NotFoundError, ServiceUnavailableError
+from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 
 from domain.events import EventEnvelope, envelope_from_dict, envelope_to_dict
 from stores.event_log import AppendResult, EventLogUnavailable, StoredEvent
@@ -60,6 +60,10 @@ def reconnect_backoff(
         return None, ceiling * random()
 
     return choose
+
+
+class EventLogMisconfigured(Exception):
+    """The configured stream or subject prefix clashes with what the NATS server holds."""
 
 
 class JetStreamEventLog:
@@ -103,7 +107,11 @@ class JetStreamEventLog:
             error_cb=report,
         )
         log = cls(client, **options)
-        await log.ensure_stream()
+        try:
+            await log.ensure_stream()
+        except BaseException:
+            await client.close()
+            raise
         return log
 
     @property
@@ -111,16 +119,34 @@ class JetStreamEventLog:
         return self._client.is_connected
 
     async def ensure_stream(self) -> None:
+        """Create the stream, or check that the existing one holds this log's subjects.
+
+        Several deployments may share one NATS, each with its own stream and subject prefix;
+        a stream or prefix taken by another deployment is refused here, naming both, rather
+        than mixing two deployments' events."""
+        subjects = f"{self._prefix}.>"
         try:
-            await self._js.stream_info(self._stream)
+            info = await self._js.stream_info(self._stream)
         except NotFoundError:
-            await self._js.add_stream(
-                StreamConfig(
-                    name=self._stream,
-                    subjects=[f"{self._prefix}.>"],
-                    storage=StorageType.FILE,
-                    duplicate_window=self._duplicate_window.total_seconds(),
+            try:
+                await self._js.add_stream(
+                    StreamConfig(
+                        name=self._stream,
+                        subjects=[subjects],
+                        storage=StorageType.FILE,
+                        duplicate_window=self._duplicate_window.total_seconds(),
+                    )
                 )
+            except BadRequestError as error:
+                raise EventLogMisconfigured(
+                    f"cannot create stream {self._stream} for subjects {subjects}: "
+                    f"{error.description}"
+                ) from None
+            return
+        if subjects not in (info.config.subjects or []):
+            raise EventLogMisconfigured(
+                f"stream {self._stream} exists with subjects {info.config.subjects}, "
+                f"not {subjects}: another deployment's stream, or a changed subject prefix"
             )
 
     async def append(self, envelope: EventEnvelope) -> AppendResult:
