@@ -52,7 +52,9 @@ from gateway.webhooks import WebhookIngress
 from policies.authn import ApiKeyAuthentication, Forbidden, Refused, decide_connection
 from policies.disclosure import DisclosurePolicy
 from policies.principal import ADMIN_SCOPE, Principal
-from process_apis.polling import build_pollers
+from process_apis.consumers import runner_for
+from process_apis.polling import FeedLease, build_pollers
+from process_apis.projections import build_projections, run_projections
 from system_apis.context import CORRELATION_HEADER
 
 
@@ -104,21 +106,26 @@ def create_app(
             dead_letters=runtime.stores.dead_letters,
             max_body_bytes=config.webhooks.max_body_bytes,
         )
-        stop_polling = asyncio.Event()
-        pollers = (
-            build_pollers(
+        stop_background = asyncio.Event()
+        runner = runner_for(runtime.stores)
+        projections = build_projections(runtime.stores)
+        background = [asyncio.create_task(run_projections(runner, projections, stop_background))]
+        if config.polling.enabled:
+            lease = FeedLease(
+                runtime.stores.leases, runtime.stores.holder_id, config.polling.lease_ttl_s
+            )
+            pollers = build_pollers(
                 runtime.clients,
                 runtime.stores,
                 runtime.services.recorder,
+                owners=runtime.services.owners,
+                lease=lease,
                 max_batches=config.polling.max_batches_per_round,
             )
-            if config.polling.enabled
-            else ()
-        )
-        polling = [
-            asyncio.create_task(poller.run(config.polling.interval_s, stop_polling))
-            for poller in pollers
-        ]
+            background += [
+                asyncio.create_task(poller.run(config.polling.interval_s, stop_background))
+                for poller in pollers
+            ]
         live = {
             "subscribe": subscribe,
             "identify": identify,
@@ -133,11 +140,13 @@ def create_app(
                 "ingress": ingress,
                 "streams": GraphQLStreams(runtime.router, **live),  # type: ignore[arg-type]
                 "websockets": GraphQLWebSocket(runtime.router, **live),  # type: ignore[arg-type]
+                "projections": projections,
+                "consumer_runner": runner,
             }
         finally:
             await streams_shutdown.drain(config.subscriptions.shutdown_grace_s)
-            stop_polling.set()
-            await asyncio.gather(*polling, return_exceptions=True)
+            stop_background.set()
+            await asyncio.gather(*background, return_exceptions=True)
             await runtime.aclose()
 
     async def graphql(request: Request) -> Response:

@@ -200,6 +200,9 @@ class PollingConfig(_Section):
     enabled: bool = True
     interval_s: PositiveSeconds = 15.0
     max_batches_per_round: int = Field(20, ge=1, le=1000)
+    lease_ttl_s: PositiveSeconds = 30.0
+    """One process of a deployment polls each feed; another takes over this long after the
+    holder stopped renewing (it renews before every batch)."""
 
 
 class HeaderRuleConfig(_Section):

@@ -6,9 +6,10 @@ read the body. The outcome is always one of:
 - 401, nothing stored: the sender is not who it claims (bad or missing signature or password);
 - 400, dead letter kept: the payload is malformed; the answer names what and where;
 - 422, dead letter kept: well-formed, but a status code or event type we do not map yet;
-- 202: every event is in the event log (and milestones in the history) before we answer;
-- 503: a store failed on the way; every step is idempotent (the log and the history are keyed
-  by event id), so the sender's redelivery completes what is missing and gets its 202.
+- 202: every event is in the event log before we answer; the log is the one thing written
+  (the milestone history and the other read models are projections of it, and catch up);
+- 503: the log failed on the way; appends are idempotent (keyed by event id), so the sender's
+  redelivery completes what is missing and gets its 202.
 
 What a body may contain is decided once, by the canonical types (`domain.storable`) and the
 JSON decoder the event log writes with (`system_apis.fields.json_body`): whatever a source reads

@@ -24,6 +24,7 @@ class LogisticsServices:
     recorder: MilestoneRecorder
     returns: ReturnQueries
     return_commands: ReturnCommands
+    owners: OrderOwnership
 
 
 def build_services(clients: SystemClients, stores: Stores, cache: BaseCache) -> LogisticsServices:
@@ -32,17 +33,12 @@ def build_services(clients: SystemClients, stores: Stores, cache: BaseCache) -> 
         orders=OrderQueries(clients.erp, owners),
         inventory=InventoryQueries(clients.wms),
         tracking=ShipmentTracking(
-            tms=clients.tms,
-            owners=owners,
-            history=stores.milestones,
-            live_trackers={
-                "SWFT": clients.swiftparcel.track,
-                "RDLN": clients.roadline.shipment_milestones,
-            },
+            shipments=stores.shipments, history=stores.milestones, owners=owners
         ),
-        recorder=MilestoneRecorder(event_log=stores.event_log, history=stores.milestones),
+        recorder=MilestoneRecorder(event_log=stores.event_log),
         returns=ReturnQueries(clients.erp, clients.wms, owners),
         return_commands=ReturnCommands(
             clients.erp, clients.wms, stores.event_log, once=BackendKeyed()
         ),
+        owners=owners,
     )

@@ -1,139 +1,158 @@
 """Shipment tracking: recording carrier milestones durably, and the one view of a shipment.
 
-Recording appends each milestone to the event log (durable, deduplicated by event id) before the
-milestone history is updated, so a crash between the two loses nothing: replaying the log
-rebuilds the history. Reading merges the TMS booking (carrier, service, packages), the recorded
-history and, when the carrier can be asked, its live answer; the current status then follows
-`domain.current_milestone`, so a late event never moves a shipment backwards.
+Recording appends each milestone to the event log (durable, deduplicated by event id) and does
+nothing else: the milestone history is a projection of the log, so a crash after the append
+loses nothing (the projection catches up when the process is back). Reading answers from the
+read models only (the shipments read model and the milestone history); the current status
+follows `domain.current_milestone`, so a late event never moves a shipment backwards.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from domain.events import utc_now
-from domain.shipments import Milestone, Shipment, merge_history
+from domain.shipments import Milestone, Package, Shipment, merge_history
+from domain.units import Weight, WeightUnit
 from process_apis.ownership import OrderOwnership
 from process_apis.visibility import NotFound, require_visible
 from stores.event_log import EventLog
 from stores.milestones import MilestoneStore
+from stores.shipments import ShipmentRecord, ShipmentStore
 from system_apis.context import resolve_correlation_id
-from system_apis.errors import BackendError, BackendNotFound
 from system_apis.milestones import milestone_envelope
-from system_apis.tms.client import TmsClient
-from system_apis.tms.models import Booking
-
-logger = logging.getLogger(__name__)
-
-LiveTracker = Callable[[str], Awaitable[Sequence[Milestone]]]
-"""Asks a carrier for a tracking number's events now."""
 
 
 @dataclass(frozen=True, slots=True)
 class RecordingOutcome:
+    """`recorded`: the milestones new to the event log; `duplicates`: those it already had."""
+
     recorded: tuple[Milestone, ...]
     duplicates: int
 
 
 @dataclass(frozen=True, slots=True)
 class MilestoneRecorder:
+    """Accepting carrier milestones writes the event log and nothing else.
+
+    Once `record` returns, every milestone is durable in the log (the ingress may acknowledge,
+    the poller may move its cursor); the milestone history and the shipments read model are
+    projections of the log (`process_apis.projections`) and catch up on their own, also after
+    a crash between the append and the projection."""
+
     event_log: EventLog
-    history: MilestoneStore
 
     async def record(
         self, milestones: Iterable[Milestone], *, correlation_id: str | None = None
     ) -> RecordingOutcome:
-        """Append, then project; returns the milestones new to the history."""
         correlation = resolve_correlation_id(correlation_id)
         received_at = utc_now()
-        batch = list(milestones)
-        for milestone in batch:
-            await self.event_log.append(
+        recorded: list[Milestone] = []
+        duplicates = 0
+        for milestone in milestones:
+            appended = await self.event_log.append(
                 milestone_envelope(milestone, received_at=received_at, correlation_id=correlation)
             )
-        added = await self.history.add(batch)
-        return RecordingOutcome(recorded=tuple(added), duplicates=len(batch) - len(added))
+            if appended.duplicate:
+                duplicates += 1
+            else:
+                recorded.append(milestone)
+        return RecordingOutcome(recorded=tuple(recorded), duplicates=duplicates)
 
 
 @dataclass(frozen=True, slots=True)
 class TrackedShipment:
-    """A shipment as the gateway shows it; `live` says whether the carrier answered just now."""
+    """A shipment as the gateway shows it, answered from the read models (never a live TMS or
+    carrier call, so it answers while they are down). `position`: the last event of the log
+    that changed the shipment's record (freshness builds on it); `live` is always False now
+    and kept for the schema's `live` field."""
 
     shipment: Shipment
-    booking: Booking
-    live: bool
+    position: int = 0
+    live: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class ShipmentTracking:
-    tms: TmsClient
-    owners: OrderOwnership
+    """Portal reads of shipments: the shipments read model (booking and dispatch) with the
+    milestone history (the timeline, hence the current status by `domain.current_milestone`).
+
+    The tenant is the one the events named; where none did, the order's owner (asked of the
+    ERP once, then cached)."""
+
+    shipments: ShipmentStore
     history: MilestoneStore
-    live_trackers: Mapping[str, LiveTracker]
-    """Carrier code (as the TMS names carriers) to its live tracking call."""
+    owners: OrderOwnership
 
     async def by_tracking_number(self, tenant_id: str, tracking_number: str) -> TrackedShipment:
-        try:
-            booking = await self.tms.booking_by_tracking_number(tracking_number)
-        except BackendNotFound:
-            raise NotFound("shipment", tracking_number) from None
-        owner = await self.owners.owner_of(booking.shipment.order_id)
+        record = await self.shipments.by_tracking_number(tracking_number)
+        if record is None or record.order_id is None:
+            raise NotFound("shipment", tracking_number)
+        owner = record.tenant_id or await self.owners.owner_of(record.order_id)
         require_visible(owner or "", tenant_id, "shipment", tracking_number)
-        return await self._tracked(tenant_id, booking)
+        timeline = await self.history.history(tracking_number)
+        return _tracked(record, tenant_id, timeline)
 
     async def for_order(self, tenant_id: str, order_id: str) -> tuple[TrackedShipment, ...]:
-        """The order's shipments, each asked of its carrier now; another tenant's order shows
-        none."""
+        """The order's shipments; another tenant's order shows none."""
         return (await self.for_orders(tenant_id, [order_id]))[order_id]
 
     async def for_orders(
         self, tenant_id: str, order_ids: Sequence[str]
     ) -> Mapping[str, tuple[TrackedShipment, ...]]:
-        """The shipments of each order, for a page of orders in one ownership lookup and one TMS
-        listing. One order's shipments are asked of their carriers now; several orders' show
-        the recorded history (`live` False), since a carrier answers one shipment per call."""
-        owners = await self.owners.owners_of(order_ids)
-        visible = [order_id for order_id in order_ids if owners.get(order_id) == tenant_id]
-        bookings = await self.tms.bookings_for_orders(visible)
-        ask_carriers = len(set(order_ids)) == 1
-        tracked = await asyncio.gather(
-            *(self._tracked(tenant_id, booking, ask_carrier=ask_carriers) for booking in bookings)
-        )
-        shipments: dict[str, list[TrackedShipment]] = {order_id: [] for order_id in order_ids}
-        for shipment in tracked:
-            if shipment.shipment.order_id in shipments:
-                shipments[shipment.shipment.order_id].append(shipment)
-        return {order_id: tuple(found) for order_id, found in shipments.items()}
-
-    async def _tracked(
-        self, tenant_id: str, booking: Booking, *, ask_carrier: bool = True
-    ) -> TrackedShipment:
-        """The booking with its milestones; the caller has checked that the tenant owns it."""
-        shipment = booking.shipment
-        recorded = await self.history.history(shipment.tracking_number)
-        live_events, live = await self._live(shipment) if ask_carrier else ((), False)
-        shipment = dataclasses.replace(
-            shipment,
-            customer_id=tenant_id,
-            milestones=merge_history(recorded, live_events),
-        )
-        return TrackedShipment(shipment=shipment, booking=booking, live=live)
-
-    async def _live(self, shipment: Shipment) -> tuple[Sequence[Milestone], bool]:
-        """The carrier's answer now; when it cannot answer, the recorded history stands alone."""
-        tracker = self.live_trackers.get(shipment.carrier)
-        if tracker is None:
-            return (), False
-        try:
-            return await tracker(shipment.tracking_number), True
-        except BackendError as error:
-            logger.warning(
-                "live tracking unavailable for %s: %s",
-                shipment.tracking_number,
-                error.public_message,
+        """The shipments of each order, for a page of orders in three queries (and, for orders
+        whose events named no tenant, one ownership lookup)."""
+        records = await self.shipments.for_orders(order_ids)
+        unnamed = [
+            order_id
+            for order_id, found in records.items()
+            if any(record.tenant_id is None for record in found)
+        ]
+        owners = await self.owners.owners_of(unnamed) if unnamed else {}
+        visible = {
+            order_id: [
+                record
+                for record in found
+                if (record.tenant_id or owners.get(order_id)) == tenant_id
+            ]
+            for order_id, found in records.items()
+        }
+        numbers = [record.tracking_number for found in visible.values() for record in found]
+        timelines = await self.history.histories(numbers) if numbers else {}
+        return {
+            order_id: tuple(
+                _tracked(record, tenant_id, timelines.get(record.tracking_number, ()))
+                for record in visible.get(order_id, ())
             )
-            return (), False
+            for order_id in order_ids
+        }
+
+
+def _tracked(
+    record: ShipmentRecord, tenant_id: str, timeline: Sequence[Milestone]
+) -> TrackedShipment:
+    """The record as a canonical shipment; the caller has checked that the tenant owns it."""
+    shipment = Shipment(
+        shipment_id=record.booking_id or "",
+        order_id=record.order_id or "",
+        customer_id=tenant_id,
+        carrier=record.carrier or "",
+        service=record.service or "",
+        tracking_number=record.tracking_number,
+        packages=tuple(_package(package) for package in record.packages),
+        milestones=merge_history(timeline),
+    )
+    return TrackedShipment(shipment=shipment, position=record.position)
+
+
+def _package(record: Mapping[str, Any]) -> Package:
+    return Package(
+        package_id=str(record["package_id"]),
+        weight=Weight(Decimal(str(record["weight_kg"])), WeightUnit.KILOGRAM),
+        length_cm=record.get("length_cm"),
+        width_cm=record.get("width_cm"),
+        height_cm=record.get("height_cm"),
+    )

@@ -1,4 +1,5 @@
-"""The shipments subgraph: one view of a shipment across the TMS and its carrier."""
+"""The shipments subgraph: one view of a shipment across the TMS, the WMS and its carrier,
+answered from the read models (so it answers while the TMS or a carrier is down)."""
 
 from __future__ import annotations
 
@@ -57,9 +58,13 @@ class Package:
 @strawberry.federation.type(keys=["trackingNumber"])
 class Shipment:
     tracking_number: strawberry.ID
-    booking_id: str
+    booking_id: str | None = strawberry.field(
+        description="The TMS booking; null until the booking has been read from the TMS."
+    )
     carrier: str
-    service: str
+    service: str | None = strawberry.field(
+        description="The carrier service booked; null until the booking has been read."
+    )
     status: ShipmentStatus | None = strawberry.field(
         description="Current status; a late event never moves it backwards."
     )
@@ -69,8 +74,9 @@ class Shipment:
     milestones: list[Milestone] = strawberry.field(description="Every event, oldest first.")
     packages: list[Package]
     live: bool = strawberry.field(
-        description="Whether the carrier confirmed this view just now (else: recorded history, "
-        "as for the shipments of several orders at once)."
+        description="Always false: shipments are answered from the read models, which the "
+        "carriers' webhooks and feeds keep current.",
+        deprecation_reason="Shipments are answered from the read models, never live.",
     )
     order: OrderShipments
 
@@ -80,9 +86,9 @@ class Shipment:
         current = shipment.current
         return cls(
             tracking_number=strawberry.ID(shipment.tracking_number),
-            booking_id=shipment.shipment_id,
+            booking_id=shipment.shipment_id or None,
             carrier=shipment.carrier,
-            service=shipment.service,
+            service=shipment.service or None,
             status=current.status if current else None,
             current=Milestone.of(current) if current else None,
             milestones=[Milestone.of(m) for m in shipment.milestones],

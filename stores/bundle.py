@@ -15,6 +15,7 @@ from stores.event_log import AppendSignal, EventLog, SignallingEventLog, SqlEven
 from stores.leases import LeaseStore, SqlLeaseStore
 from stores.milestones import MilestoneStore, SqlMilestoneStore
 from stores.positions import PositionStore, SqlPositionStore
+from stores.shipments import ShipmentStore, SqlShipmentStore
 from stores.sql import create_tables, open_engine
 
 
@@ -30,6 +31,7 @@ class Stores:
     dead_letters: DeadLetterStore
     milestones: MilestoneStore
     cursors: CursorStore
+    shipments: ShipmentStore
     positions: PositionStore
     leases: LeaseStore
     appended: AppendSignal = field(default_factory=AppendSignal)
@@ -72,6 +74,7 @@ async def open_stores(
         dead_letters=SqlDeadLetterStore(engine),
         milestones=SqlMilestoneStore(engine),
         cursors=SqlCursorStore(engine),
+        shipments=SqlShipmentStore(engine),
         positions=SqlPositionStore(engine),
         leases=SqlLeaseStore(engine),
         appended=appended,

@@ -1,5 +1,9 @@
 """Milestones as received, per tracking number: the history behind every shipment status.
 
+A read model: the milestone history projection (`process_apis.projections_milestones`) writes
+it from the event log, each row with the log position of its event, so the rows after a point
+in time can be forgotten and projected again (a rebuild from that point).
+
 Keyed by event id, so a duplicate delivery stores nothing new and a late one is still kept;
 the current status is derived from the whole history by `domain.current_milestone`. Deliveries
 of one milestone that arrive at the same time are settled by the database (`ON CONFLICT DO
@@ -8,11 +12,11 @@ NOTHING`): exactly one of them records it, none fails.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
 from typing import Protocol
 
-from sqlalchemy import Column, DateTime, String, Table, Text, select
+from sqlalchemy import BigInteger, Column, DateTime, Integer, String, Table, Text, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.shipments import (
@@ -29,9 +33,10 @@ _ROWS_PER_STATEMENT = 500
 _LIMITS = MILESTONE_TEXT_LIMITS
 
 MILESTONES = Table(
-    "milestones",
+    "milestone_history",
     METADATA,
     Column("event_id", String(_LIMITS["event_id"]), primary_key=True),
+    Column("position", BigInteger().with_variant(Integer, "sqlite"), nullable=False, index=True),
     Column("tracking_number", String(_LIMITS["tracking_number"]), nullable=False, index=True),
     Column("status", String(_LIMITS["status"]), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
@@ -47,25 +52,41 @@ MILESTONES = Table(
 
 
 class MilestoneStore(Protocol):
-    async def add(self, milestones: Iterable[Milestone]) -> Sequence[Milestone]: ...
+    async def add(
+        self, milestones: Iterable[Milestone], *, positions: Mapping[str, int] | None = None
+    ) -> Sequence[Milestone]: ...
 
     async def history(self, tracking_number: str) -> Sequence[Milestone]: ...
+
+    async def histories(
+        self, tracking_numbers: Sequence[str]
+    ) -> Mapping[str, tuple[Milestone, ...]]: ...
+
+    async def forget_after(self, position: int) -> int: ...
 
 
 class SqlMilestoneStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def add(self, milestones: Iterable[Milestone]) -> Sequence[Milestone]:
-        """Store the milestones not seen before and return exactly those this call stored."""
+    async def add(
+        self, milestones: Iterable[Milestone], *, positions: Mapping[str, int] | None = None
+    ) -> Sequence[Milestone]:
+        """Store the milestones not seen before and return exactly those this call stored.
+
+        `positions` maps event ids to their log positions (0 where absent)."""
         incoming = {milestone.event_id: milestone for milestone in milestones}
         if not incoming:
             return []
+        at = positions or {}
         pending = list(incoming.values())
         stored: set[str] = set()
         async with self._engine.begin() as connection:
             for start in range(0, len(pending), _ROWS_PER_STATEMENT):
-                rows = [_to_row(m) for m in pending[start : start + _ROWS_PER_STATEMENT]]
+                rows = [
+                    _to_row(m, at.get(m.event_id, 0))
+                    for m in pending[start : start + _ROWS_PER_STATEMENT]
+                ]
                 statement = (
                     insert_into(self._engine, MILESTONES)
                     .values(rows)
@@ -76,20 +97,47 @@ class SqlMilestoneStore:
         return [milestone for key, milestone in incoming.items() if key in stored]
 
     async def history(self, tracking_number: str) -> Sequence[Milestone]:
-        query = (
-            select(MILESTONES)
-            .where(MILESTONES.c.tracking_number == tracking_number)
-            .order_by(MILESTONES.c.occurred_at, MILESTONES.c.event_id)
-        )
+        return (await self.histories([tracking_number]))[tracking_number]
+
+    async def histories(
+        self, tracking_numbers: Sequence[str]
+    ) -> Mapping[str, tuple[Milestone, ...]]:
+        """Each tracking number's history, oldest first, in one query (empty when unknown)."""
+        found: dict[str, list[Milestone]] = {number: [] for number in tracking_numbers}
+        wanted = list(found)
         async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        return [_from_row(row) for row in rows]
+            for start in range(0, len(wanted), _ROWS_PER_STATEMENT):
+                query = (
+                    select(MILESTONES)
+                    .where(
+                        MILESTONES.c.tracking_number.in_(
+                            wanted[start : start + _ROWS_PER_STATEMENT]
+                        )
+                    )
+                    .order_by(MILESTONES.c.occurred_at, MILESTONES.c.event_id)
+                )
+                for row in (await connection.execute(query)).all():
+                    found[row.tracking_number].append(_from_row(row))
+        return {number: tuple(milestones) for number, milestones in found.items()}
+
+    async def forget_after(self, position: int) -> int:
+        """Remove what events after `position` brought; returns how many rows went."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                delete(MILESTONES).where(MILESTONES.c.position > position)
+            )
+        return result.rowcount
 
 
-def _to_row(milestone: Milestone) -> dict[str, object]:
-    return {**milestone_fields(milestone), "occurred_at": milestone.occurred_at.astimezone(UTC)}
+def _to_row(milestone: Milestone, position: int) -> dict[str, object]:
+    return {
+        **milestone_fields(milestone),
+        "occurred_at": milestone.occurred_at.astimezone(UTC),
+        "position": position,
+    }
 
 
 def _from_row(row) -> Milestone:  # type: ignore[no-untyped-def]
     values = dict(row._mapping)
+    values.pop("position", None)
     return milestone_from_fields({**values, "occurred_at": as_utc(values["occurred_at"])})

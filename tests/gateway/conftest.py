@@ -34,6 +34,8 @@ API_KEYS = {
 class RunningGateway:
     url: str
     log: Path
+    process: subprocess.Popen[bytes] | None = None
+    """The gateway's process, for tests that stop it the hard way."""
 
     def graphql_url(self) -> str:
         return f"{self.url}/graphql"
@@ -109,7 +111,7 @@ def gateway_process(config: Path, port: int) -> Iterator[RunningGateway]:
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    running = RunningGateway(url=f"http://127.0.0.1:{port}", log=log)
+    running = RunningGateway(url=f"http://127.0.0.1:{port}", log=log, process=process)
     try:
         _wait_healthy(running, process)
         yield running

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from process_apis.consumers import runner_for
+from process_apis.projections import build_projections, catch_up
 from process_apis.tracking import MilestoneRecorder
 from stores import Stores, open_stores
 from system_apis import BackendSettings, SystemClients
@@ -47,7 +49,12 @@ async def stores(tmp_path: Path) -> AsyncIterator[Stores]:
 
 @pytest.fixture
 def recorder(stores: Stores) -> MilestoneRecorder:
-    return MilestoneRecorder(event_log=stores.event_log, history=stores.milestones)
+    return MilestoneRecorder(event_log=stores.event_log)
+
+
+async def project(stores: Stores) -> None:
+    """Bring every read model up to the end of the log, here and now."""
+    await catch_up(runner_for(stores), build_projections(stores))
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ async def stores(request, tmp_path) -> AsyncIterator[Stores]:
             dead_letters=opened.dead_letters,
             milestones=opened.milestones,
             cursors=opened.cursors,
+            shipments=opened.shipments,
             positions=opened.positions,
             leases=opened.leases,
             appended=opened.appended,

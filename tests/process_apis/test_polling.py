@@ -26,6 +26,7 @@ from system_apis import (
     SystemClients,
     parse_heritage_outbox,
 )
+from tests.process_apis.conftest import project
 from tests.system_apis.x12_samples import Shipment, interchange
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ async def test_the_first_poll_records_the_backlog_and_stores_the_cursor(
     assert outcome.cursor is not None
     assert await stores.cursors.get(source) == outcome.cursor
     (first,) = await stores.event_log.read(limit=1)
+    assert await stores.milestones.history(first.envelope.aggregate_id) == (), "the log only"
+    await project(stores)
     history = await stores.milestones.history(first.envelope.aggregate_id)
     assert first.envelope.event_id in {m.event_id for m in history}, "logged, then projected"
 
@@ -102,6 +105,7 @@ async def test_a_status_emitted_after_a_poll_is_picked_up_by_the_next_one(
     outcome = await poller.poll_once()
     assert outcome.recorded == len(made) == 2, outcome
     assert outcome.cursor != before.cursor
+    await project(stores)
     history = await stores.milestones.history(reference)
     assert sorted(m.carrier_code for m in history) == sorted(event["status"] for event in made)
 
@@ -163,6 +167,7 @@ async def test_an_outage_keeps_the_cursor_and_run_carries_on_once_the_carrier_is
         assert await wait_until(moved_on), "polling never moved past the outage"
         stop.set()
         await asyncio.wait_for(running, timeout=1.0)
+    await project(stores)
     assert await stores.milestones.history(reference), "the status emitted during the outage"
 
 

@@ -97,6 +97,24 @@ class WebhookApp:
         letter = self.client.portal.call(runtime.stores.dead_letters.get, dead_letter_id)
         return letter is not None and letter.source == source
 
+    def read(self, source: str, body: bytes) -> list[object]:
+        """What the source reads from `body`: its milestones or events."""
+        return list(inbound_sources(self.config)[source].read(body, signed(source, body)))
+
+    def wait_for_history(self, milestone: Milestone, timeout_s: float = 10.0) -> bool:
+        """Whether the milestone history shows `milestone` within `timeout_s` (the projection
+        follows the log on its own)."""
+        runtime = self.client.app_state["runtime"]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            history = self.client.portal.call(
+                runtime.stores.milestones.history, milestone.tracking_number
+            )
+            if milestone.event_id in {m.event_id for m in history}:
+                return True
+            time.sleep(0.05)
+        return False
+
     def in_event_log(self, source: str, body: bytes) -> bool:
         """Whether every event of an accepted body is in the log: appending it again must be
         a duplicate (the log's own dedup by event id, the same on every engine)."""

@@ -1,0 +1,233 @@
+"""Read models as projections of the event log: acceptance writes the log only, the milestone
+history and the shipments read model follow it, keep their position across a restart, and a
+rebuild from any point in time gives the same read model.
+
+Runs on the embedded SQL log and on the real NATS JetStream log.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from domain.events import EventEnvelope, SourceSystem
+from domain.shipments import Milestone, MilestoneStatus, Package, Shipment, current_milestone
+from domain.units import Money, Weight, WeightUnit
+from process_apis.consumers import ConsumerBusy, runner_for
+from process_apis.projections import build_projections, catch_up, rebuild
+from process_apis.projections_milestones import MILESTONE_HISTORY
+from process_apis.projections_shipments import SHIPMENTS
+from process_apis.tracking import MilestoneRecorder
+from stores import Stores, open_stores
+from system_apis.tms.events import booked_envelope
+from system_apis.tms.models import Booking, BookingStatus
+
+START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sql", "jetstream"])
+def log_url(request: pytest.FixtureRequest) -> str:
+    return "sql" if request.param == "sql" else request.getfixturevalue("nats_url")
+
+
+@pytest.fixture
+def namespace() -> dict[str, str]:
+    suffix = uuid.uuid4().hex[:10]
+    return {"stream": f"PROJ_{suffix.upper()}", "subject_prefix": f"proj.{suffix}"}
+
+
+async def open_deployment(path: Path, log_url: str, namespace: dict[str, str]) -> Stores:
+    return await open_stores(f"sqlite+aiosqlite:///{path}", log_url, **namespace)
+
+
+@pytest.fixture
+async def stores(tmp_path: Path, log_url: str, namespace: dict[str, str]) -> AsyncIterator[Stores]:
+    opened = await open_deployment(tmp_path / "gateway.sqlite3", log_url, namespace)
+    yield opened
+    inner = getattr(opened.event_log, "inner", opened.event_log)
+    if hasattr(inner, "_js"):
+        await inner._js.delete_stream(namespace["stream"])
+    await opened.close()
+
+
+def milestone(tracking: str, status: MilestoneStatus, hours: float, code: str) -> Milestone:
+    occurred = START + timedelta(hours=hours)
+    return Milestone(
+        event_id=f"SWFT:{tracking}:{code}:{hours}",
+        tracking_number=tracking,
+        status=status,
+        occurred_at=occurred,
+        carrier="SWFT",
+        carrier_code=code,
+        carrier_description=status.value.lower(),
+    )
+
+
+def booking(tracking: str, order_id: str, booking_id: str) -> Booking:
+    shipment = Shipment(
+        shipment_id=booking_id,
+        order_id=order_id,
+        customer_id="",
+        carrier="SWFT",
+        service="EXPRESS",
+        tracking_number=tracking,
+        packages=(Package(f"{booking_id}-1", Weight("2.5", WeightUnit.KILOGRAM), 40, 30, 30),),
+    )
+    return Booking(shipment, BookingStatus.BOOKED, Money("9.95", "EUR"), START)
+
+
+def dispatched(tracking: str, order_id: str) -> EventEnvelope:
+    return EventEnvelope(
+        event_id=f"WMS:dispatch-{tracking}",
+        event_type="shipment.dispatched",
+        source=SourceSystem.WMS,
+        source_name="WMS",
+        aggregate_type="Shipment",
+        aggregate_id=tracking,
+        occurred_at=START,
+        received_at=START,
+        correlation_id="test",
+        payload={"order_id": order_id, "tracking_number": tracking, "carrier": "SWFT"},
+    )
+
+
+async def a_shipments_life(stores: Stores, tracking: str, order_id: str) -> list[Milestone]:
+    """Booked, dispatched, then carrier events: delivered, a late in-transit and a duplicate."""
+    await stores.event_log.append(
+        booked_envelope(
+            booking(tracking, order_id, f"BK-{tracking}"),
+            tenant_id="C-1001",
+            received_at=START,
+            correlation_id="test",
+        )
+    )
+    await stores.event_log.append(dispatched(tracking, order_id))
+    recorder = MilestoneRecorder(stores.event_log)
+    sent = [
+        milestone(tracking, MilestoneStatus.INFO_RECEIVED, 0, "MF"),
+        milestone(tracking, MilestoneStatus.DELIVERED, 30, "DL"),
+        milestone(tracking, MilestoneStatus.IN_TRANSIT, 5, "IT"),
+    ]
+    await recorder.record(sent[:2])
+    await recorder.record(sent[1:])  # DL again (a duplicate) and a late IT
+    return sent
+
+
+async def snapshot(stores: Stores, trackings: list[str], orders: list[str]) -> tuple:
+    histories = await stores.milestones.histories(trackings)
+    shipments = await stores.shipments.for_orders(orders)
+    return (
+        {number: [m.event_id for m in history] for number, history in histories.items()},
+        {order: [replace(r, position=0) for r in found] for order, found in shipments.items()},
+    )
+
+
+async def test_acceptance_writes_the_log_only_and_the_projections_bring_the_history(
+    stores: Stores,
+) -> None:
+    tracking, order_id = f"SP{uuid.uuid4().int % 10**10:010d}", "SO-777001"
+    outcome = await MilestoneRecorder(stores.event_log).record(
+        [milestone(tracking, MilestoneStatus.INFO_RECEIVED, 0, "MF")]
+    )
+    assert len(outcome.recorded) == 1
+    assert await stores.milestones.history(tracking) == (), "nothing but the log is written"
+
+    sent = await a_shipments_life(stores, tracking, order_id)
+    runner = runner_for(stores)
+    await catch_up(runner, build_projections(stores))
+
+    history = await stores.milestones.history(tracking)
+    assert sorted(m.event_id for m in history) == sorted(m.event_id for m in sent)
+    current = current_milestone(history)
+    assert current is not None and current.status is MilestoneStatus.DELIVERED, "never backwards"
+    record = await stores.shipments.by_tracking_number(tracking)
+    assert record is not None
+    assert (record.order_id, record.tenant_id, record.carrier, record.booking_id) == (
+        order_id,
+        "C-1001",
+        "SWFT",
+        f"BK-{tracking}",
+    )
+    assert record.packages[0]["weight_kg"] == "2.5"
+
+
+async def test_projections_resume_at_their_position_after_a_restart(
+    tmp_path: Path, log_url: str, namespace: dict[str, str], stores: Stores
+) -> None:
+    first_tracking = f"SP{uuid.uuid4().int % 10**10:010d}"
+    await a_shipments_life(stores, first_tracking, "SO-777002")
+    await catch_up(runner_for(stores), build_projections(stores))
+    kept = {name: await stores.positions.get(name) for name in (MILESTONE_HISTORY, SHIPMENTS)}
+    assert all(position > 0 for position in kept.values()), kept
+
+    second_tracking = f"SP{uuid.uuid4().int % 10**10:010d}"
+    await a_shipments_life(stores, second_tracking, "SO-777003")  # appended, not projected
+
+    restarted = await open_deployment(tmp_path / "gateway.sqlite3", log_url, namespace)
+    try:
+        assert {n: await restarted.positions.get(n) for n in kept} == kept, "positions survive"
+        await catch_up(runner_for(restarted), build_projections(restarted))
+        history = await restarted.milestones.history(second_tracking)
+        assert len(history) == 3, "the restart projected what was left"
+        assert await restarted.shipments.by_tracking_number(second_tracking) is not None
+        moved = {n: await restarted.positions.get(n) for n in kept}
+        assert all(moved[n] > kept[n] for n in kept), (kept, moved)
+    finally:
+        await restarted.close()
+
+
+async def test_a_rebuild_from_any_point_in_time_gives_the_same_read_models(
+    stores: Stores,
+) -> None:
+    trackings = [f"SP{uuid.uuid4().int % 10**10:010d}" for _ in range(3)]
+    orders = [f"SO-7780{n}" for n in range(3)]
+    for tracking, order_id in zip(trackings, orders, strict=True):
+        await a_shipments_life(stores, tracking, order_id)
+    runner = runner_for(stores)
+    projections = build_projections(stores)
+    await catch_up(runner, projections)
+    followed = await snapshot(stores, trackings, orders)
+    events = await stores.event_log.read(limit=1000)
+    midway = events[len(events) // 2].position
+
+    for from_position in (midway, 0):
+        for projection in projections:
+            end = await rebuild(runner, projection, from_position)
+            assert end == events[-1].position
+        assert await snapshot(stores, trackings, orders) == followed, f"from {from_position}"
+
+
+async def test_a_rebuild_forgets_what_came_after_its_point_before_replaying(
+    stores: Stores,
+) -> None:
+    """Forgetting is real: between the forgetting and the replay, later events are gone."""
+    tracking = f"SP{uuid.uuid4().int % 10**10:010d}"
+    await a_shipments_life(stores, tracking, "SO-778100")
+    runner = runner_for(stores)
+    (history_projection, shipments_projection) = build_projections(stores)
+    await catch_up(runner, [history_projection, shipments_projection])
+    events = await stores.event_log.read(limit=1000)
+    booked_at = next(e.position for e in events if e.envelope.event_type == "shipment.booked")
+    await history_projection.forget_after(booked_at)
+    await shipments_projection.forget_after(booked_at)
+    assert await stores.milestones.history(tracking) == ()
+    record = await stores.shipments.by_tracking_number(tracking)
+    assert record is not None and record.booking_id is not None, "the booking was before"
+    assert record.position == booked_at, "the dispatch came after and is forgotten"
+
+
+async def test_a_rebuild_is_refused_while_another_process_applies_the_projection(
+    stores: Stores,
+) -> None:
+    projection = build_projections(stores)[0]
+    await stores.leases.acquire(f"consumer:{projection.name}", "another-process", 30)
+    tracking = f"SP{uuid.uuid4().int % 10**10:010d}"
+    await a_shipments_life(stores, tracking, "SO-778200")
+    with pytest.raises(ConsumerBusy):
+        await rebuild(runner_for(stores), projection, 0)
+    assert await stores.milestones.history(tracking) == (), "nothing was touched"
