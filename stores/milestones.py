@@ -81,19 +81,19 @@ class SqlMilestoneStore:
         at = positions or {}
         pending = list(incoming.values())
         stored: set[str] = set()
+        statement = (
+            insert_into(self._engine, MILESTONES)
+            .on_conflict_do_nothing(index_elements=[MILESTONES.c.event_id])
+            .returning(MILESTONES.c.event_id)
+        )
         async with self._engine.begin() as connection:
             for start in range(0, len(pending), _ROWS_PER_STATEMENT):
                 rows = [
                     _to_row(m, at.get(m.event_id, 0))
                     for m in pending[start : start + _ROWS_PER_STATEMENT]
                 ]
-                statement = (
-                    insert_into(self._engine, MILESTONES)
-                    .values(rows)
-                    .on_conflict_do_nothing(index_elements=[MILESTONES.c.event_id])
-                    .returning(MILESTONES.c.event_id)
-                )
-                stored.update((await connection.execute(statement)).scalars())
+                # one statement compiled once, its rows sent in batches by the driver layer
+                stored.update((await connection.execute(statement, rows)).scalars())
         return [milestone for key, milestone in incoming.items() if key in stored]
 
     async def history(self, tracking_number: str) -> Sequence[Milestone]:

@@ -54,6 +54,8 @@ def test_file_values_keep_the_other_defaults_and_environment_overrides_the_file(
         ("[stores]\ncache_namespace = 'acme gw'\n", "stores.cache_namespace: Value error"),
         (f"[stores]\ncache_namespace = '{'n' * 65}'\n", "stores.cache_namespace: Value error"),
         ("[stores]\ncache_namespace = 42\n", "stores.cache_namespace: Input should be"),
+        ("[polling]\nlease_ttl_s = 0\n", "polling.lease_ttl_s: Input should be greater than 0"),
+        ("[polling]\nlease_ttl_s = 3600\n", "polling.lease_ttl_s: Input should be less than"),
         ("[bogus]\nx = 1\n", "bogus: unknown key"),
         ("[server\n", "not valid TOML"),
     ],
