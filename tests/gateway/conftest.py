@@ -17,7 +17,8 @@ import pytest
 
 from tests.sandbox_processes import Sandbox, free_port
 
-START_TIMEOUT_S = 40.0
+START_TIMEOUT_S = 90.0
+"""Generous: a loaded 2-core machine takes tens of seconds to import and start a process."""
 WEBHOOK_SECRETS = {
     "wms": "test-wms-secret",
     "swiftparcel": "test-swift-secret",

@@ -41,7 +41,7 @@ def roadline_poller(
     )
 
 
-async def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+async def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():
@@ -82,17 +82,17 @@ async def test_running_pollers_of_two_processes_never_poll_the_same_feed_at_once
     assert await wait_until(lambda: len(fetched) >= 1)
     running_second = asyncio.create_task(second.run(0.05, stop_second))
     try:
-        assert await wait_until(lambda: len(fetched) >= 6), "polling goes on"
+        assert await wait_until(lambda: len(fetched) >= 4), "polling goes on"
         assert {holder for holder, _ in fetched} == {"process-a"}, fetched
         stop_first.set()  # a clean stop releases the lease: the other takes over at once
-        await asyncio.wait_for(running_first, timeout=5)
+        await asyncio.wait_for(running_first, timeout=30)
         stopped_at = time.monotonic()
         assert await wait_until(lambda: fetched[-1][0] == "process-b"), "taken over"
         assert all(at <= stopped_at for holder, at in fetched if holder == "process-a")
     finally:
         stop_first.set()
         stop_second.set()
-        await asyncio.wait_for(asyncio.gather(running_first, running_second), timeout=5)
+        await asyncio.wait_for(asyncio.gather(running_first, running_second), timeout=30)
     assert await stores.leases.holder("poll:roadline") is None, "released on the way out"
 
 

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from process_apis.projections_milestones import MilestoneHistoryProjection
 from process_apis.tracking import MilestoneRecorder
 from stores import SqlEventLog, SqlMilestoneStore, create_tables, open_engine
 from system_apis import (
@@ -153,7 +154,8 @@ async def test_identical_deliveries_at_once_record_each_milestone_once(
     milestones = batch.milestones
     assert milestones, "the seeded feed has status rows"
     history = SqlMilestoneStore(engine)
-    recorder = MilestoneRecorder(event_log=SqlEventLog(engine), history=history)
+    log = SqlEventLog(engine)
+    recorder = MilestoneRecorder(event_log=log)
     start = time.perf_counter()
     outcomes = await asyncio.gather(*(recorder.record(milestones) for _ in range(10)))
     took = time.perf_counter() - start
@@ -161,6 +163,9 @@ async def test_identical_deliveries_at_once_record_each_milestone_once(
           f"({engine.dialect.name}): {took:.2f} s, no error")  # fmt: skip
     assert sum(len(outcome.recorded) for outcome in outcomes) == len(milestones)
     assert sum(outcome.duplicates for outcome in outcomes) == 9 * len(milestones)
+    projection = MilestoneHistoryProjection(history)
+    logged = await log.read(limit=1000)
+    await asyncio.gather(*(projection.apply(logged) for _ in range(3)))  # crash replays at once
     for tracking_number in {m.tracking_number for m in milestones}:
         stored = [m.event_id for m in await history.history(tracking_number)]
         assert len(stored) == len(set(stored)), f"{tracking_number} has a milestone twice"
