@@ -57,6 +57,10 @@ from process_apis.polling import FeedLease, build_pollers
 from process_apis.projections import build_projections, run_projections
 from system_apis.context import CORRELATION_HEADER
 
+PROJECTION_BATCH = 100
+"""Events a projection applies at a time: small enough that a catch-up after a restart or a
+first poll never holds the event loop long (requests wait behind it)."""
+
 
 def create_app(
     config: GatewayConfig,
@@ -107,7 +111,7 @@ def create_app(
             max_body_bytes=config.webhooks.max_body_bytes,
         )
         stop_background = asyncio.Event()
-        runner = runner_for(runtime.stores)
+        runner = runner_for(runtime.stores, batch_size=PROJECTION_BATCH)
         projections = build_projections(runtime.stores)
         background = [asyncio.create_task(run_projections(runner, projections, stop_background))]
         if config.polling.enabled:
