@@ -53,7 +53,9 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def write_config(path: Path, sandbox: Sandbox, port: int, database: Path) -> None:
+def write_config(
+    path: Path, sandbox: Sandbox, port: int, database: Path, *, polling: bool = True
+) -> None:
     backends = "\n".join(
         f'[backends.{name}]\nurl = "{url}"\ntimeout_s = 1.0\nmax_retries = 1\n'
         f"breaker_failure_threshold = 3\nbreaker_reset_s = 0.5\n"
@@ -67,6 +69,9 @@ port = {port}
 
 [stores]
 database_url = "sqlite+aiosqlite:///{database}"
+
+[polling]
+enabled = {"true" if polling else "false"}
 
 [webhooks]
 wms_secret = "{WEBHOOK_SECRETS["wms"]}"
@@ -92,11 +97,14 @@ scopes = ["read", "admin"]
 
 
 @contextmanager
-def running_gateway(sandbox: Sandbox, directory: Path) -> Iterator[RunningGateway]:
-    """`logistics-gateway run` on a free port in front of `sandbox`, stopped on exit."""
+def running_gateway(
+    sandbox: Sandbox, directory: Path, *, polling: bool = True
+) -> Iterator[RunningGateway]:
+    """`logistics-gateway run` on a free port in front of `sandbox`, stopped on exit; without
+    `polling` it reads no feed (the backends then see only what callers cause)."""
     port = free_port()
     config = directory / "gateway.toml"
-    write_config(config, sandbox, port, directory / "gateway.sqlite3")
+    write_config(config, sandbox, port, directory / "gateway.sqlite3", polling=polling)
     with gateway_process(config, port) as running:
         yield running
 

@@ -72,7 +72,11 @@ def backend_calls(sandbox: Sandbox) -> list[str]:
 
 @pytest.fixture(scope="module")
 def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
-    with running_gateway(sandbox, tmp_path_factory.mktemp("portal-inputs")) as running:
+    # no polling: the feeds' reads (bookings, carrier histories, owners) would blur which
+    # backend calls the callers caused
+    with running_gateway(
+        sandbox, tmp_path_factory.mktemp("portal-inputs"), polling=False
+    ) as running:
         yield running
 
 
