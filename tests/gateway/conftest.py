@@ -150,3 +150,24 @@ def _wait_healthy(gateway: RunningGateway, process: subprocess.Popen[bytes]) -> 
             pass
         time.sleep(0.2)
     raise RuntimeError(f"gateway not healthy in time:\n{gateway.log.read_text()[-3000:]}")
+
+
+POLLED_FEEDS = ("/api/status-updates", "/edi/outbox")
+"""The carrier feeds every gateway with polling on reads on its own schedule."""
+
+
+def polled(backend: str, request: dict[str, str]) -> bool:
+    """A read the pollers of any gateway on these backends make on their own schedule: the
+    carrier feeds; the TMS's booking listing, the new bookings' owners (an ERP listing by
+    document numbers) and their SwiftParcel histories."""
+    path, query = request["path"], request["query"]
+    if path in POLLED_FEEDS or path.startswith("/v1/track/"):
+        return True
+    if backend == "tms" and path == "/bookings":
+        return "order_ref=" not in query and "tracking_number=" not in query
+    return backend == "erp" and path == "/api/v1/sales-orders" and "doc_no=" in query
+
+
+def callers_requests(sandbox: Sandbox, backend: str) -> list[dict[str, str]]:
+    """The requests `backend` received that no poller made."""
+    return [request for request in sandbox.requests(backend) if not polled(backend, request)]

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.config import GatewayConfig
-from tests.gateway.conftest import RunningGateway
+from tests.gateway.conftest import RunningGateway, callers_requests
 from tests.sandbox_processes import Sandbox, free_port
 
 
@@ -45,7 +45,7 @@ def test_health_says_alive_without_asking_any_dependency(
     elapsed = time.monotonic() - started
     assert answer.status_code == 200 and answer.json() == {"status": "ok"}
     assert elapsed < 0.5, f"/health took {elapsed:.3f}s"
-    assert clean_faults.requests("erp") == [] and clean_faults.requests("tms") == []
+    assert callers_requests(clean_faults, "erp") == callers_requests(clean_faults, "tms") == []
 
 
 def test_ready_lists_every_backend_store_and_subgraph(

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.gateway.conftest import RunningGateway, running_gateway
+from tests.gateway.conftest import RunningGateway, polled, running_gateway
 from tests.sandbox_processes import Sandbox
 
 MALFORMED_KEYS = [
@@ -46,9 +46,6 @@ QUERIES = {
     ),
 }
 
-POLLED_FEEDS = ("/api/status-updates", "/edi/outbox")
-"""The gateway's carrier pollers read these on their own schedule, whatever the callers do."""
-
 
 def post(gateway: RunningGateway, query: str, variables: dict, tenant: str = "C-1001") -> dict:
     response = httpx.post(
@@ -65,15 +62,14 @@ def backend_calls(sandbox: Sandbox) -> list[str]:
     calls = []
     for backend in sandbox.urls():
         for request in sandbox.requests(backend):
-            if request["path"] not in POLLED_FEEDS:
+            if not polled(backend, request):
                 calls.append(f"{backend} {request['method']} {request['path']}?{request['query']}")
     return calls
 
 
 @pytest.fixture(scope="module")
 def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
-    # no polling: the feeds' reads (bookings, carrier histories, owners) would blur which
-    # backend calls the callers caused
+    # no polling here (the session's other gateway polls the same backends: `polled`)
     with running_gateway(
         sandbox, tmp_path_factory.mktemp("portal-inputs"), polling=False
     ) as running:
