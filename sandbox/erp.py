@@ -27,8 +27,11 @@ from sandbox.service import (
     Backend,
     BackendConfig,
     Handler,
+    decode_token,
+    encode_token,
     json_object,
     not_found,
+    query_limit,
     unauthorized,
     utc_now,
     validation_error,
@@ -72,10 +75,25 @@ def _order_document(order: Order) -> dict[str, Any]:
     }
 
 
+def _change_key(number: int) -> str:
+    return f"{number:012d}"
+
+
+def _change_record(number: int, document: dict[str, Any]) -> dict[str, Any]:
+    """One entry of the change log: the change number (the ERP's change stamp) and the order
+    as it stood after the change."""
+    return {
+        "change_no": number,
+        "doc_no": document["doc_no"],
+        "changed_at": document["changed_at"],
+        "sales_order": document,
+    }
+
+
 class ErpBackend(Backend):
     name = "erp"
     default_port = 8101
-    indexed_fields = ("sold_to", "status", "sales_doc", "bill_to", "ref_doc")
+    indexed_fields = ("sold_to", "status", "sales_doc", "bill_to", "ref_doc", "change_no")
     credential_headers = ("x-erp-key",)
     supports_maintenance: ClassVar[bool] = True
 
@@ -125,7 +143,16 @@ class ErpBackend(Backend):
                 for m in world.materials
             ),
         )
-        store.insert_many("orders", ((o.doc_no, _order_document(o)) for o in world.orders))
+        documents = [_order_document(o) for o in world.orders]
+        store.insert_many("orders", ((d["doc_no"], d) for d in documents))
+        store.insert_many(
+            "order_changes",
+            (
+                (_change_key(number), _change_record(number, document))
+                for number, document in enumerate(documents, start=1)
+            ),
+        )
+        store.set_meta("change_no", str(len(documents)))
         store.insert_many(
             "freight",
             (
@@ -171,6 +198,9 @@ class ErpBackend(Backend):
         return [
             Route(f"{PREFIX}/sales-orders", guarded(self.list_orders), methods=["GET"]),
             Route(f"{PREFIX}/sales-orders", guarded(self.create_order), methods=["POST"]),
+            Route(
+                f"{PREFIX}/sales-order-changes", guarded(self.list_order_changes), methods=["GET"]
+            ),
             Route(f"{PREFIX}/sales-orders/{{doc_no}}", guarded(self.get_order), methods=["GET"]),
             Route(f"{PREFIX}/customers", guarded(self.list_customers), methods=["GET"]),
             Route(f"{PREFIX}/customers/{{key}}", guarded(self.get_customer), methods=["GET"]),
@@ -220,6 +250,23 @@ class ErpBackend(Backend):
     async def list_orders(self, request: Request) -> Response:
         return self._records(request, "orders", ("sold_to", "status", "doc_no"))
 
+    async def list_order_changes(self, request: Request) -> Response:
+        """The change log of sales orders, oldest change first: each record is the whole order
+        as it stood after one change. `next_page_token` is always given (the point reached), so
+        a reader that stores it asks only for what changed since; `has_more` says whether to ask
+        again at once."""
+        after = decode_token(request.query_params.get("page_token"))
+        limit = query_limit(request, 50, 200)
+        records, more = self.store.page("order_changes", above=("change_no", after), limit=limit)
+        reached = records[-1]["change_no"] if records else after
+        return JSONResponse(
+            {
+                "records": records,
+                "next_page_token": encode_token(reached),
+                "has_more": more is not None,
+            }
+        )
+
     async def get_order(self, request: Request) -> Response:
         return self._one("orders", request.path_params["doc_no"])
 
@@ -248,6 +295,13 @@ class ErpBackend(Backend):
     async def create_invoice(self, request: Request) -> Response:
         body = await json_object(request)
         return self.idempotent(request, lambda: (201, self._new_invoice(body)))
+
+    def _save_order(self, document: dict[str, Any]) -> None:
+        """Every write of an order goes through here, so the change log misses none."""
+        with self.store.transaction():
+            self.store.put("orders", document["doc_no"], document)
+            number = self.store.next_number("change_no", 1)
+            self.store.put("order_changes", _change_key(number), _change_record(number, document))
 
     def _now(self) -> datetime:
         return utc_now().astimezone(self.zone)
@@ -309,7 +363,7 @@ class ErpBackend(Backend):
             "items": lines,
             "changed_at": now.isoformat(),
         }
-        self.store.put("orders", document["doc_no"], document)
+        self._save_order(document)
         return document
 
     def _order_line(
@@ -394,7 +448,7 @@ class ErpBackend(Backend):
         }
         self.store.put("invoices", invoice["inv_no"], invoice)
         invoiced = order | {"status": "INV", "changed_at": now.isoformat()}
-        self.store.put("orders", sales_doc, invoiced)
+        self._save_order(invoiced)
         return invoice
 
     async def advance(self, reference: str, steps: int) -> list[dict[str, Any]]:
@@ -410,7 +464,7 @@ class ErpBackend(Backend):
                 if status is None:
                     break
                 order = order | {"status": status, "changed_at": self._now().isoformat()}
-                self.store.put("orders", reference, order)
+                self._save_order(order)
                 events.append({"doc_no": reference, "status": status})
         return events
 

@@ -38,6 +38,8 @@ from sandbox.wms_returns import ReturnsDock
 
 TOKEN = "wms-demo-token"
 REASONS = ("DAMAGED", "COUNT", "FOUND", "RETURNED")
+PICK_REASON = "PICK"
+"""The reason a position pushed after a completed pick carries (adjustments use `REASONS`)."""
 EVENT_TYPES = ("inventory.adjusted", "task.completed", "shipment.dispatched", *RETURN_EVENT_TYPES)
 
 
@@ -99,6 +101,7 @@ class WmsBackend(Backend):
                         "returned": p.returned,
                         "uom": p.uom,
                         "updated": iso_utc(p.updated),
+                        "rev": 1,
                     },
                 )
                 for p in world.positions
@@ -208,8 +211,9 @@ class WmsBackend(Backend):
             if position is not None:
                 position["on_hand"] = max(0, position["on_hand"] - qty)
                 position["allocated"] = max(0, position["allocated"] - qty)
-                position["updated"] = iso_utc(moment)
-                self.store.put("positions", key, position)
+                self._save_position(key, position, moment)
+                picked = position | {"delta": -qty, "reason": PICK_REASON}
+                self._push("inventory.adjusted", task["warehouse"], picked, moment)
         self._push("task.completed", task["warehouse"], task, moment)
         if task["type"] == "SHIP":
             dispatch = self.store.get("dispatches", task["order_ref"])
@@ -257,14 +261,20 @@ class WmsBackend(Backend):
             position["quarantine"] += -delta
         if reason == "RETURNED" and delta > 0:
             position["returned"] += delta
-        position["updated"] = iso_utc(now)
-        self.store.put("positions", key, position)
+        self._save_position(key, position, now)
         adjustment_id = f"ADJ-{self.store.next_number('adjustment', 700001)}"
         record = {"adjustment_id": adjustment_id, "position": position}
         self.store.put("adjustments", adjustment_id, record | {"delta": delta, "reason": reason})
         data = position | {"delta": delta, "reason": reason}
         self._push("inventory.adjusted", position["warehouse"], data, now)
         return record
+
+    def _save_position(self, key: str, position: dict[str, Any], moment: datetime) -> None:
+        """Every change of a position goes through here: `rev` counts the changes, so a reader
+        holding two copies of a position knows which is newer whatever order they came in."""
+        position["rev"] = int(position.get("rev", 0)) + 1
+        position["updated"] = iso_utc(moment)
+        self.store.put("positions", key, position)
 
     def _push(
         self, event_type: str, warehouse: str, data: dict[str, Any], moment: datetime

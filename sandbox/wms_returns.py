@@ -185,6 +185,7 @@ class ReturnsDock:
             position["quarantine"] += line["qty"]
             delta, reason = 0, "DAMAGED"
         position["updated"] = iso_utc(moment)
+        position["rev"] = int(position.get("rev", 0)) + 1  # every change counts (WmsBackend)
         self.store.put("positions", key, position)
         self._push(
             "inventory.adjusted", warehouse, position | {"delta": delta, "reason": reason}, moment

@@ -13,7 +13,7 @@ import pytest
 
 from domain import EventEnvelope, Milestone, MilestoneStatus, current_milestone, merge_history
 from system_apis import TmsClient, WmsClient
-from system_apis.wms.models import TaskState
+from system_apis.wms.models import TaskState, TaskType
 from tests.sandbox_processes import Sandbox
 from tests.system_apis.conftest import Ingress, fast_settings
 
@@ -57,7 +57,9 @@ async def test_wms_task_completion_arrives_signed_and_duplicates_keep_their_id(
         await wms.confirm_task(
             task.task_id, quantity=task.quantity, operator="op", idempotency_key=uuid.uuid4().hex
         )
-    events: list[EventEnvelope] = await hooks.wait_for("wms", 2)
+    # a pick also pushes the position it changed (twice too): four deliveries then
+    expected = 4 if task.task_type is TaskType.PICK else 2
+    events: list[EventEnvelope] = await hooks.wait_for("wms", expected)
     completed = [e for e in events if e.event_type == "task.completed"]
     assert len(completed) == 2, [e.event_type for e in events]
     assert completed[0].event_id == completed[1].event_id
