@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stores.cursors import CursorStore, SqlCursorStore
 from stores.dead_letters import DeadLetterStore, SqlDeadLetterStore
 from stores.event_log import AppendSignal, EventLog, SignallingEventLog, SqlEventLog
+from stores.idempotency import SqlIdempotencyStore
 from stores.leases import LeaseStore, SqlLeaseStore
 from stores.milestones import MilestoneStore, SqlMilestoneStore
 from stores.positions import PositionStore, SqlPositionStore
@@ -34,6 +35,7 @@ class Stores:
     shipments: ShipmentStore
     positions: PositionStore
     leases: LeaseStore
+    idempotency: SqlIdempotencyStore
     appended: AppendSignal = field(default_factory=AppendSignal)
     """Notified after every new event appended by this process."""
     progressed: AppendSignal = field(default_factory=AppendSignal)
@@ -51,9 +53,12 @@ async def open_stores(
     *,
     stream: str = "LOGISTICS_EVENTS",
     subject_prefix: str = "logistics.events",
+    idempotency_ttl_s: float = 86_400.0,
+    idempotency_lease_s: float = 60.0,
 ) -> Stores:
     """`event_log_url` is `sql` (the log lives in the database) or a `nats://` URL (JetStream,
-    in `stream` under the subjects `subject_prefix.>`)."""
+    in `stream` under the subjects `subject_prefix.>`); idempotency records are kept
+    `idempotency_ttl_s`, a command holds its key `idempotency_lease_s` at most."""
     engine = open_engine(database_url)
     await create_tables(engine)
     if event_log_url == "sql":
@@ -77,5 +82,8 @@ async def open_stores(
         shipments=SqlShipmentStore(engine),
         positions=SqlPositionStore(engine),
         leases=SqlLeaseStore(engine),
+        idempotency=SqlIdempotencyStore(
+            engine, ttl_s=idempotency_ttl_s, lease_s=idempotency_lease_s
+        ),
         appended=appended,
     )
