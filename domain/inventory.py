@@ -15,6 +15,19 @@ from domain.locations import Location
 from domain.units import Quantity, UnitOfMeasure
 
 
+class AdjustmentReason(StrEnum):
+    """Why stock in a bin changed outside picking, as the WMS codes it."""
+
+    DAMAGED = "DAMAGED"
+    """Taken off sellable stock into quarantine."""
+    COUNT = "COUNT"
+    """A cycle count found a different number."""
+    FOUND = "FOUND"
+    """Stock turned up that was not on record."""
+    RETURNED = "RETURNED"
+    """A customer return put back into the bin, not yet inspected."""
+
+
 class InventoryState(StrEnum):
     ON_HAND = "ON_HAND"
     ALLOCATED = "ALLOCATED"

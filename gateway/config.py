@@ -345,14 +345,43 @@ class SubscriptionsConfig(_Section):
         return StreamSettings(**self.model_dump(exclude={"shutdown_grace_s"}))
 
 
+WAREHOUSE_SCOPE = "warehouse"
+"""Warehouse writes (confirm picks and packs, adjust stock), in the client's `warehouses`."""
+
+WarehouseId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+
+
 class ClientConfig(_Section):
     """A caller of the API: the tenant it acts for and the digest of its API key."""
 
     tenant: str = Field(min_length=1)
     api_key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     scopes: frozenset[str] = frozenset({"read"})
+    warehouses: frozenset[WarehouseId] = Field(frozenset(), max_length=100)
+    """Warehouse ids (`WH-AMS`) the client may write in; needed with the warehouse scope."""
     introspection: bool | None = None
     """May query the schema (`__schema`, `__type`); unset: in development only."""
+
+    @model_validator(mode="after")
+    def _warehouses_with_the_scope(self) -> ClientConfig:
+        if WAREHOUSE_SCOPE in self.scopes and not self.warehouses:
+            raise ValueError(
+                f"the {WAREHOUSE_SCOPE} scope needs warehouses = [...], the ones it may write in"
+            )
+        if self.warehouses and WAREHOUSE_SCOPE not in self.scopes:
+            raise ValueError(f"warehouses are given without the {WAREHOUSE_SCOPE} scope")
+        return self
+
+
+class IdempotencyConfig(_Section):
+    """How long a write's idempotency key is remembered, and how long a duplicate waits."""
+
+    ttl_s: float = Field(86_400.0, ge=60, le=30 * 86_400)
+    """A retry within this time gets the first answer; later the key is free again."""
+    lease_s: PositiveSeconds = 60.0
+    """A request holds its key this long at most (longer than any backend call)."""
+    wait_s: float = Field(2.0, ge=0, le=30)
+    """A duplicate of a running command waits this long for its answer, then is told to retry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +392,7 @@ class DemoClient:
     api_key: str
     scopes: frozenset[str]
     may: str
+    warehouses: frozenset[str] = frozenset()
 
 
 DEMO_CLIENTS = {
@@ -388,8 +418,10 @@ DEMO_CLIENTS = {
     "warehouse-app": DemoClient(
         "C-1001",
         "demo-key-warehouse",
-        frozenset({"read"}),
-        "warehouse app: stock per bin and C-1001's orders and shipments, reading only",
+        frozenset({"read", WAREHOUSE_SCOPE}),
+        "warehouse app of WH-AMS: stock per bin, C-1001's orders and shipments; "
+        "confirms picks and packs and adjusts stock in WH-AMS",
+        frozenset({"WH-AMS"}),
     ),
     "partner-c1002": DemoClient(
         "C-1002",
@@ -408,13 +440,14 @@ def _default_clients() -> dict[str, ClientConfig]:
             tenant=client.tenant,
             api_key_sha256=digest_api_key(client.api_key),
             scopes=client.scopes,
+            warehouses=client.warehouses,
         )
         for name, client in DEMO_CLIENTS.items()
     }
 
 
 def _default_subgraphs() -> dict[str, SubgraphConfig]:
-    names = ("orders", "inventory", "shipments", "billing", "returns")
+    names = ("orders", "inventory", "shipments", "billing", "returns", "warehouse")
     return {name: SubgraphConfig(url=f"inproc:resolvers.{name}:schema") for name in names}
 
 
@@ -485,6 +518,7 @@ class GatewayConfig(BaseSettings):
     polling: PollingConfig = PollingConfig()
     limits: LimitsConfig = LimitsConfig()
     subscriptions: SubscriptionsConfig = SubscriptionsConfig()
+    idempotency: IdempotencyConfig = IdempotencyConfig()
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)
     supergraph: str | None = None

@@ -57,6 +57,7 @@ def api_key_registry(config: GatewayConfig) -> ApiKeyRegistry:
             tenant_id=client.tenant,
             api_key_sha256=client.api_key_sha256,
             scopes=frozenset(client.scopes),
+            warehouses=frozenset(client.warehouses),
         )
         for name, client in config.clients.items()
     )
@@ -102,6 +103,8 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
         config.stores.event_log,
         stream=config.stores.event_stream,
         subject_prefix=config.stores.event_subject_prefix,
+        idempotency_ttl_s=config.idempotency.ttl_s,
+        idempotency_lease_s=config.idempotency.lease_s,
     )
     clients = SystemClients.from_settings(**backend_settings(config))
     cache = open_cache(config.stores.cache, namespace=config.stores.cache_namespace)
@@ -125,7 +128,7 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
     return GatewayRuntime(
         stores=stores,
         clients=clients,
-        services=build_services(clients, stores, cache),
+        services=build_services(clients, stores, cache, duplicate_wait_s=config.idempotency.wait_s),
         router=router,
         cache=cache,
         cursors=CursorSigner(config.cursors.signing_key.encode()),

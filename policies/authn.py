@@ -50,6 +50,7 @@ class RegisteredClient:
     tenant_id: str
     api_key_sha256: str
     scopes: frozenset[str]
+    warehouses: frozenset[str] = frozenset()
 
 
 class ApiKeyRegistry:
@@ -64,7 +65,7 @@ class ApiKeyRegistry:
         client = self._by_digest.get(digest_api_key(api_key))
         if client is None:
             return None
-        return Principal(client.client_id, client.tenant_id, client.scopes)
+        return Principal(client.client_id, client.tenant_id, client.scopes, client.warehouses)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,8 @@ class Principal:
     client_id: str
     tenant_id: str
     scopes: frozenset[str] = field(default_factory=frozenset)
+    warehouses: frozenset[str] = field(default_factory=frozenset)
+    """The warehouses the client may act in (warehouse writes); none for a portal."""
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes

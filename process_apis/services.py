@@ -12,6 +12,7 @@ from process_apis.orders import OrderQueries
 from process_apis.ownership import OrderOwnership
 from process_apis.returns import ReturnCommands, ReturnQueries
 from process_apis.tracking import MilestoneRecorder, ShipmentTracking
+from process_apis.warehouse import WarehouseCommands
 from stores.bundle import Stores
 from system_apis.bundle import SystemClients
 
@@ -25,9 +26,12 @@ class LogisticsServices:
     returns: ReturnQueries
     return_commands: ReturnCommands
     owners: OrderOwnership
+    warehouse: WarehouseCommands
 
 
-def build_services(clients: SystemClients, stores: Stores, cache: BaseCache) -> LogisticsServices:
+def build_services(
+    clients: SystemClients, stores: Stores, cache: BaseCache, *, duplicate_wait_s: float = 2.0
+) -> LogisticsServices:
     owners = OrderOwnership(clients.erp, cache)
     return LogisticsServices(
         orders=OrderQueries(clients.erp, owners),
@@ -41,4 +45,5 @@ def build_services(clients: SystemClients, stores: Stores, cache: BaseCache) -> 
             clients.erp, clients.wms, stores.event_log, once=BackendKeyed()
         ),
         owners=owners,
+        warehouse=WarehouseCommands(clients.wms, stores.idempotency, wait_s=duplicate_wait_s),
     )

@@ -25,6 +25,9 @@ class FaultSettings:
     """What `PUT /_admin/faults` accepts; the defaults mean a healthy backend."""
 
     latency_ms: int = 0
+    write_latency_ms: int = 0
+    """Writes (POST, PUT, PATCH, DELETE) are applied at once and answered this much later:
+    a caller that times out meanwhile cannot know the change was made."""
     error_rate: float = 0.0
     error_status: int = 500
     throttle_rps: float | None = None
@@ -104,6 +107,7 @@ class FaultState:
         ]
         checks: dict[str, tuple[Callable[[Any], bool], str]] = {
             "latency_ms": (lambda v: _is_int(v) and 0 <= v <= 60000, "integer 0..60000"),
+            "write_latency_ms": (lambda v: _is_int(v) and 0 <= v <= 60000, "integer 0..60000"),
             "error_rate": (lambda v: _is_number(v) and 0 <= v <= 1, "number 0..1"),
             "error_status": (lambda v: _is_int(v) and 400 <= v <= 599, "integer 400..599"),
             "throttle_rps": (lambda v: v is None or (_is_number(v) and v > 0), "null or > 0"),
@@ -211,8 +215,24 @@ class FaultMiddleware:
             await _huge_body(send, settings.huge_body_bytes)
         elif settings.trickle_ms:
             await self.app(scope, receive, _trickling(send, settings.trickle_ms / 1000))
+        elif settings.write_latency_ms and scope["method"] in _WRITE_METHODS:
+            await self.app(scope, receive, _answered_late(send, settings.write_latency_ms / 1000))
         else:
             await self.app(scope, receive, send)
+
+
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _answered_late(send: Send, delay_s: float) -> Send:
+    """Holds the answer back `delay_s` after the handler has done its work."""
+
+    async def late(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            await asyncio.sleep(delay_s)
+        await send(message)
+
+    return late
 
 
 def _trickling(send: Send, pause_s: float) -> Send:

@@ -199,6 +199,14 @@ class WmsBackend(Backend):
             raise validation_error([{"field": "operator", "message": "must be a string"}])
         if task["state"] == "done":
             raise ApiError(409, "conflict", "task already confirmed")
+        if task["type"] == "PICK":
+            position = self.store.get(
+                "positions", position_key(task["warehouse"], task["bin"], task["sku"])
+            )
+            on_hand = position["on_hand"] if position is not None else 0
+            if on_hand < qty:
+                detail = {"field": "qty", "message": f"only {on_hand} on hand", "on_hand": on_hand}
+                raise ApiError(409, "insufficient_stock", "short pick", details=[detail])
         return self._complete(task, qty, utc_now())
 
     def _complete(self, task: dict[str, Any], qty: int, moment: datetime) -> dict[str, Any]:
@@ -240,7 +248,8 @@ class WmsBackend(Backend):
         position = self.store.get("positions", key)
         if position is None:
             if delta < 0:
-                raise validation_error([{"field": "bin", "message": "no stock at this position"}])
+                detail = {"field": "bin", "message": "no stock at this position", "on_hand": 0}
+                raise validation_error([detail])
             position = {
                 "warehouse": body["warehouse"],
                 "bin": body["bin"],
@@ -253,7 +262,8 @@ class WmsBackend(Backend):
                 "uom": "EA",
             }
         if position["on_hand"] + delta < 0:
-            detail = {"field": "delta", "message": f"only {position['on_hand']} on hand"}
+            on_hand = position["on_hand"]
+            detail = {"field": "delta", "message": f"only {on_hand} on hand", "on_hand": on_hand}
             raise validation_error([detail])
         now = utc_now()
         position["on_hand"] += delta

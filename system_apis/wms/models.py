@@ -11,8 +11,10 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from domain.inventory import InventoryPosition
+from domain.inventory import AdjustmentReason, InventoryPosition
 from domain.locations import Location
+
+__all__ = ["AdjustmentReason", "PickTask", "StockAdjustment", "TaskState", "TaskType"]
 
 
 class TaskType(StrEnum):
@@ -24,13 +26,6 @@ class TaskType(StrEnum):
 class TaskState(StrEnum):
     OPEN = "OPEN"
     DONE = "DONE"
-
-
-class AdjustmentReason(StrEnum):
-    DAMAGED = "DAMAGED"
-    COUNT = "COUNT"
-    FOUND = "FOUND"
-    RETURNED = "RETURNED"
 
 
 @dataclass(frozen=True, slots=True)

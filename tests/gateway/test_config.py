@@ -58,6 +58,27 @@ def test_file_values_keep_the_other_defaults_and_environment_overrides_the_file(
         ("[polling]\nlease_ttl_s = 3600\n", "polling.lease_ttl_s: Input should be less than"),
         ("[bogus]\nx = 1\n", "bogus: unknown key"),
         ("[server\n", "not valid TOML"),
+        (
+            f"[clients.app]\ntenant = 'C-1'\napi_key_sha256 = '{'a' * 64}'\n"
+            "scopes = ['warehouse']\n",
+            "clients.app: Value error, the warehouse scope needs warehouses",
+        ),
+        (
+            f"[clients.app]\ntenant = 'C-1'\napi_key_sha256 = '{'a' * 64}'\n"
+            "warehouses = ['WH-AMS']\n",
+            "clients.app: Value error, warehouses are given without the warehouse scope",
+        ),
+        (
+            f"[clients.app]\ntenant = 'C-1'\napi_key_sha256 = '{'a' * 64}'\n"
+            "scopes = ['warehouse']\nwarehouses = ['WH AMS']\n",
+            "clients.app.warehouses.0: String should match pattern",
+        ),
+        (
+            f"[clients.app]\ntenant = 'C-1'\napi_key_sha256 = '{'a' * 64}'\n"
+            f"scopes = ['warehouse']\nwarehouses = ['{'W' * 65}']\n",
+            "clients.app.warehouses.0: String should match pattern",
+        ),
+        ("[idempotency]\nttl_s = 1\n", "idempotency.ttl_s: Input should be greater than"),
     ],
 )
 def test_a_bad_key_fails_at_start_naming_the_key(tmp_path: Path, text: str, expected: str):
@@ -90,9 +111,17 @@ def test_production_refuses_the_demo_api_keys(tmp_path):
 def test_the_example_configuration_is_valid_and_matches_the_defaults():
     example = Path(__file__).resolve().parents[2] / "gateway.example.toml"
     config, defaults = load_config(example), GatewayConfig()
-    for section in ("server", "stores", "polling", "webhooks", "subgraphs", "limits"):
+    sections = ("server", "stores", "polling", "webhooks", "subgraphs", "limits", "idempotency")
+    for section in sections:
         assert getattr(config, section) == getattr(defaults, section), section
     assert config.backends.erp == defaults.backends.erp
+
+
+def test_only_the_demo_warehouse_app_writes_in_a_warehouse_and_only_in_its_own():
+    clients = GatewayConfig().clients
+    writers = {name: c.warehouses for name, c in clients.items() if "warehouse" in c.scopes}
+    assert writers == {"warehouse-app": frozenset({"WH-AMS"})}
+    assert all(not c.warehouses for name, c in clients.items() if name.startswith("portal"))
 
 
 def test_backend_defaults_are_defined_once_by_the_client_settings():

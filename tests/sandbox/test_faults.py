@@ -31,6 +31,28 @@ async def test_latency_delays_api_calls_but_not_admin(clean_faults: Sandbox) -> 
     assert admin_seconds < 0.25, f"admin answered in {admin_seconds:.3f}s"
 
 
+async def test_write_latency_applies_a_write_at_once_and_answers_it_late(
+    clean_faults: Sandbox,
+) -> None:
+    """The caller times out, yet the change is made: the case idempotency keys exist for."""
+    await clean_faults.aset_faults("wms", write_latency_ms=2500)
+    body = {"warehouse": "WH-AMS", "bin": "Z-99-99", "sku": "MAT-0001", "delta": 2,
+            "reason": "FOUND"}  # fmt: skip
+    headers = {**clean_faults.headers("wms"), "Idempotency-Key": f"late-{time.time_ns()}"}
+    async with httpx.AsyncClient(headers=clean_faults.headers("wms")) as client:
+        before = await client.get(f"{clean_faults.wms}/v2/inventory", params={"bin": "Z-99-99"})
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post(
+                f"{clean_faults.wms}/v2/adjustments", json=body, headers=headers, timeout=1.0
+            )
+        await clean_faults.areset_faults("wms")
+        after = await client.get(f"{clean_faults.wms}/v2/inventory", params={"bin": "Z-99-99"})
+    on_hand = [p["on_hand"] for p in before.json()["data"] if p["sku"] == "MAT-0001"] or [0]
+    assert [p["on_hand"] for p in after.json()["data"] if p["sku"] == "MAT-0001"] == [
+        on_hand[0] + 2
+    ]
+
+
 async def test_error_rate_one_half_fails_every_second_call(clean_faults: Sandbox) -> None:
     await clean_faults.aset_faults("tms", error_rate=0.5, error_status=502)
     async with httpx.AsyncClient(headers=clean_faults.headers("tms")) as client:
@@ -81,9 +103,9 @@ async def test_reset_restores_a_healthy_backend(clean_faults: Sandbox) -> None:
         settings = (await client.get(f"{clean_faults.heritage}/_admin/faults")).json()
     assert response.status_code == 200
     assert settings == {
-        "latency_ms": 0, "error_rate": 0.0, "error_status": 500, "throttle_rps": None,
-        "outage": False, "maintenance": False, "duplicate_rate": 0.0, "out_of_order": False,
-        "trickle_ms": 0, "huge_body_bytes": 0, "redirect_status": None,
+        "latency_ms": 0, "write_latency_ms": 0, "error_rate": 0.0, "error_status": 500,
+        "throttle_rps": None, "outage": False, "maintenance": False, "duplicate_rate": 0.0,
+        "out_of_order": False, "trickle_ms": 0, "huge_body_bytes": 0, "redirect_status": None,
     }  # fmt: skip
 
 
