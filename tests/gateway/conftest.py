@@ -54,8 +54,18 @@ def _digest(key: str) -> str:
 
 
 def write_config(
-    path: Path, sandbox: Sandbox, port: int, database: Path, *, polling: bool = True
+    path: Path,
+    sandbox: Sandbox,
+    port: int,
+    database: Path,
+    *,
+    polling: bool = True,
+    stores: str | None = None,
+    extra: str = "",
 ) -> None:
+    """A configuration in front of `sandbox`; `stores` replaces the SQLite file's `[stores]`
+    lines (to share PostgreSQL or JetStream between processes), `extra` adds sections."""
+    stores = stores or f'database_url = "sqlite+aiosqlite:///{database}"'
     backends = "\n".join(
         f'[backends.{name}]\nurl = "{url}"\ntimeout_s = 1.0\nmax_retries = 1\n'
         f"breaker_failure_threshold = 3\nbreaker_reset_s = 0.5\n"
@@ -68,7 +78,7 @@ host = "127.0.0.1"
 port = {port}
 
 [stores]
-database_url = "sqlite+aiosqlite:///{database}"
+{stores}
 
 [polling]
 enabled = {"true" if polling else "false"}
@@ -92,6 +102,7 @@ api_key_sha256 = "{_digest(API_KEYS["ops"])}"
 scopes = ["read", "admin"]
 
 {backends}
+{extra}
 """
     )
 
