@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis_graphql
 import pytest
+from graphql import build_schema
+from hypothesis import HealthCheck, given, settings
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
@@ -60,6 +63,10 @@ mutation($wh: String!, $bin: String!, $sku: String!, $delta: Int!, $reason: Adju
     ... on UnknownLocation { warehouseId message }
   }
 }"""
+
+
+SCHEMA = build_schema((Path(__file__).resolve().parents[2] / "schema.graphql").read_text())
+LEAK_MARKERS = ("Traceback", "Error:", "Exception", 'File "', "sqlalchemy", "orjson")
 
 
 def digest(key: str) -> str:
@@ -405,6 +412,28 @@ def test_an_expensive_mutation_document_is_refused_before_anything_runs(
     response = post(app, f"mutation {{ {aliases} }}")
     assert response.json()["errors"][0]["extensions"]["code"] == "OPERATION_LIMIT_EXCEEDED"
     assert sandbox.requests("wms") == []
+
+
+@pytest.mark.parametrize("root_field", sorted(SCHEMA.mutation_type.fields))
+def test_generated_mutations_get_no_5xx_and_only_coded_errors(
+    app: TestClient, root_field: str
+) -> None:
+    @settings(
+        max_examples=15,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(query=hypothesis_graphql.mutations(SCHEMA, fields=[root_field]))
+    def write(query: str) -> None:
+        response = post(app, query, headers={"Idempotency-Key": new_key()})
+        assert response.status_code < 500, f"{response.status_code} for {query}"
+        assert "Unexpected error." not in response.text, f"{query}\n{response.text[:500]}"
+        assert not any(marker in response.text for marker in LEAK_MARKERS), response.text[:500]
+        for error in response.json().get("errors") or []:
+            assert (error.get("extensions") or {}).get("code"), f"{query}: {error} has no code"
+
+    write()
 
 
 # A backend that is slow or away
