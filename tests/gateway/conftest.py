@@ -62,12 +62,13 @@ def write_config(
     polling: bool = True,
     stores: str | None = None,
     extra: str = "",
+    backend_timeout_s: float = 1.0,
 ) -> None:
     """A configuration in front of `sandbox`; `stores` replaces the SQLite file's `[stores]`
     lines (to share PostgreSQL or JetStream between processes), `extra` adds sections."""
     stores = stores or f'database_url = "sqlite+aiosqlite:///{database}"'
     backends = "\n".join(
-        f'[backends.{name}]\nurl = "{url}"\ntimeout_s = 1.0\nmax_retries = 1\n'
+        f'[backends.{name}]\nurl = "{url}"\ntimeout_s = {backend_timeout_s}\nmax_retries = 1\n'
         f"breaker_failure_threshold = 3\nbreaker_reset_s = 0.5\n"
         for name, url in sandbox.urls().items()
     )

@@ -59,7 +59,8 @@ def test_ready_lists_every_backend_store_and_subgraph(
     assert all(b == {"state": "ok", "breaker": "closed"} for b in body["backends"].values())
     assert body["stores"] == {name: {"state": "ok"} for name in ("cache", "database", "event_log")}
     assert body["subgraphs"] == {
-        name: {"state": "ok"} for name in ("billing", "inventory", "orders", "returns", "shipments")
+        name: {"state": "ok"}
+        for name in ("billing", "inventory", "orders", "returns", "shipments", "warehouse")
     }
 
 

@@ -3,8 +3,8 @@ PostgreSQL database (and, for the JetStream engine, one NATS) in front of the re
 which pushes its signed webhooks to the first of them.
 
 A confirmation through one process comes back from the WMS as an event in the log, and a retry
-of it through the other process gets the first answer; two copies of one command racing through
-both processes run it once.
+of it through the other process gets the first answer; a duplicate arriving at the other process
+while the command still runs is told to retry, and then gets the same answer.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stores import SqlEventLog, open_engine
 from stores.event_log import EventLog
+from tests.conftest import fresh_postgres_database
 from tests.gateway.conftest import WEBHOOK_SECRETS, RunningGateway, gateway_process, write_config
 from tests.sandbox_processes import Sandbox, free_port
 
@@ -52,12 +53,14 @@ wait_s = 0.2
 
 
 @pytest.fixture(scope="module", params=["sql", "jetstream"])
-def engine_urls(request: pytest.FixtureRequest) -> tuple[str, str]:
-    """(database URL, event log URL) shared by both processes."""
-    database = request.getfixturevalue("postgres_url")
-    if request.param == "jetstream":
-        return database, request.getfixturevalue("nats_url")
-    return database, "sql"
+def engine_urls(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    """(database URL, event log URL) shared by both processes; a database of their own, since
+    the WMS's events they log are no other test's business."""
+    with fresh_postgres_database() as database:
+        if request.param == "jetstream":
+            yield database, request.getfixturevalue("nats_url")
+        else:
+            yield database, "sql"
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +83,7 @@ def gateways(
                 polling=False,
                 stores=stores,
                 extra=_clients(),
+                backend_timeout_s=8.0,
             )
             running.append(stack.enter_context(gateway_process(config, port)))
         sandbox.set_webhook("wms", running[0].webhook_url("wms"), WEBHOOK_SECRETS["wms"])
@@ -198,28 +202,40 @@ async def test_the_wms_event_reaches_the_log_and_a_retry_to_another_process_gets
     assert await on_hand(sandbox, task) == before - task["qty"]
 
 
-async def test_one_command_racing_through_two_processes_runs_once(
+async def test_a_duplicate_arriving_at_another_process_while_the_command_runs_is_told_to_retry(
     gateways: tuple[RunningGateway, RunningGateway], clean_faults: Sandbox
 ) -> None:
     sandbox = clean_faults
     first, second = gateways
     task = await stocked_open_pick(sandbox)
     before = await on_hand(sandbox, task)
-    # The WMS applies at once and answers 0.7 s later, so the command is still running when
-    # its duplicate (which waits 0.2 s) arrives at the other process.
-    await sandbox.aset_faults("wms", write_latency_ms=700)
+    await sandbox.aclear_requests("wms")
+    # The WMS applies the confirmation at once and answers 4 s later: the first process holds
+    # the key all that time, and the duplicate (which waits 0.2 s) arrives meanwhile.
+    await sandbox.aset_faults("wms", write_latency_ms=4000)
     key = f"race-{uuid.uuid4()}"
-    answers = await asyncio.gather(
-        confirm_pick(first, task["task_id"], key), confirm_pick(second, task["task_id"], key)
-    )
+    running = asyncio.create_task(confirm_pick(first, task["task_id"], key))
+    await wait_for_confirmation_at_the_wms(sandbox, task["task_id"])
+    duplicate = await confirm_pick(second, task["task_id"], key)
+    answer = await running
     await sandbox.areset_faults("wms")
 
-    confirmed = [a for a in answers if (a.get("data") or {}).get("confirmPick")]
-    refused = [a for a in answers if a.get("errors")]
-    assert len(confirmed) == 1 and len(refused) == 1, answers
-    assert refused[0]["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_IN_PROGRESS"
-    assert "retry" in refused[0]["errors"][0]["message"]
+    assert answer["data"]["confirmPick"]["__typename"] == "PickConfirmed", answer
+    error = duplicate["errors"][0]
+    assert error["extensions"]["code"] == "IDEMPOTENCY_KEY_IN_PROGRESS", duplicate
+    assert "retry" in error["message"]
+    for gateway in (first, second):
+        assert await confirm_pick(gateway, task["task_id"], key) == answer
+    assert await confirmations_received(sandbox, task["task_id"]) == 1
     assert await on_hand(sandbox, task) == before - task["qty"], "the stock was taken once"
 
-    for gateway in (first, second):
-        assert await confirm_pick(gateway, task["task_id"], key) == confirmed[0]
+
+async def wait_for_confirmation_at_the_wms(
+    sandbox: Sandbox, task_id: str, timeout_s: float = 10.0
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await confirmations_received(sandbox, task_id):
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"the confirmation of {task_id} never reached the WMS")
