@@ -9,7 +9,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -33,17 +33,7 @@ async def stores(request, tmp_path) -> AsyncIterator[Stores]:
             subject_prefix=f"test.{uuid.uuid4().hex[:10]}",
         )
         await opened.event_log.close()
-        opened = Stores(
-            engine=opened.engine,
-            event_log=SignallingEventLog(log, opened.appended),
-            dead_letters=opened.dead_letters,
-            milestones=opened.milestones,
-            cursors=opened.cursors,
-            shipments=opened.shipments,
-            positions=opened.positions,
-            leases=opened.leases,
-            appended=opened.appended,
-        )
+        opened = replace(opened, event_log=SignallingEventLog(log, opened.appended))
         yield opened
         await log._js.delete_stream(log._stream)
     else:
