@@ -77,9 +77,27 @@ class PlanExecution:
         else:
             await asyncio.gather(*(self._run_from(schedule, i, waiting) for i in ids))
 
+    async def run_after_answer(self, fetch: Fetch, response: dict[str, Any]) -> None:
+        """Run the plan with root ``fetch`` already answered by ``response``.
+
+        A subscription's root fetch is answered by each event its subgraph sends rather than
+        by a request the executor makes; the rest of the plan (entity fetches of the event's
+        objects) runs from there exactly as for a query.
+        """
+        if fetch.aliased and isinstance(response, dict):
+            _restore_aliases(response.get("data"))
+        self._accept_root_answer(fetch, response)
+        if len(self.plan.fetches) > 1:
+            schedule = self.plan.schedule
+            await self._release(schedule, fetch.id, dict(schedule.waiting_for))
+
     async def _run_from(self, schedule: Schedule, fetch_id: int, waiting: dict[int, int]) -> None:
         """Run a fetch, then the ones it was the last dependency of (a chain needs no task)."""
         await self._run_fetch(schedule.by_id[fetch_id])
+        await self._release(schedule, fetch_id, waiting)
+
+    async def _release(self, schedule: Schedule, fetch_id: int, waiting: dict[int, int]) -> None:
+        """Run the fetches that finished fetch ``fetch_id`` was the last dependency of."""
         ready: list[int] = []
         for dependent in schedule.dependents[fetch_id]:
             waiting[dependent] -= 1
@@ -102,7 +120,9 @@ class PlanExecution:
             await self._run_entity_fetch(fetch, variables)
 
     async def _run_root_fetch(self, fetch: Fetch, variables: dict[str, Any]) -> None:
-        response = await self._send(fetch, variables, ())
+        self._accept_root_answer(fetch, await self._send(fetch, variables, ()))
+
+    def _accept_root_answer(self, fetch: Fetch, response: Any) -> None:
         answer = self._read_answer(fetch, response, ())
         if answer is None:
             return
@@ -266,6 +286,10 @@ class PlanExecution:
         if fetch.aliased:
             _restore_aliases(response.get("data"))
         return response
+
+    def record_failure(self, fetch: Fetch, error: SubgraphError) -> None:
+        """Report a failed call of ``fetch`` made outside this run (a subscription's stream)."""
+        self._subgraph_failure(fetch, str(error), (), already_named=True, code=error.code)
 
     def _subgraph_failure(
         self,

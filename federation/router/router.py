@@ -2,12 +2,14 @@
 
 Everything that depends only on the document and the operation name is computed once and
 kept in a bounded cache; a request then only coerces its variables, runs the plan's
-fetches and projects the merged data onto the client's selection.
+fetches and projects the merged data onto the client's selection. A subscription is
+prepared the same way: its root fetch opens the owning subgraph's stream and the rest of its
+plan runs once per event (see ``federation.router.subscriptions`` for the stream's contract).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from inspect import isawaitable
 from typing import Any
@@ -31,7 +33,7 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.language import SelectionNode, SelectionSetNode
 
-from federation.router.errors import OperationError
+from federation.router.errors import OperationError, SubgraphError
 from federation.router.executor import PlanExecution
 from federation.router.headers import (
     NO_CLIENT_HEADERS,
@@ -48,15 +50,22 @@ from federation.router.limits import (
     validation_rules,
 )
 from federation.router.operation import normalize, select_operation
-from federation.router.plan import QueryPlan
+from federation.router.options import DEFAULT_OPTIONS, RequestOptions
+from federation.router.plan import Fetch, QueryPlan
 from federation.router.plan_cache import PlanCache, cache_key
 from federation.router.planner import plan_operation
 from federation.router.projection import Projector
+from federation.router.subscription_upstream import SharedSubscriptions
+from federation.router.subscriptions import (
+    SubscriptionEvent,
+    SubscriptionResult,
+)
 from federation.router.supergraph import Supergraph
-from federation.router.transports.base import Transport
+from federation.router.transports.base import SubgraphRequest, SubscriptionTransport, Transport
 from federation.router.transports.http import HttpTransport
 from federation.router.transports.inproc import PREFIX as INPROC_PREFIX
 from federation.router.transports.inproc import InProcessTransport
+from federation.router.transports.websocket import WebSocketTransport, websocket_url
 
 _PREPARED_BYTES_PER_CHARACTER = 128
 """Size of a prepared operation per character of its document (measured: 100 to 240)."""
@@ -80,6 +89,13 @@ class PreparedOperation:
     introspected: bytes | None = None
     """The introspection answer, serialised, when it cannot depend on variables: answered once
     per document, not once per request (a full introspection costs milliseconds of CPU)."""
+    digest: bytes = b""
+    """The cache key of (document, operation name): identical subscriptions share by it."""
+
+    @property
+    def subscription_fetch(self) -> Fetch:
+        """A subscription's one root fetch: the one its subgraph answers once per event."""
+        return next(fetch for fetch in self.plan.fetches if fetch.entity is None)
 
 
 class Router:
@@ -98,6 +114,10 @@ class Router:
     ``redact_errors_of`` names the subgraphs whose own GraphQL errors reach clients as a
     neutral sentence and their code only (the text goes to the log): a subgraph run by
     someone else may put hosts or internals in its messages.
+    Subscriptions reach an in-process subgraph directly and an HTTP one over
+    ``graphql-transport-ws`` at the same URL with a ``ws(s)`` scheme, or at
+    ``subscription_urls[name]``; each client stream buffers up to ``subscription_buffer``
+    unread events before it is ended as too slow.
     """
 
     def __init__(
@@ -115,6 +135,8 @@ class Router:
         deduplicate_fetches: bool = True,
         limits: OperationLimits = DEFAULT_LIMITS,
         redact_errors_of: frozenset[str] = frozenset(),
+        subscription_urls: Mapping[str, str] | None = None,
+        subscription_buffer: int = 1024,
     ) -> None:
         self.supergraph = supergraph
         self.schema = supergraph.api_schema
@@ -132,25 +154,38 @@ class Router:
         )
         overrides = dict(subgraphs or {})
         given = dict(transports or {})
+        streamed = dict(subscription_urls or {})
         self.transports: dict[str, Transport] = {}
+        self.subscription_transports: dict[str, SubscriptionTransport] = {}
         for graph in supergraph.graphs.values():
             ready = given.get(graph.name) or given.get(graph.enum_value)
             if ready is not None:
                 self.transports[graph.enum_value] = ready
+                if hasattr(ready, "subscribe"):
+                    self.subscription_transports[graph.enum_value] = ready  # type: ignore[assignment]
                 continue
             location = overrides.get(graph.name) or overrides.get(graph.enum_value) or graph.url
+            graph_timeout = (subgraph_timeouts or {}).get(graph.name, timeout)
+            rules = (header_rules or {}).get(graph.name, NO_CLIENT_HEADERS)
             if location.startswith(INPROC_PREFIX):
-                self.transports[graph.enum_value] = InProcessTransport.from_location(
-                    graph.name, location
-                )
-            else:
-                self.transports[graph.enum_value] = HttpTransport(
-                    graph.name,
-                    location,
-                    timeout=(subgraph_timeouts or {}).get(graph.name, timeout),
-                    header_rules=(header_rules or {}).get(graph.name, NO_CLIENT_HEADERS),
-                    deduplicate=deduplicate_fetches,
-                )
+                in_process = InProcessTransport.from_location(graph.name, location)
+                self.transports[graph.enum_value] = in_process
+                self.subscription_transports[graph.enum_value] = in_process
+                continue
+            self.transports[graph.enum_value] = HttpTransport(
+                graph.name,
+                location,
+                timeout=graph_timeout,
+                header_rules=rules,
+                deduplicate=deduplicate_fetches,
+            )
+            self.subscription_transports[graph.enum_value] = WebSocketTransport(
+                graph.name,
+                streamed.get(graph.name) or websocket_url(location),
+                timeout=graph_timeout,
+                header_rules=rules,
+            )
+        self.subscriptions = SharedSubscriptions(subscription_buffer)
         self._abstract_types = frozenset(
             name
             for name, named in supergraph.schema.type_map.items()
@@ -165,17 +200,20 @@ class Router:
         cached = self._cache.get(key)
         if cached is None:
             try:
-                cached = self._prepare(document, operation_name)
+                cached = self._prepare(document, operation_name, key)
                 size = _PREPARED_BYTES + _PREPARED_BYTES_PER_CHARACTER * len(document)
             except OperationError as error:
                 cached = error
                 size = _REFUSAL_BYTES + sum(len(e["message"]) for e in error.errors)
             self._cache.put(key, cached, size)
+
         if isinstance(cached, OperationError):
             raise cached.with_traceback(None)  # a cached refusal must not collect tracebacks
         return cached
 
-    def _prepare(self, document: str, operation_name: str | None) -> PreparedOperation:
+    def _prepare(
+        self, document: str, operation_name: str | None, digest: bytes
+    ) -> PreparedOperation:
         ast = parse_within_limits(document, self.limits)
         check_shape(ast, self.limits)
         errors = validate(self.schema, ast, self._validation_rules)
@@ -189,15 +227,12 @@ class Router:
         except ValueError as error:
             raise OperationError([{"message": str(error)}], kind="validation") from error
         kind = operation.operation.value
-        if operation.operation == OperationType.SUBSCRIPTION:
-            raise OperationError(
-                [{"message": "Subscriptions are not supported over this transport."}],
-                kind="validation",
-            )
         root = self.schema.get_root_type(operation.operation)
         assert root is not None
         normalized = normalize(ast, operation, self.supergraph.root_types.get(kind, root.name))
         plan = plan_operation(self.supergraph, normalized, self.enabled_override_labels)
+        if operation.operation == OperationType.SUBSCRIPTION:
+            _check_subscription_plan(plan)
         introspection = _introspection_document(ast, operation)
         return PreparedOperation(
             kind=kind,
@@ -211,6 +246,7 @@ class Router:
                 if introspection is not None and not normalized.variable_definitions
                 else None
             ),
+            digest=digest,
         )
 
     def plan(self, document: str, operation_name: str | None = None) -> QueryPlan:
@@ -246,19 +282,11 @@ class Router:
             if error.kind != "planning":
                 raise
             return {"errors": error.errors, "data": None}
-        if prepared.introspects and not introspection:
-            message = "Introspection (__schema, __type) is not allowed for this client."
-            refusal = {"message": message, "extensions": {"code": "INTROSPECTION_DISABLED"}}
-            raise OperationError([refusal], kind="validation")
-        if prepared.variable_definitions:
-            values = get_variable_values(
-                self.schema, list(prepared.variable_definitions), dict(variables or {})
-            )
-            if isinstance(values, list):
-                raise OperationError([e.formatted for e in values], kind="variables")
-            coerced: dict[str, Any] = getattr(values, "coerced", values)  # type: ignore[assignment]
-        else:
-            coerced = {}
+        if prepared.kind == "subscription":
+            message = "Subscriptions are not supported over this transport."
+            raise OperationError([{"message": message}], kind="validation")
+        self._check_introspection(prepared, introspection)
+        coerced = self._coerce(prepared, variables)
         execution = PlanExecution(
             prepared.plan,
             self.transports,
@@ -287,6 +315,121 @@ class Router:
             result["extensions"] = {"queryPlan": prepared.plan.to_dict()}
         return result
 
+    def _check_introspection(self, prepared: PreparedOperation, allowed: bool) -> None:
+        if prepared.introspects and not allowed:
+            message = "Introspection (__schema, __type) is not allowed for this client."
+            refusal = {"message": message, "extensions": {"code": "INTROSPECTION_DISABLED"}}
+            raise OperationError([refusal], kind="validation")
+
+    def _coerce(
+        self, prepared: PreparedOperation, variables: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        if not prepared.variable_definitions:
+            return {}
+        values = get_variable_values(
+            self.schema, list(prepared.variable_definitions), dict(variables or {})
+        )
+        if isinstance(values, list):
+            raise OperationError([e.formatted for e in values], kind="variables")
+        return getattr(values, "coerced", values)  # type: ignore[return-value]
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+        *,
+        context: Any = None,
+        forwarded: Forwarded = NOTHING_FORWARDED,
+        options: RequestOptions = DEFAULT_OPTIONS,
+        last_event_id: str | None = None,
+        sharing_key: str | None = None,
+    ) -> SubscriptionResult:
+        """Subscribe; a refusal (``{"errors": [...]}``) or a ``SubscriptionStream``.
+
+        Refused, with the errors and codes a query gets: limits, parse, validation,
+        variables, planning, introspection the ``options`` forbid, and any operation that
+        is not a subscription. Otherwise the stream yields one ``SubscriptionEvent`` per
+        subgraph event (see ``federation.router.subscriptions``).
+
+        ``context`` reaches in-process subgraphs and ``forwarded`` every subgraph, as for
+        queries. ``last_event_id`` resumes after that event: it goes upstream as the
+        subscribe request's ``extensions.lastEventId`` (remote subgraphs) or the
+        ``last_event_id`` key of a copy of the ``context`` mapping (in-process ones).
+        Identical subscriptions (document, operation name, variables, the forwarded
+        identity for every subgraph the plan uses, and ``sharing_key``, which the app sets
+        to the caller's identity) share one upstream subscription and one resolution per
+        event, with the first subscriber's ``context`` and trace headers; a resuming
+        subscription shares nothing.
+        """
+        try:
+            prepared = self.prepare(query, operation_name)
+            if prepared.kind != "subscription":
+                message = f"Only a subscription can be subscribed to, not a {prepared.kind}."
+                refusal = {"message": message, "extensions": {"code": "NOT_A_SUBSCRIPTION"}}
+                raise OperationError([refusal], kind="validation")
+            self._check_introspection(prepared, options.introspection)
+            coerced = self._coerce(prepared, variables)
+        except OperationError as error:
+            return {"errors": error.errors}
+        root = prepared.subscription_fetch
+        name = self._subgraph_names.get(root.subgraph, root.subgraph)
+        key: Hashable | None = None
+        if last_event_id is None:
+            key = self._sharing_key(prepared, coerced, forwarded, sharing_key)
+
+        def open_events() -> AsyncIterator[dict[str, Any]]:
+            transport = self.subscription_transports.get(root.subgraph)
+            if transport is None:
+                return _no_subscriptions(name)
+            request = SubgraphRequest(
+                subgraph=root.subgraph,
+                query=root.operation,
+                variables={n: coerced[n] for n in root.variables if n in coerced},
+                context=context,
+                forwarded=forwarded,
+            )
+            return transport.subscribe(request, last_event_id)
+
+        async def resolve(response: dict[str, Any]) -> SubscriptionEvent:
+            execution = PlanExecution(
+                prepared.plan,
+                self.transports,
+                self._subgraph_names,
+                self._type_applies,
+                self._abstract_types,
+                coerced,
+                {},
+                context,
+                forwarded,
+                self._redacted,
+            )
+            await execution.run_after_answer(root, response)
+            data = prepared.projector.project(execution.data, coerced, execution.errors)
+            payload: dict[str, Any] = {}
+            if execution.errors:
+                payload["errors"] = execution.errors
+            payload["data"] = data
+            return SubscriptionEvent(payload, _event_id(response))
+
+        return self.subscriptions.join(key, name, open_events, resolve)
+
+    def _sharing_key(
+        self,
+        prepared: PreparedOperation,
+        coerced: dict[str, Any],
+        forwarded: Forwarded,
+        sharing_key: str | None,
+    ) -> Hashable:
+        graphs = sorted({fetch.subgraph for fetch in prepared.plan.fetches})
+        identity = tuple(
+            forwarded.identity_for(self._subgraph_names.get(graph, graph)) for graph in graphs
+        )
+        values = orjson.dumps(coerced, option=orjson.OPT_SORT_KEYS, default=repr)
+        return (prepared.digest, values, identity, sharing_key)
+
     def _type_applies(self, condition: str | None, typename: str) -> bool:
         if condition is None or condition == typename:
             return True
@@ -300,9 +443,32 @@ class Router:
         return schema.is_sub_type(condition_type, object_type)
 
     async def aclose(self) -> None:
-        """Close the transports' connection pools."""
+        """End the subscriptions, then close the transports' connection pools."""
+        await self.subscriptions.aclose()
         for transport in self.transports.values():
             await transport.aclose()
+
+
+def _check_subscription_plan(plan: QueryPlan) -> None:
+    """A subscription's events come from one subgraph stream: one root fetch, no more."""
+    roots = [fetch for fetch in plan.fetches if fetch.entity is None]
+    if len(roots) != 1:
+        message = "Cannot plan the subscription: its root field must come from one subgraph."
+        raise OperationError([{"message": message}], kind="planning")
+
+
+def _event_id(response: Any) -> str | None:
+    """The subgraph's id of an event (``extensions.eventId``), a string when there is one."""
+    extensions = response.get("extensions") if isinstance(response, dict) else None
+    event_id = extensions.get("eventId") if isinstance(extensions, dict) else None
+    if isinstance(event_id, int) and not isinstance(event_id, bool):
+        return str(event_id)
+    return event_id if isinstance(event_id, str) else None
+
+
+async def _no_subscriptions(name: str) -> AsyncIterator[dict[str, Any]]:
+    raise SubgraphError(name, f'Subgraph "{name}" does not serve subscriptions.')
+    yield {}  # an async generator, so the failure reaches the stream like any other
 
 
 def _introspection_document(

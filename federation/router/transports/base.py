@@ -7,11 +7,16 @@ above it, so HTTP and in-process subgraphs give the router identical results. Fa
 obtain a GraphQL response raise ``SubgraphError`` (``SubgraphTimeout`` for timeouts), whose
 message is a neutral sentence for clients; what went wrong in detail (addresses, exception
 text) the transport logs with the request's trace headers and keeps out of the error.
+
+A transport that can reach the subgraph's subscriptions also implements
+``SubscriptionTransport``: the subgraph's events for one subscription operation, each a
+GraphQL response, ending when the subgraph completes the subscription; it raises
+``SubgraphError`` when the stream cannot be opened or breaks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -43,4 +48,16 @@ class Transport(Protocol):
 
     async def aclose(self) -> None:
         """Release pooled resources."""
+        ...
+
+
+class SubscriptionTransport(Protocol):
+    """Opens subscriptions on one subgraph."""
+
+    def subscribe(
+        self, request: SubgraphRequest, last_event_id: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The subgraph's events, each a GraphQL response with ``extensions.eventId`` when
+        the subgraph numbers its events; ``last_event_id`` asks it to resume after that one.
+        Closing the iterator (``aclose``) closes the subscription upstream."""
         ...

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from federation.router.errors import SubgraphError
@@ -56,8 +57,63 @@ class InProcessTransport:
             response["errors"] = [_format(error) for error in result.errors]
         return response
 
+    async def subscribe(
+        self, request: SubgraphRequest, last_event_id: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The schema's ``subscribe`` stream; the context is a shallow copy of the request's
+        mapping (a new one without a context) with ``last_event_id`` set when resuming, so
+        a subscription's resume point and state never reach another's context."""
+        context = request.context
+        if isinstance(context, Mapping):
+            context = dict(context)
+        elif context is None:
+            context = {}
+        if last_event_id is not None and isinstance(context, dict):
+            context["last_event_id"] = last_event_id
+        try:
+            source = await self.schema.subscribe(
+                request.query,
+                variable_values=request.variables or None,
+                context_value=context,
+            )
+        except Exception as error:
+            raise self._failure(request, error) from error
+        if not hasattr(source, "__aiter__"):  # refused before it started: one result
+            yield _response(source)
+            return
+        try:
+            async for result in source:
+                yield _response(result)
+        except Exception as error:
+            raise self._failure(request, error) from error
+        finally:
+            close = getattr(source, "aclose", None)
+            if close is not None:
+                await close()
+
+    def _failure(self, request: SubgraphRequest, error: Exception) -> SubgraphError:
+        trace = " ".join(f"{name}={value}" for name, value in request.forwarded.trace)
+        _logger.error(
+            "in-process subgraph %s subscription failed: %s: %s [%s]",
+            self.name,
+            type(error).__name__,
+            error,
+            trace,
+        )
+        return SubgraphError(self.name, detail=f"{type(error).__name__}: {error}")
+
     async def aclose(self) -> None:
         return None
+
+
+def _response(result: Any) -> dict[str, Any]:
+    response: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        response["errors"] = [_format(error) for error in result.errors]
+    extensions = getattr(result, "extensions", None)
+    if extensions:
+        response["extensions"] = dict(extensions)
+    return response
 
 
 def _format(error: Any) -> dict[str, Any]:
