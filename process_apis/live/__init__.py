@@ -1,0 +1,19 @@
+"""Live updates: the subscription hub over the event log and what each subscription delivers."""
+
+from process_apis.live.hub import (
+    HubClosed,
+    Interest,
+    Listener,
+    ListenerFellBehind,
+    SubscriptionHub,
+    log_end,
+)
+
+__all__ = [
+    "HubClosed",
+    "Interest",
+    "Listener",
+    "ListenerFellBehind",
+    "SubscriptionHub",
+    "log_end",
+]
