@@ -447,7 +447,7 @@ def _default_clients() -> dict[str, ClientConfig]:
 
 
 def _default_subgraphs() -> dict[str, SubgraphConfig]:
-    names = ("orders", "inventory", "shipments", "billing", "returns", "warehouse")
+    names = ("orders", "inventory", "shipments", "billing", "returns", "warehouse", "live")
     return {name: SubgraphConfig(url=f"inproc:resolvers.{name}:schema") for name in names}
 
 

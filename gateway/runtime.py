@@ -38,6 +38,7 @@ class GatewayRuntime:
 
     async def aclose(self) -> None:
         await self.router.aclose()
+        await self.services.live.close()
         await self.cache.close()
         await self.clients.aclose()
         await self.stores.close()

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from aiocache.base import BaseCache
 
 from process_apis.inventory import InventoryQueries
+from process_apis.live.hub import SubscriptionHub
+from process_apis.live.updates import LiveUpdates
 from process_apis.once import BackendKeyed
 from process_apis.orders import OrderQueries
 from process_apis.ownership import OrderOwnership
@@ -27,6 +29,7 @@ class LogisticsServices:
     return_commands: ReturnCommands
     owners: OrderOwnership
     warehouse: WarehouseCommands
+    live: LiveUpdates
 
 
 def build_services(
@@ -46,4 +49,10 @@ def build_services(
         ),
         owners=owners,
         warehouse=WarehouseCommands(clients.wms, stores.idempotency, wait_s=duplicate_wait_s),
+        live=LiveUpdates(
+            SubscriptionHub(stores.event_log),
+            tms=clients.tms,
+            owners=owners,
+            history=stores.milestones,
+        ),
     )

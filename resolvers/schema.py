@@ -8,6 +8,7 @@ caller's too. Anything else is a bug and keeps its traceback, in the log only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
@@ -21,8 +22,8 @@ CALLERS_ERRORS = frozenset({"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED", "UNAU
 
 
 class SubgraphSchema(strawberry.federation.Schema):
-    def __init__(self, **options: Any) -> None:
-        super().__init__(extensions=[error_mask], **options)
+    def __init__(self, *, extensions: Sequence[Any] = (), **options: Any) -> None:
+        super().__init__(extensions=[error_mask, *extensions], **options)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: Any | None = None

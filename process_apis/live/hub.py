@@ -233,6 +233,10 @@ class SubscriptionHub:
         finally:
             self._forget(listener)
 
+    async def current_position(self) -> int:
+        """The head: a stream started after it misses nothing from now on."""
+        return await self._started()
+
     async def close(self) -> None:
         self._stop.set()
         if self._tail is not None:
