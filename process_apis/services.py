@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiocache.base import BaseCache
 
 from process_apis.inventory import InventoryQueries
+from process_apis.live.gate import ReadModelGate
 from process_apis.live.hub import SubscriptionHub
 from process_apis.live.updates import LiveUpdates
 from process_apis.once import BackendKeyed
@@ -32,6 +34,11 @@ class LogisticsServices:
     live: LiveUpdates
 
 
+LIVE_READ_MODELS: Mapping[str, tuple[str, ...]] = {}
+"""Per aggregate type, the projections (consumer names) a live update waits for, so a
+subscriber who fetches the entity with the event sees the change."""
+
+
 def build_services(
     clients: SystemClients, stores: Stores, cache: BaseCache, *, duplicate_wait_s: float = 2.0
 ) -> LogisticsServices:
@@ -50,7 +57,11 @@ def build_services(
         owners=owners,
         warehouse=WarehouseCommands(clients.wms, stores.idempotency, wait_s=duplicate_wait_s),
         live=LiveUpdates(
-            SubscriptionHub(stores.event_log),
+            SubscriptionHub(
+                stores.event_log,
+                appended=stores.appended,
+                read_models=ReadModelGate(stores.positions, LIVE_READ_MODELS, stores.progressed),
+            ),
             tms=clients.tms,
             owners=owners,
             history=stores.milestones,

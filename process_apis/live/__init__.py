@@ -1,5 +1,6 @@
 """Live updates: the subscription hub over the event log and what each subscription delivers."""
 
+from process_apis.live.gate import ReadModelGate
 from process_apis.live.hub import (
     HubClosed,
     Interest,
@@ -14,6 +15,7 @@ __all__ = [
     "Interest",
     "Listener",
     "ListenerFellBehind",
+    "ReadModelGate",
     "SubscriptionHub",
     "log_end",
 ]

@@ -22,6 +22,7 @@ from process_apis.live import (
     log_end,
 )
 from stores import EventLog, SqlEventLog, StoredEvent, create_tables, open_engine
+from stores.event_log import AppendSignal, SignallingEventLog
 from stores.jetstream import JetStreamEventLog
 
 WAIT_S = 10.0
@@ -325,3 +326,17 @@ async def test_interleaved_appends_and_subscriptions_deliver_without_gap_or_dupl
 ):
     async with opened_log("jetstream", nats_url, tmp_path) as log:
         await interleaving_delivers_each_event_once(log, operations)
+
+
+async def test_an_append_in_this_process_wakes_the_tail_at_once(event_log):
+    signal = AppendSignal()
+    signalling = SignallingEventLog(event_log, signal)
+    hub = SubscriptionHub(signalling, appended=signal, poll_interval_s=3600)
+    try:
+        async with hub.listen(Interest("Shipment", "SP-1")) as listener:
+            await asyncio.sleep(0.5)  # the tail has read the empty log and waits, an hour at most
+            (position,) = await append_all(signalling, ["SP-1"])
+            received = await take(aiter(listener), 1)  # within WAIT_S, not an hour
+        assert [event.position for event in received] == [position]
+    finally:
+        await hub.close()
