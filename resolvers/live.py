@@ -27,6 +27,7 @@ from resolvers.orders import OrderStatus
 from resolvers.schema import SubgraphSchema
 from resolvers.shipments import ShipmentStatus
 from resolvers.values import BAD_USER_INPUT, identifier
+from stores.event_log import EventLogUnavailable
 from system_apis.errors import BackendError
 
 LAST_EVENT_ID = "last_event_id"
@@ -208,7 +209,9 @@ class EventIds(SchemaExtension):
         return _next(root, info, *args, **kwargs)
 
     def get_results(self) -> dict[str, Any]:
-        return {} if self._event_id is None else {"eventId": self._event_id}
+        """Read once per result: an error that ends the stream carries no event's id."""
+        event_id, self._event_id = self._event_id, None
+        return {} if event_id is None else {"eventId": event_id}
 
 
 def last_event_id(info: strawberry.Info) -> int | None:
@@ -242,6 +245,11 @@ async def _served(
             f"this subscription fell behind and was closed; resume after event "
             f"{error.last_position}",
             "SUBSCRIPTION_FELL_BEHIND",
+        ) from None
+    except EventLogUnavailable:
+        raise PublicError(
+            "live updates are unavailable right now; subscribe again shortly",
+            "EVENT_LOG_UNAVAILABLE",
         ) from None
     except HubClosed:
         raise PublicError("the server is shutting down; resume later", "SHUTTING_DOWN") from None

@@ -395,3 +395,16 @@ async def test_resuming_further_back_than_a_replay_holds_is_refused(sqlite_servi
     )
     assert code == "BAD_USER_INPUT"
     assert "at most 50" in message
+
+
+async def test_an_unreachable_event_log_is_a_clear_error(clients, stores, nats_url):
+    log = await JetStreamEventLog.connect(
+        nats_url,
+        stream=f"LIVE_{uuid.uuid4().hex[:10].upper()}",
+        subject_prefix=f"live.{uuid.uuid4().hex[:10]}",
+    )
+    await log._js.delete_stream(log._stream)
+    await log.close()  # NATS is now out of reach for this log
+    async with live_services(clients, dataclasses.replace(stores, event_log=log)) as services:
+        message, code = await first_error(services, WORKFLOW, "C-1001", {"id": "wf-1"})
+    assert code == "EVENT_LOG_UNAVAILABLE", message
