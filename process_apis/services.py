@@ -14,6 +14,8 @@ from process_apis.live.updates import LiveUpdates
 from process_apis.once import BackendKeyed
 from process_apis.orders import OrderQueries
 from process_apis.ownership import OrderOwnership
+from process_apis.projections_milestones import MILESTONE_HISTORY
+from process_apis.projections_shipments import SHIPMENTS
 from process_apis.returns import ReturnCommands, ReturnQueries
 from process_apis.tracking import MilestoneRecorder, ShipmentTracking
 from process_apis.warehouse import WarehouseCommands
@@ -34,7 +36,7 @@ class LogisticsServices:
     live: LiveUpdates
 
 
-LIVE_READ_MODELS: Mapping[str, tuple[str, ...]] = {}
+LIVE_READ_MODELS: Mapping[str, tuple[str, ...]] = {"Shipment": (MILESTONE_HISTORY, SHIPMENTS)}
 """Per aggregate type, the projections (consumer names) a live update waits for, so a
 subscriber who fetches the entity with the event sees the change."""
 
