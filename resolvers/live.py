@@ -42,8 +42,9 @@ class Shipment:
     tracking_number: strawberry.ID
 
     @classmethod
-    def resolve_reference(cls, tracking_number: strawberry.ID) -> Shipment:
-        return cls(tracking_number=tracking_number)
+    def resolve_reference(cls, **representation: object) -> Shipment:
+        """Keys arrive as the schema spells them (`trackingNumber`)."""
+        return cls(tracking_number=strawberry.ID(str(representation.get("trackingNumber", ""))))
 
 
 @strawberry.federation.type(keys=["id"])

@@ -102,9 +102,14 @@ class Shipment:
 
     @classmethod
     async def resolve_reference(
-        cls, info: strawberry.Info, tracking_number: strawberry.ID
+        cls, info: strawberry.Info, **representation: object
     ) -> Shipment | None:
-        return await _shipment(info, str(tracking_number))
+        """A reference from another subgraph: strawberry passes the representation's keys as
+        the schema spells them (`trackingNumber`), not as Python names."""
+        tracking_number = representation.get("trackingNumber")
+        if not isinstance(tracking_number, str):
+            return None
+        return await _shipment(info, tracking_number)
 
 
 async def _shipment(info: strawberry.Info, tracking_number: str) -> Shipment | None:
