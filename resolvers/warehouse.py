@@ -9,7 +9,6 @@ Writes need the `warehouse` scope and reach only the caller's warehouses.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -27,16 +26,13 @@ from process_apis.warehouse import (
 )
 from resolvers.context import context_of
 from resolvers.errors import PublicError, public_backend_error
+from resolvers.idempotency import key_of_request
 from resolvers.schema import SubgraphSchema
 from resolvers.values import BAD_USER_INPUT, identifier
 from system_apis.errors import BackendError
 from system_apis.wms.models import PickTask
 
 WAREHOUSE_SCOPE = "warehouse"
-IDEMPOTENCY_HEADER = "idempotency-key"
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~+=/-]{7,127}")
-"""8 to 128 characters: letters, digits and . _ : ~ + = / - (a UUID, a ULID, a base64 token),
-starting with a letter or digit; long enough that a client's keys do not collide by chance."""
 MAX_UNITS = 100_000
 """The most units one command may move; anything larger is a typing slip, refused as input."""
 
@@ -207,35 +203,6 @@ def result_of(outcome: outcomes.Outcome) -> Any:
         bin=outcome.location.bin,
         message=f"no warehouse {outcome.location.warehouse_id} among yours",
     )
-
-
-def key_of_request(info: strawberry.Info, argument: str | None) -> str:
-    """The key from the argument or the `Idempotency-Key` header; both must agree."""
-    request = info.context.get("request") if isinstance(info.context, dict) else None
-    headers = getattr(request, "headers", None)
-    sent = set(headers.getlist(IDEMPOTENCY_HEADER)) if headers is not None else set()
-    if len(sent) > 1:
-        raise PublicError("send one Idempotency-Key header, not several", BAD_USER_INPUT)
-    header = next(iter(sent), None)
-    if argument is not None and header is not None and argument != header:
-        raise PublicError(
-            "the idempotencyKey argument and the Idempotency-Key header differ; send one",
-            BAD_USER_INPUT,
-        )
-    key = argument if argument is not None else header
-    if key is None:
-        raise PublicError(
-            "an idempotency key is required: the idempotencyKey argument or the "
-            "Idempotency-Key header",
-            BAD_USER_INPUT,
-        )
-    if IDEMPOTENCY_KEY.fullmatch(key) is None:
-        raise PublicError(
-            "the idempotency key must be 8 to 128 letters, digits or . _ : ~ + = / -, "
-            "starting with a letter or digit",
-            BAD_USER_INPUT,
-        )
-    return key
 
 
 def _writer(info: strawberry.Info) -> tuple[Actor, WarehouseCommands]:
