@@ -53,7 +53,7 @@ from policies.authn import ApiKeyAuthentication, Forbidden, Refused, decide_conn
 from policies.disclosure import DisclosurePolicy
 from policies.principal import ADMIN_SCOPE, Principal
 from process_apis.consumers import runner_for
-from process_apis.polling import FeedLease, build_pollers
+from process_apis.polling import ERP_ORDERS_FEED, FeedLease, build_pollers
 from process_apis.projections import build_projections, run_projections
 from system_apis.context import CORRELATION_HEADER
 
@@ -126,8 +126,13 @@ def create_app(
                 lease=lease,
                 max_batches=config.polling.max_batches_per_round,
             )
+            intervals = {ERP_ORDERS_FEED: config.polling.erp_orders_interval_s}
             background += [
-                asyncio.create_task(poller.run(config.polling.interval_s, stop_background))
+                asyncio.create_task(
+                    poller.run(
+                        intervals.get(poller.source, config.polling.interval_s), stop_background
+                    )
+                )
                 for poller in pollers
             ]
         live = {

@@ -195,10 +195,14 @@ class CursorsConfig(_Section):
 
 
 class PollingConfig(_Section):
-    """Carriers that only answer when asked (RoadLine, Heritage's outbox) are polled this often."""
+    """Feeds that only answer when asked (RoadLine, Heritage's outbox, the TMS's bookings) are
+    polled every `interval_s`; the ERP's order changes every `erp_orders_interval_s` (portals
+    read orders from what that feed brought, so it is asked more often; it costs one request
+    when nothing changed)."""
 
     enabled: bool = True
     interval_s: PositiveSeconds = 15.0
+    erp_orders_interval_s: PositiveSeconds = 5.0
     max_batches_per_round: int = Field(20, ge=1, le=1000)
     lease_ttl_s: PositiveSeconds = 30.0
     """One process of a deployment polls each feed; another takes over this long after the

@@ -1,5 +1,6 @@
 """Polling the backends that only answer when asked: RoadLine's status feed, Heritage's outbox
-(carrier milestones) and the TMS's bookings (`shipment.booked` events).
+(carrier milestones), the TMS's bookings (`shipment.booked` events) and the ERP's change log of
+sales orders (`order.changed` events).
 
 A round reads the stored cursor, then pulls batches until the feed is drained (at most
 `max_batches`, so one round stays short and the loop can notice a stop). Each batch is handled
@@ -33,8 +34,10 @@ from stores.dead_letters import DeadLetterStore
 from stores.event_log import EventLog
 from system_apis.bundle import SystemClients
 from system_apis.context import correlation_scope
+from system_apis.erp.changes import OrderChange, OrderChangeBatch
+from system_apis.erp.events import order_changed_envelope
 from system_apis.errors import BackendError, BackendThrottled, BackendUnavailable
-from system_apis.milestones import MilestoneBatch
+from system_apis.milestones import MilestoneBatch, RejectedRecord
 from system_apis.paging import Page
 from system_apis.tms.events import booked_envelope
 from system_apis.tms.models import Booking
@@ -50,6 +53,12 @@ MAX_BACKOFF_FACTOR = 8
 TMS_PAGE_SIZE = 200
 """Bookings per request; the TMS answers at most 500."""
 
+ERP_CHANGES_PAGE_SIZE = 200
+"""Order changes per request; the ERP answers at most 200."""
+
+ERP_ORDERS_FEED = "erp-orders"
+"""The ERP order feed's name: its cursor, and its lease `poll:erp-orders`."""
+
 FetchBatch = Callable[[str | None], Awaitable[MilestoneBatch]]
 """One pull from a feed after a cursor (None: from the start)."""
 
@@ -63,6 +72,10 @@ BACKFILL_CONCURRENCY = 8
 """Carrier history requests in flight at once while a page of new bookings is backfilled."""
 
 T = TypeVar("T")
+R_co = TypeVar("R_co", covariant=True)
+
+Heard = Callable[[], Awaitable[None]]
+"""Told after every round this process polled to its end: the backend was heard from."""
 
 
 class LeaseStore(Protocol):
@@ -107,31 +120,52 @@ class PollOutcome:
     held: bool = True
 
 
-class CarrierPoller:
-    """Pulls one carrier feed into the event log, the milestone history and the dead letters."""
+class PulledBatch(Protocol[R_co]):
+    """One pull from a feed: the records that mapped, the ones that did not (kept whole for
+    the dead letters) and the feed's cursor after them."""
+
+    @property
+    def records(self) -> Sequence[R_co]: ...
+
+    @property
+    def rejected(self) -> Sequence[RejectedRecord]: ...
+
+    @property
+    def cursor(self) -> str | None: ...
+
+
+RecordBatch = Callable[[Sequence[Any], str], Awaitable[tuple[int, int]]]
+"""Makes a batch's records durable (in the event log); answers (new, already known)."""
+
+
+class FeedPoller:
+    """Pulls one feed of records into the event log (through `record`) and the dead letters,
+    moving its cursor by compare-and-set only after both are durable."""
 
     def __init__(
         self,
         *,
         source: str,
-        fetch: FetchBatch,
+        fetch: Callable[[str | None], Awaitable[PulledBatch[Any]]],
         content_type: str,
-        recorder: MilestoneRecorder,
+        record: RecordBatch,
         dead_letters: DeadLetterStore,
         cursors: CursorStore,
         max_batches: int = 20,
         lease: FeedLease | None = None,
+        heard: Heard | None = None,
     ) -> None:
         if max_batches < 1:
             raise ValueError("max_batches must be at least 1")
         self.source = source
         self._fetch = fetch
         self._content_type = content_type
-        self._recorder = recorder
+        self._record = record
         self._dead_letters = dead_letters
         self._cursors = cursors
         self._max_batches = max_batches
         self._lease = lease
+        self._heard = heard
 
     async def poll_once(self) -> PollOutcome:
         """One bounded round; a `BackendError` leaves the cursor at the last handled batch."""
@@ -143,11 +177,9 @@ class CarrierPoller:
                 if self._lease is not None and not await self._lease.hold(self.source):
                     return PollOutcome(recorded, duplicates, rejected, cursor, held=False)
                 batch = await self._fetch(cursor)
-                outcome = await self._recorder.record(
-                    batch.milestones, correlation_id=correlation_id
-                )
-                recorded += len(outcome.recorded)
-                duplicates += outcome.duplicates
+                new, known = await self._record(batch.records, correlation_id)
+                recorded += new
+                duplicates += known
                 for record in batch.rejected:
                     await self._dead_letters.put(
                         source=self.source,
@@ -170,12 +202,66 @@ class CarrierPoller:
                             recorded, duplicates, rejected, await self._cursors.get(self.source)
                         )
                     cursor = moved_to
-                if moved_to is None or not (batch.milestones or batch.rejected):
+                if moved_to is None or not (batch.records or batch.rejected):
                     return PollOutcome(recorded, duplicates, rejected, cursor)
         return PollOutcome(recorded, duplicates, rejected, cursor, drained=False)
 
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
-        await poll_until_stopped(self.source, self.poll_once, interval_s, stop, self._lease)
+        await poll_until_stopped(
+            self.source, self.poll_once, interval_s, stop, self._lease, heard=self._heard
+        )
+
+
+class CarrierPoller(FeedPoller):
+    """Pulls one carrier feed into the event log (as milestones) and the dead letters."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        fetch: FetchBatch,
+        content_type: str,
+        recorder: MilestoneRecorder,
+        dead_letters: DeadLetterStore,
+        cursors: CursorStore,
+        max_batches: int = 20,
+        lease: FeedLease | None = None,
+        heard: Heard | None = None,
+    ) -> None:
+        async def record(milestones: Sequence[Milestone], correlation_id: str) -> tuple[int, int]:
+            outcome = await recorder.record(milestones, correlation_id=correlation_id)
+            return len(outcome.recorded), outcome.duplicates
+
+        super().__init__(
+            source=source,
+            fetch=fetch,
+            content_type=content_type,
+            record=record,
+            dead_letters=dead_letters,
+            cursors=cursors,
+            max_batches=max_batches,
+            lease=lease,
+            heard=heard,
+        )
+
+
+def order_change_recorder(event_log: EventLog) -> RecordBatch:
+    """Appends each ERP order change to the log as an `order.changed` event."""
+
+    async def record(changes: Sequence[OrderChange], correlation_id: str) -> tuple[int, int]:
+        received_at = utc_now()
+        new = known = 0
+        for change in changes:
+            appended = await event_log.append(
+                order_changed_envelope(
+                    change, received_at=received_at, correlation_id=correlation_id
+                )
+            )
+            known += appended.duplicate
+            new += not appended.duplicate
+        return new, known
+
+    return record
 
 
 class BookingPoller:
@@ -201,6 +287,7 @@ class BookingPoller:
         max_batches: int = 20,
         lease: FeedLease | None = None,
         source: str = "tms-bookings",
+        heard: Heard | None = None,
     ) -> None:
         if max_batches < 1:
             raise ValueError("max_batches must be at least 1")
@@ -213,6 +300,7 @@ class BookingPoller:
         self._backfill = backfill or {}
         self._max_batches = max_batches
         self._lease = lease
+        self._heard = heard
 
     async def poll_once(self) -> PollOutcome:
         """One bounded round; the TMS names no cursor after its last page, so that page is
@@ -290,7 +378,9 @@ class BookingPoller:
             return {}
 
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
-        await poll_until_stopped(self.source, self.poll_once, interval_s, stop, self._lease)
+        await poll_until_stopped(
+            self.source, self.poll_once, interval_s, stop, self._lease, heard=self._heard
+        )
 
 
 async def poll_until_stopped(
@@ -299,10 +389,15 @@ async def poll_until_stopped(
     interval_s: float,
     stop: asyncio.Event,
     lease: FeedLease | None = None,
+    *,
+    heard: Heard | None = None,
 ) -> None:
     """Poll every `interval_s` until `stop` is set; backend failures are waited out, longer
     each time, because a backend that is down must not end polling for good. On the way out
-    the feed's lease is released, so another process takes the feed over at once."""
+    the feed's lease is released, so another process takes the feed over at once.
+
+    `heard` is told after each round this process held and finished (even an empty one): the
+    backend answered, which is what the answers' freshness is measured by."""
     failures = 0
     try:
         while not stop.is_set():
@@ -326,6 +421,8 @@ async def poll_until_stopped(
                 if outcome is None:
                     return
                 failures = 0
+                if heard is not None and outcome.held:
+                    await _tell(heard, source)
                 if not outcome.drained:
                     delay = 0.0
             if await _stopped_within(stop, delay):
@@ -346,9 +443,9 @@ def build_pollers(
     owners: OrderOwnership | None = None,
     lease: FeedLease | None = None,
     max_batches: int = 20,
-) -> tuple[CarrierPoller | BookingPoller, ...]:
-    """A poller per feed that has to be asked: RoadLine's feed, Heritage's outbox and, given
-    `owners` (who owns an order), the TMS's bookings."""
+) -> tuple[FeedPoller | BookingPoller, ...]:
+    """A poller per feed that has to be asked: RoadLine's feed, Heritage's outbox, the ERP's
+    order changes and, given `owners` (who owns an order), the TMS's bookings."""
 
     async def roadline_updates(after: str | None) -> MilestoneBatch:
         return await clients.roadline.status_updates(after, limit=ROADLINE_PAGE_SIZE)
@@ -368,12 +465,25 @@ def build_pollers(
             lease=lease,
         )
 
+    async def erp_order_changes(after: str | None) -> OrderChangeBatch:
+        return await clients.erp.order_changes(after, limit=ERP_CHANGES_PAGE_SIZE)
+
+    orders = FeedPoller(
+        source=ERP_ORDERS_FEED,
+        fetch=erp_order_changes,
+        content_type="application/json",
+        record=order_change_recorder(stores.event_log),
+        dead_letters=stores.dead_letters,
+        cursors=stores.cursors,
+        max_batches=max_batches,
+        lease=lease,
+    )
     carriers = (
         poller("roadline", roadline_updates, "application/json"),
         poller("heritage-outbox", clients.heritage.outbox, "application/edi-x12"),
     )
     if owners is None:
-        return carriers
+        return (*carriers, orders)
     bookings = BookingPoller(
         fetch=tms_bookings,
         event_log=stores.event_log,
@@ -384,7 +494,15 @@ def build_pollers(
         max_batches=max_batches,
         lease=lease,
     )
-    return (*carriers, bookings)
+    return (*carriers, orders, bookings)
+
+
+async def _tell(heard: Heard, source: str) -> None:
+    """A store that cannot note the round must not end polling: the answers only look older."""
+    try:
+        await heard()
+    except Exception:
+        logger.warning("noting that %s answered failed", source, exc_info=True)
 
 
 def _backoff(interval_s: float, failures: int, error: BackendError | None) -> float:

@@ -101,3 +101,7 @@ class MilestoneBatch:
     milestones: tuple[Milestone, ...]
     rejected: tuple[RejectedRecord, ...]
     cursor: str | None
+
+    @property
+    def records(self) -> tuple[Milestone, ...]:
+        return self.milestones

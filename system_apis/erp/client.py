@@ -13,6 +13,7 @@ from domain.orders import Order, OrderStatus
 from domain.parties import Customer
 from domain.returns import ReturnAuthorization, ReturnRequest
 from system_apis.api import BackendApi
+from system_apis.erp.changes import OrderChangeBatch, order_changes_from_erp
 from system_apis.erp.mapping import (
     customer_from_erp,
     invoice_from_erp,
@@ -98,6 +99,20 @@ class ErpClient(BackendApi):
             correlation_id=correlation_id,
         )
         return self._map(operation, order_from_erp, answer)
+
+    async def order_changes(
+        self, after: str | None = None, *, limit: int = 200, correlation_id: str | None = None
+    ) -> OrderChangeBatch:
+        """One page of the change log after `after` (None: from the first change), oldest
+        first; store the batch's `cursor` only after the batch is safely handled."""
+        operation = "read order changes"
+        answer = await self._backend.get_json(
+            f"{API}/sales-order-changes",
+            operation=operation,
+            params={"page_token": after, "limit": limit},
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, order_changes_from_erp, answer)
 
     async def customers_page(
         self, *, page_token: str | None = None, limit: int = 50, correlation_id: str | None = None

@@ -83,6 +83,7 @@ port = {port}
 
 [polling]
 enabled = {"true" if polling else "false"}
+erp_orders_interval_s = 1.0
 
 [webhooks]
 wms_secret = "{WEBHOOK_SECRETS["wms"]}"
@@ -164,14 +165,14 @@ def _wait_healthy(gateway: RunningGateway, process: subprocess.Popen[bytes]) -> 
     raise RuntimeError(f"gateway not healthy in time:\n{gateway.log.read_text()[-3000:]}")
 
 
-POLLED_FEEDS = ("/api/status-updates", "/edi/outbox")
-"""The carrier feeds every gateway with polling on reads on its own schedule."""
+POLLED_FEEDS = ("/api/status-updates", "/edi/outbox", "/api/v1/sales-order-changes")
+"""The feeds every gateway with polling on reads on its own schedule (carriers, ERP orders)."""
 
 
 def polled(backend: str, request: dict[str, str]) -> bool:
     """A read the pollers of any gateway on these backends make on their own schedule: the
-    carrier feeds; the TMS's booking listing, the new bookings' owners (an ERP listing by
-    document numbers) and their SwiftParcel histories."""
+    carrier feeds and the ERP's order changes; the TMS's booking listing, the new bookings'
+    owners (an ERP listing by document numbers) and their SwiftParcel histories."""
     path, query = request["path"], request["query"]
     if path in POLLED_FEEDS or path.startswith("/v1/track/"):
         return True

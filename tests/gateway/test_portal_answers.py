@@ -143,8 +143,9 @@ def test_orders_come_newest_first_and_pages_stay_stable_while_orders_arrive(
 
 def api_calls(sandbox: Sandbox) -> dict[str, int]:
     """Requests per backend since the last clear, the pollers' own reads left out (the carrier
-    feeds, the TMS's booking listing and the carrier histories of new bookings)."""
-    polled = ("/api/status-updates", "/edi/outbox", "/v1/track/")
+    feeds, the ERP's order changes, the TMS's booking listing and the carrier histories of new
+    bookings)."""
+    polled = ("/api/status-updates", "/edi/outbox", "/v1/track/", "/api/v1/sales-order-changes")
 
     def by_portal(request: dict[str, str]) -> bool:
         if request["path"].startswith(polled):
