@@ -115,7 +115,7 @@ class ConsumerRunner:
                 except Exception:
                     logger.exception("consumer %s failed; retrying", consumer.name)
                     wait_s = self.failure_backoff_s
-                if await _stopped_within(stop, wait_s):
+                if await stopped_within(stop, wait_s):
                     return
         finally:
             if holding:
@@ -163,7 +163,7 @@ def runner_for(stores: Stores, **settings: float) -> ConsumerRunner:
     )
 
 
-async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
     try:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     except TimeoutError:

@@ -18,6 +18,7 @@ from stores.milestones import MilestoneStore, SqlMilestoneStore
 from stores.positions import PositionStore, SqlPositionStore
 from stores.shipments import ShipmentStore, SqlShipmentStore
 from stores.sql import create_tables, open_engine
+from stores.workflows import SqlWorkflowStore
 
 
 def new_holder_id() -> str:
@@ -36,6 +37,7 @@ class Stores:
     positions: PositionStore
     leases: LeaseStore
     idempotency: SqlIdempotencyStore
+    workflows: SqlWorkflowStore
     appended: AppendSignal = field(default_factory=AppendSignal)
     """Notified after every new event appended by this process."""
     progressed: AppendSignal = field(default_factory=AppendSignal)
@@ -85,5 +87,6 @@ async def open_stores(
         idempotency=SqlIdempotencyStore(
             engine, ttl_s=idempotency_ttl_s, lease_s=idempotency_lease_s
         ),
+        workflows=SqlWorkflowStore(engine),
         appended=appended,
     )
