@@ -89,3 +89,63 @@ async def test_the_same_event_appended_at_once_is_stored_once(event_log):
     assert len({result.position for result in results}) == 1
     stored = await event_log.read(after=results[0].position - 1, limit=10)
     assert [e.envelope.event_id for e in stored].count(event.event_id) == 1
+
+
+async def test_a_burst_of_concurrent_appends_gets_one_position_each(event_log):
+    ids = [f"evt-{uuid.uuid4().hex}" for _ in range(300)]
+    results = await asyncio.gather(*(event_log.append(make_event(i)) for i in ids + ids[:50]))
+    fresh, again = results[:300], results[300:]
+    assert not any(result.duplicate for result in fresh)
+    assert all(result.duplicate for result in again)
+    assert len({result.position for result in fresh}) == 300
+    assert [result.position for result in again] == [result.position for result in fresh[:50]]
+    stored = await event_log.read(after=min(r.position for r in fresh) - 1, limit=400)
+    assert sorted(e.envelope.event_id for e in stored if e.envelope.event_id in set(ids)) == sorted(
+        ids
+    )
+
+
+WRITERS = 4
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_a_follower_never_skips_an_event_appended_by_another_process(
+    database, request, tmp_path
+):
+    """Two engines stand for two gateway processes appending at once; a follower reading past
+    its last position must still see every event exactly once (positions commit in order)."""
+    if database == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'events.sqlite3'}"
+    engines = [open_engine(url) for _ in range(WRITERS + 1)]
+    await create_tables(engines[0])
+    logs = [SqlEventLog(engine) for engine in engines]
+    reader = logs[-1]
+    start = (await logs[0].append(make_event(f"evt-{uuid.uuid4().hex}"))).position
+    ids = [f"evt-{uuid.uuid4().hex}" for _ in range(400)]
+    seen: list[str] = []
+    writing = True
+
+    async def follow() -> None:
+        after = start
+        while writing or after < start + len(ids):
+            events = await reader.read(after=after, limit=50)
+            seen.extend(event.envelope.event_id for event in events)
+            after = events[-1].position if events else after
+            await asyncio.sleep(0)
+
+    async def write(log: SqlEventLog, mine: list[str]) -> None:
+        for event_id in mine:
+            await log.append(make_event(event_id))
+
+    try:
+        follower = asyncio.create_task(follow())
+        await asyncio.gather(*(write(logs[n], ids[n::WRITERS]) for n in range(WRITERS)))
+        writing = False
+        await asyncio.wait_for(follower, timeout=20)
+        assert len(seen) == len(set(seen))
+        assert sorted(seen) == sorted(ids), f"{len(set(ids) - set(seen))} events skipped"
+    finally:
+        for engine in engines:
+            await engine.dispose()
