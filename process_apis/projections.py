@@ -5,7 +5,9 @@ Projections (one concept each, one module each):
 - `milestone-history` (`projections_milestones`): `shipment.milestone` events into the milestone
   history, the timeline behind every shipment status;
 - `shipments` (`projections_shipments`): `shipment.booked` and `shipment.dispatched` into the
-  shipments read model.
+  shipments read model;
+- `orders` (`projections_orders`): `order.changed` (the ERP order feed) into the orders read
+  model, the latest change per order.
 
 Each follows the log under the `ConsumerRunner` (`process_apis.consumers`): its position is kept
 in the shared position store, it survives a restart (it resumes at its position, and `apply`
@@ -22,6 +24,7 @@ from typing import Protocol
 
 from process_apis.consumers import LEASE_PREFIX, ConsumerBusy, ConsumerRunner
 from process_apis.projections_milestones import MilestoneHistoryProjection
+from process_apis.projections_orders import OrdersProjection
 from process_apis.projections_shipments import ShipmentsProjection
 from stores.bundle import Stores
 from stores.event_log import StoredEvent
@@ -46,6 +49,7 @@ def build_projections(stores: Stores) -> tuple[Projection, ...]:
     return (
         MilestoneHistoryProjection(stores.milestones),
         ShipmentsProjection(stores.shipments),
+        OrdersProjection(stores.orders),
     )
 
 

@@ -15,6 +15,7 @@ from stores.event_log import AppendSignal, EventLog, SignallingEventLog, SqlEven
 from stores.idempotency import SqlIdempotencyStore
 from stores.leases import LeaseStore, SqlLeaseStore
 from stores.milestones import MilestoneStore, SqlMilestoneStore
+from stores.orders import OrderStore, SqlOrderStore
 from stores.positions import PositionStore, SqlPositionStore
 from stores.shipments import ShipmentStore, SqlShipmentStore
 from stores.sql import create_tables, open_engine
@@ -34,6 +35,7 @@ class Stores:
     milestones: MilestoneStore
     cursors: CursorStore
     shipments: ShipmentStore
+    orders: OrderStore
     positions: PositionStore
     leases: LeaseStore
     idempotency: SqlIdempotencyStore
@@ -82,6 +84,7 @@ async def open_stores(
         milestones=SqlMilestoneStore(engine),
         cursors=SqlCursorStore(engine),
         shipments=SqlShipmentStore(engine),
+        orders=SqlOrderStore(engine),
         positions=SqlPositionStore(engine),
         leases=SqlLeaseStore(engine),
         idempotency=SqlIdempotencyStore(

@@ -1,6 +1,6 @@
 """Read models as projections of the event log: acceptance writes the log only, the milestone
-history and the shipments read model follow it, keep their position across a restart, and a
-rebuild from any point in time gives the same read model.
+history, the shipments and the orders read models follow it, keep their position across a
+restart, and a rebuild from any point in time gives the same read model.
 
 Runs on the embedded SQL log and on the real NATS JetStream log.
 """
@@ -16,14 +16,19 @@ from pathlib import Path
 import pytest
 
 from domain.events import EventEnvelope, SourceSystem
+from domain.orders import Order, OrderLine, OrderStatus
+from domain.parties import Address
 from domain.shipments import Milestone, MilestoneStatus, Package, Shipment, current_milestone
-from domain.units import Money, Weight, WeightUnit
+from domain.units import Money, Quantity, UnitOfMeasure, Weight, WeightUnit
 from process_apis.consumers import ConsumerBusy, runner_for
 from process_apis.projections import build_projections, catch_up, rebuild
 from process_apis.projections_milestones import MILESTONE_HISTORY
+from process_apis.projections_orders import ORDERS
 from process_apis.projections_shipments import SHIPMENTS
 from process_apis.tracking import MilestoneRecorder
 from stores import Stores, open_stores
+from system_apis.erp.changes import OrderChange
+from system_apis.erp.events import order_changed_envelope
 from system_apis.tms.events import booked_envelope
 from system_apis.tms.models import Booking, BookingStatus
 
@@ -118,12 +123,49 @@ async def a_shipments_life(stores: Stores, tracking: str, order_id: str) -> list
     return sent
 
 
+def order_change(order_id: str, number: int, status: OrderStatus) -> OrderChange:
+    changed_at = START + timedelta(minutes=number)
+    order = Order(
+        order_id=order_id,
+        customer_id="C-1001",
+        status=status,
+        ship_to=Address("Acme BV", "Damrak 1", "Amsterdam", "1012 LG", "NL"),
+        ordered_on=START.date(),
+        requested_delivery_on=None,
+        currency="EUR",
+        lines=(
+            OrderLine(10, "MAT-0001", Quantity("2", UnitOfMeasure.EACH), Money("1.5", "EUR"), "WH"),
+        ),
+        changed_at=changed_at,
+    )
+    return OrderChange(change_number=number, order=order, changed_at=changed_at)
+
+
+async def an_orders_life(stores: Stores, order_id: str, first_change: int) -> None:
+    """Entered, released, shipped; then the release again, read anew past the log's
+    deduplication (so under another event id): it must not move the order backwards."""
+    statuses = (OrderStatus.OPEN, OrderStatus.RELEASED, OrderStatus.SHIPPED)
+    for offset, status in enumerate(statuses):
+        change = order_change(order_id, first_change + offset, status)
+        await stores.event_log.append(
+            order_changed_envelope(change, received_at=START, correlation_id="test")
+        )
+    reread = order_changed_envelope(
+        order_change(order_id, first_change + 1, OrderStatus.RELEASED),
+        received_at=START,
+        correlation_id="test",
+    )
+    await stores.event_log.append(replace(reread, event_id=f"{reread.event_id}:again"))
+
+
 async def snapshot(stores: Stores, trackings: list[str], orders: list[str]) -> tuple:
     histories = await stores.milestones.histories(trackings)
     shipments = await stores.shipments.for_orders(orders)
+    held = {order_id: await stores.orders.by_id(order_id) for order_id in orders}
     return (
         {number: [m.event_id for m in history] for number, history in histories.items()},
         {order: [replace(r, position=0) for r in found] for order, found in shipments.items()},
+        {order_id: (s.order, s.change_number) if s else None for order_id, s in held.items()},
     )
 
 
@@ -186,12 +228,16 @@ async def test_a_rebuild_from_any_point_in_time_gives_the_same_read_models(
 ) -> None:
     trackings = [f"SP{uuid.uuid4().int % 10**10:010d}" for _ in range(3)]
     orders = [f"SO-7780{n}" for n in range(3)]
-    for tracking, order_id in zip(trackings, orders, strict=True):
+    for number, (tracking, order_id) in enumerate(zip(trackings, orders, strict=True)):
+        await an_orders_life(stores, order_id, first_change=10 * number + 1)
         await a_shipments_life(stores, tracking, order_id)
     runner = runner_for(stores)
     projections = build_projections(stores)
     await catch_up(runner, projections)
     followed = await snapshot(stores, trackings, orders)
+    assert all(
+        held is not None and held[0].status is OrderStatus.SHIPPED for held in followed[2].values()
+    ), followed[2]
     events = await stores.event_log.read(limit=1000)
     midway = events[len(events) // 2].position
 
@@ -209,7 +255,8 @@ async def test_a_rebuild_forgets_what_came_after_its_point_before_replaying(
     tracking = f"SP{uuid.uuid4().int % 10**10:010d}"
     await a_shipments_life(stores, tracking, "SO-778100")
     runner = runner_for(stores)
-    (history_projection, shipments_projection) = build_projections(stores)
+    named = {projection.name: projection for projection in build_projections(stores)}
+    history_projection, shipments_projection = named[MILESTONE_HISTORY], named[SHIPMENTS]
     await catch_up(runner, [history_projection, shipments_projection])
     events = await stores.event_log.read(limit=1000)
     booked_at = next(e.position for e in events if e.envelope.event_type == "shipment.booked")
@@ -231,3 +278,51 @@ async def test_a_rebuild_is_refused_while_another_process_applies_the_projection
     with pytest.raises(ConsumerBusy):
         await rebuild(runner_for(stores), projection, 0)
     assert await stores.milestones.history(tracking) == (), "nothing was touched"
+
+
+async def test_the_orders_read_model_keeps_the_latest_change_and_never_moves_backwards(
+    stores: Stores,
+) -> None:
+    order_id = f"SO-{uuid.uuid4().int % 10**8:08d}"
+    await an_orders_life(stores, order_id, first_change=1)
+    runner = runner_for(stores)
+    projection = {p.name: p for p in build_projections(stores)}[ORDERS]
+    await catch_up(runner, [projection])
+    held = await stores.orders.by_id(order_id)
+    assert held is not None
+    assert (held.order.status, held.change_number) == (OrderStatus.SHIPPED, 3), "the latest"
+    assert held.order.lines[0].quantity.value == 2 and held.order.changed_at is not None
+    events = await stores.event_log.read(limit=1000)
+    await projection.apply(events)  # applied twice after a crash: nothing changes
+    assert await stores.orders.by_id(order_id) == held
+    assert await stores.positions.get(ORDERS) == events[-1].position
+
+    released_at = next(e.position for e in events if e.envelope.payload.get("change_number") == 2)
+    await projection.forget_after(released_at)
+    forgotten = await stores.orders.by_id(order_id)
+    assert forgotten is None, "the shipped change came later and is forgotten with its row"
+    await rebuild(runner, projection, released_at)
+    assert await stores.orders.by_id(order_id) == held
+
+
+async def test_the_orders_read_model_pages_a_tenant_newest_first_by_keyset(
+    stores: Stores,
+) -> None:
+    ids = [f"SO-9{n:05d}" for n in range(5)]
+    for number, order_id in enumerate(ids):
+        change = order_change(order_id, number + 1, OrderStatus.OPEN)
+        if number == 2:
+            change = replace(change, order=replace(change.order, customer_id="C-1002"))
+        await stores.event_log.append(
+            order_changed_envelope(change, received_at=START, correlation_id="test")
+        )
+    await catch_up(runner_for(stores), build_projections(stores))
+    first = await stores.orders.page("C-1001", first=2, after=None)
+    assert [s.order.order_id for s in first.orders] == [ids[4], ids[3]]
+    assert first.next_key is not None
+    second = await stores.orders.page("C-1001", first=2, after=first.next_key)
+    assert [s.order.order_id for s in second.orders] == [ids[1], ids[0]]
+    assert second.next_key is None, "the tenant has no more orders"
+    assert [
+        s.order.order_id for s in (await stores.orders.page("C-1002", first=9, after=None)).orders
+    ] == [ids[2]]
