@@ -1,4 +1,9 @@
-"""Order reads for one tenant, straight from the ERP (their system of record)."""
+"""Order reads for one tenant: orders from the orders read model, the rest from the ERP.
+
+Orders come from the read model the ERP's change log fills (`process_apis.projections_orders`),
+so the portal's order pages answer while the ERP is in its maintenance window; customers,
+items and invoices are still asked of the ERP (their system of record) when read.
+"""
 
 from __future__ import annotations
 
@@ -11,33 +16,42 @@ from domain.orders import Order
 from domain.parties import Customer
 from process_apis.ownership import OrderOwnership
 from process_apis.visibility import NotFound, require_visible
+from stores.orders import OrderKey, OrderStore
 from system_apis.erp.client import ErpClient
 from system_apis.errors import BackendNotFound
 from system_apis.paging import Page
+
+
+class InvalidPageToken(ValueError):
+    """A page token the orders listing did not issue (the caller's error)."""
 
 
 @dataclass(frozen=True, slots=True)
 class OrderQueries:
     erp: ErpClient
     owners: OrderOwnership
+    orders_read_model: OrderStore
 
     async def order(self, tenant_id: str, order_id: str) -> Order:
-        try:
-            order = await self.erp.order(order_id)
-        except BackendNotFound:
-            raise NotFound("order", order_id) from None
-        require_visible(order.customer_id, tenant_id, "order", order_id)
-        await self.owners.remember([order])
-        return order
+        stored = await self.orders_read_model.by_id(order_id)
+        if stored is None:
+            raise NotFound("order", order_id)
+        require_visible(stored.order.customer_id, tenant_id, "order", order_id)
+        return stored.order
 
     async def orders(self, tenant_id: str, *, first: int, after: str | None) -> Page[Order]:
-        """The tenant's orders newest first; the ERP's keyset paging keeps pages stable while
-        new orders arrive (they come before the first page, never into a later one)."""
-        page = await self.erp.orders_page(
-            tenant_id, newest_first=True, page_token=after, limit=first
-        )
-        await self.owners.remember(page.items)
-        return page
+        """The tenant's orders newest first (by order date, then number); keyset paging keeps
+        pages stable while new orders arrive (they come before the first page, never into a
+        later one). `after` is a `next_token` this listing issued; raises `InvalidPageToken`
+        for anything else."""
+        try:
+            key = OrderKey.from_token(after) if after is not None else None
+        except ValueError:
+            raise InvalidPageToken("not a page token of the orders listing") from None
+        page = await self.orders_read_model.page(tenant_id, first=first, after=key)
+        orders = tuple(stored.order for stored in page.orders)
+        await self.owners.remember(orders)
+        return Page(items=orders, next_token=page.next_key.token() if page.next_key else None)
 
     async def customer(self, tenant_id: str) -> Customer:
         try:

@@ -1,4 +1,5 @@
-"""Which tenant owns an order: asked of the ERP once, then cached (ownership never changes).
+"""Which tenant owns an order: from the cache, else the orders read model, else asked of the
+ERP once; then cached (ownership never changes).
 
 Ownership here is always a tenant's (a customer account's); which backend's word is final
 for a field is its system of record (`domain.system_of_record`), another concept.
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from aiocache.base import BaseCache
 
 from domain.orders import Order
+from stores.orders import OrderStore
 from system_apis.erp.client import ErpClient
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ class OrderOwnership:
     erp: ErpClient
     cache: BaseCache
     ttl_s: int = 3600
+    read_model: OrderStore | None = None
 
     async def owner_of(self, order_id: str) -> str | None:
         """The owning customer id, or None when the ERP has no such order."""
@@ -42,6 +45,11 @@ class OrderOwnership:
         wanted = list(dict.fromkeys(order_ids))
         owners = await self._cached(wanted)
         missing = [order_id for order_id in wanted if order_id not in owners]
+        if missing and self.read_model is not None:
+            held = await self.read_model.owners_of(missing)
+            owners.update(held)
+            await self._remember(held)
+            missing = [order_id for order_id in missing if order_id not in held]
         for start in range(0, len(missing), LOOKUP_BATCH):
             batch = missing[start : start + LOOKUP_BATCH]
             page = await self.erp.orders_page(None, order_ids=batch, limit=len(batch))

@@ -44,9 +44,9 @@ subscriber who fetches the entity with the event sees the change."""
 def build_services(
     clients: SystemClients, stores: Stores, cache: BaseCache, *, duplicate_wait_s: float = 2.0
 ) -> LogisticsServices:
-    owners = OrderOwnership(clients.erp, cache)
+    owners = OrderOwnership(clients.erp, cache, read_model=stores.orders)
     return LogisticsServices(
-        orders=OrderQueries(clients.erp, owners),
+        orders=OrderQueries(clients.erp, owners, stores.orders),
         inventory=InventoryQueries(clients.wms),
         tracking=ShipmentTracking(
             shipments=stores.shipments, history=stores.milestones, owners=owners

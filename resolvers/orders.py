@@ -1,4 +1,5 @@
-"""The orders subgraph: orders, their lines and the calling customer, as the ERP has them."""
+"""The orders subgraph: orders and their lines (from the orders read model, which follows the
+ERP's changes) and the calling customer (asked of the ERP)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import strawberry
 from domain.orders import Order as DomainOrder
 from domain.orders import OrderStatus as DomainOrderStatus
 from policies.cursors import InvalidCursor
+from process_apis.orders import InvalidPageToken
 from resolvers.context import context_of
 from resolvers.errors import invalid_cursor
 from resolvers.guard import or_none, or_raise
@@ -123,9 +125,12 @@ class Query:
             backend_cursor = context.cursors.open(ORDERS_LISTING, tenant_id, after)
         except InvalidCursor:
             raise invalid_cursor("after") from None
-        page = await or_raise(
-            context.services.orders.orders(tenant_id, first=size, after=backend_cursor)
-        )
+        try:
+            page = await or_raise(
+                context.services.orders.orders(tenant_id, first=size, after=backend_cursor)
+            )
+        except InvalidPageToken:
+            raise invalid_cursor("after") from None
         return OrderPage(
             orders=[Order.of(o) for o in page.items],
             next_cursor=context.cursors.issue(ORDERS_LISTING, tenant_id, page.next_token),

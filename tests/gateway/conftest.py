@@ -17,6 +17,8 @@ import pytest
 
 from tests.sandbox_processes import Sandbox, free_port
 
+READ_MODEL_WAIT_S = 60.0
+"""How long a gateway's read models may take to show what a backend was just told."""
 START_TIMEOUT_S = 90.0
 """Generous: a loaded 2-core machine takes tens of seconds to import and start a process."""
 WEBHOOK_SECRETS = {
@@ -163,6 +165,33 @@ def _wait_healthy(gateway: RunningGateway, process: subprocess.Popen[bytes]) -> 
             pass
         time.sleep(0.2)
     raise RuntimeError(f"gateway not healthy in time:\n{gateway.log.read_text()[-3000:]}")
+
+
+def wait_for_orders(
+    graphql_url: str, api_key: str, *order_ids: str, at_least: int = 1
+) -> list[str]:
+    """The caller's newest order ids once the orders read model lists `order_ids` (or, without
+    them, `at_least` orders): it follows the ERP's change log, polled each second in tests."""
+    query = "query($first: Int!) { orders(first: $first) { orders { id } } }"
+    deadline = time.monotonic() + READ_MODEL_WAIT_S
+    while True:
+        answer = httpx.post(
+            graphql_url,
+            json={"query": query, "variables": {"first": 100}},
+            headers={"X-API-Key": api_key},
+            timeout=30.0,
+        ).json()
+        listed = [
+            order["id"]
+            for order in ((answer.get("data") or {}).get("orders") or {}).get("orders", [])
+        ]
+        if (
+            set(order_ids) <= set(listed) and len(listed) >= at_least
+        ) or time.monotonic() > deadline:
+            assert set(order_ids) <= set(listed), f"the read model never listed {order_ids}"
+            assert len(listed) >= at_least, f"the read model lists {len(listed)} orders"
+            return listed
+        time.sleep(0.25)
 
 
 POLLED_FEEDS = ("/api/status-updates", "/edi/outbox", "/api/v1/sales-order-changes")

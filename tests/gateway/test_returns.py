@@ -24,7 +24,12 @@ import orjson
 import pytest
 
 from gateway.config import ClientConfig
-from tests.gateway.conftest import RunningGateway, gateway_process
+from tests.gateway.conftest import (
+    RunningGateway,
+    callers_requests,
+    gateway_process,
+    wait_for_orders,
+)
 from tests.sandbox_processes import Sandbox, free_port
 from tests.shipped_orders import shipped_order
 
@@ -70,7 +75,7 @@ def _config(sandbox: Sandbox, port: int, database: Path) -> str:
         f'[server]\nhost = "127.0.0.1"\nport = {port}\n\n'
         f'[stores]\ndatabase_url = "sqlite+aiosqlite:///{database}"\n\n'
         f'[webhooks]\nwms_secret = "{WMS_SECRET}"\n\n'
-        f"[polling]\nenabled = false\n\n{clients}\n{backends}"
+        f"[polling]\nenabled = true\nerp_orders_interval_s = 1.0\n\n{clients}\n{backends}"
     )
 
 
@@ -229,6 +234,7 @@ def test_another_tenants_return_is_answered_as_one_that_does_not_exist(
 def test_an_orders_returns_come_through_the_order_entity_in_one_listing(
     gateway: RunningGateway, sandbox: Sandbox
 ) -> None:
+    wait_for_orders(gateway.graphql_url(), KEYS["portal-c1001"], "SO-100009")
     sandbox.clear_requests("erp", "wms")
     result = answer(
         gateway,
@@ -248,6 +254,7 @@ def test_a_return_is_requested_once_whatever_the_retries(
     gateway: RunningGateway, sandbox: Sandbox
 ) -> None:
     order = asyncio.run(shipped_order(sandbox, "C-1001", [("MAT-0011", 5), ("MAT-0012", 1)]))
+    wait_for_orders(gateway.graphql_url(), KEYS["portal-c1001"], order["doc_no"])
     key = new_key()
     first = request_return(gateway, "portal-c1001", order["doc_no"], [line(10, 2)], key)
     assert "errors" not in first, first
@@ -359,7 +366,7 @@ def test_malformed_and_oversized_requests_never_reach_a_backend(
     assert result["data"] is None or result["data"]["requestReturn"] is None, result
     assert codes(result) == {"BAD_USER_INPUT"}, result
     assert fragment in result["errors"][0]["message"]
-    assert sandbox.requests("erp") == [] and sandbox.requests("wms") == []
+    assert callers_requests(sandbox, "erp") == callers_requests(sandbox, "wms") == []
 
 
 def test_a_malformed_quantity_or_reason_is_refused_by_the_schema(gateway: RunningGateway) -> None:
@@ -399,7 +406,7 @@ def test_an_expensive_listing_is_refused_or_bounded(
     sandbox.clear_requests("erp", "wms")
     flood = call(gateway, "portal-c1001", f"{{ {aliases} }}").json()
     assert flood.get("data") is None and "aliases" in flood["errors"][0]["message"], flood
-    assert sandbox.requests("erp") == [] and sandbox.requests("wms") == []
+    assert callers_requests(sandbox, "erp") == callers_requests(sandbox, "wms") == []
     sandbox.clear_requests("wms")
     page = answer(
         gateway, "portal-c1001", "{ returns(first: 100) { returns { status receipt { id } } } }"

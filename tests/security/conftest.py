@@ -12,6 +12,9 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.config import GatewayConfig
+from process_apis.consumers import runner_for
+from process_apis.polling import ERP_ORDERS_FEED, build_pollers
+from process_apis.projections import build_projections, catch_up
 
 API_KEYS = {
     "portal": "key-for-the-portal-client",
@@ -61,3 +64,17 @@ def open_gateway(tmp_path: Path) -> Iterator[object]:
     yield open_
     for client in opened:
         client.__exit__(None, None, None)
+
+
+def fill_orders_read_model(client: TestClient) -> None:
+    """What a polling gateway does on its own, for an app that polls nothing: one round of the
+    ERP's order feed, then every read model brought up to the end of the log."""
+    runtime = client.app_state["runtime"]
+
+    async def fill() -> None:
+        pollers = build_pollers(runtime.clients, runtime.stores, runtime.services.recorder)
+        (feed,) = [poller for poller in pollers if poller.source == ERP_ORDERS_FEED]
+        await feed.poll_once()
+        await catch_up(runner_for(runtime.stores), build_projections(runtime.stores))
+
+    client.portal.call(fill)

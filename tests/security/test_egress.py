@@ -35,6 +35,7 @@ from policies.identity import InvalidIdentity, verify_identity
 from resolvers.errors import error_mask
 from system_apis.context import correlation_scope
 from tests.sandbox_processes import Sandbox, free_port
+from tests.security.conftest import fill_orders_read_model
 
 API_KEYS = {"C-1001": "egress-key-c1001", "C-1002": "egress-key-c1002"}
 ORDERS_PAGE = """query($after: String) {
@@ -70,6 +71,7 @@ def gateway_config(sandbox: Sandbox, directory: Path, **sections: Any) -> Gatewa
 def portal(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     config = gateway_config(sandbox, tmp_path_factory.mktemp("egress"))
     with TestClient(create_app(config)) as client:
+        fill_orders_read_model(client)
         yield client
 
 

@@ -33,6 +33,7 @@ from gateway.app import create_app
 from system_apis.heritage.mapping import STATUS as HERITAGE_CODES
 from system_apis.swiftparcel.mapping import STATUS as SWIFT_CODES
 from tests.sandbox_processes import Sandbox
+from tests.security.conftest import fill_orders_read_model
 from tests.security.signed_webhooks import READER_KEY, WebhookApp, gateway_config, webhook_app
 from tests.system_apis.x12_samples import Shipment, Status, interchange
 
@@ -241,6 +242,7 @@ def graphql_client(
     database = tmp_path_factory.mktemp("graphql") / "gateway.sqlite3"
     config = gateway_config(f"sqlite+aiosqlite:///{database}", "sql", backends=sandbox.urls())
     with TestClient(create_app(config), raise_server_exceptions=False) as client:
+        fill_orders_read_model(client)
         yield client
 
 
