@@ -1,0 +1,348 @@
+"""Events end to end through a real gateway: carrier webhooks in, milestone history and
+shipments read models, live `shipmentUpdated` out over graphql-transport-ws.
+
+    python -m bench.ingest                                  # embedded SQLite log
+    python -m bench.ingest --engine jetstream               # NATS JetStream on loopback
+    python -m bench.ingest --events 2000 --concurrency 32 --subscribers 1000 --rounds 3
+
+It starts `logistics-gateway demo` (the reference backends and the gateway, on free ports
+and a state folder of its own), finds C-1001's SwiftParcel shipments through the portal
+API, then measures per round:
+
+- ingest: signed webhooks posted by `--concurrency` clients, spread over the shipments;
+  events/s acknowledged (202, durable in the log) and events/s delivered to one WebSocket
+  client subscribed to every shipment (through the projections and the hub), the second
+  being the end-to-end figure;
+- fan-out: `--subscribers` WebSocket subscribers to one shipment, `--paced` events
+  sent one at a time; delivery delay from the webhook's send to each subscriber's receipt
+  (p50, p99 over every subscriber and event).
+
+Bounded: a fixed number of events per round and every wait capped by `--timeout`. The load
+comes from this process on the same machine, so the figures include its cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+
+from gateway.commands import SANDBOX_BACKENDS
+from gateway.config import DEMO_CLIENTS, GatewayConfig
+
+TENANT_KEY = DEMO_CLIENTS["portal-c1001"].api_key
+PROTOCOL = "graphql-transport-ws"
+UPDATES = """subscription($tn: String!) {
+  shipmentUpdated(trackingNumber: $tn) { eventId milestone { occurredAt } }
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Gateway:
+    url: str
+    swift_secret: str
+
+    @property
+    def websocket_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1) + "/graphql"
+
+
+@contextmanager
+def demo_gateway(engine: str, nats_url: str, folder: Path, timeout: float) -> Iterator[Gateway]:
+    """`logistics-gateway demo` on free ports with its state under `folder`."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "LG_SERVER__PORT": str(port),
+        "LG_STORES__DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'gateway.sqlite3'}",
+    }
+    for name in SANDBOX_BACKENDS:
+        environment[f"LG_BACKENDS__{name.upper()}__URL"] = f"http://127.0.0.1:{free_port()}"
+    if engine == "jetstream":
+        environment["LG_STORES__EVENT_LOG"] = nats_url
+        suffix = uuid.uuid4().hex[:8]
+        environment["LG_STORES__EVENT_STREAM"] = f"BENCH_INGEST_{suffix.upper()}"
+        environment["LG_STORES__EVENT_SUBJECT_PREFIX"] = f"bench{suffix}.events"
+    command = [
+        sys.executable,
+        *("-m", "gateway.cli", "demo"),
+        *("--state-dir", str(folder / "sandbox")),
+        *("--simulate", "3600"),
+    ]
+    log = (folder / "demo.log").open("wb")
+    process = subprocess.Popen(
+        command, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit(f"the demo stopped; see {folder / 'demo.log'}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        else:
+            raise SystemExit("the demo did not start in time")
+        yield Gateway(url, GatewayConfig.model_construct().webhooks.swiftparcel_secret)
+    finally:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+        log.close()
+
+
+async def swift_trackings(
+    client: httpx.AsyncClient, gateway: Gateway, wanted: int, timeout: float
+) -> list[str]:
+    """Up to `wanted` SwiftParcel shipments of C-1001, once the read models show one (an
+    in-transit scan after a delivery is a late event: recorded and reported, status kept)."""
+    query = """query($after: String) { orders(first: 50, after: $after) {
+        orders { shipments { trackingNumber carrier status } } nextCursor } }"""
+    deadline = time.monotonic() + timeout
+    found: list[str] = []
+    while time.monotonic() < deadline and not found:
+        after = None
+        for _ in range(20):
+            answer = await client.post(
+                f"{gateway.url}/graphql",
+                json={"query": query, "variables": {"after": after}},
+                headers={"X-API-Key": TENANT_KEY},
+            )
+            page = (answer.json().get("data") or {}).get("orders") or {}
+            for order in page.get("orders") or ():
+                for shipment in order["shipments"] or ():
+                    if shipment["carrier"] == "SWFT" and shipment["status"] is not None:
+                        found.append(str(shipment["trackingNumber"]))
+            after = page.get("nextCursor")
+            if after is None or len(found) >= wanted:
+                break
+        if not found:
+            await asyncio.sleep(0.5)
+    if not found:
+        raise SystemExit("no SwiftParcel shipment of C-1001 appeared in the read models")
+    return found[:wanted]
+
+
+@dataclass
+class Subscriber:
+    socket: ClientConnection
+    received: dict[str, float] = field(default_factory=dict)
+    """Per milestone time (the event's key), when it arrived here."""
+
+    async def listen(self) -> None:
+        async for raw in self.socket:
+            message = orjson.loads(raw)
+            if message.get("type") == "ping":
+                await self.socket.send('{"type":"pong"}')
+            elif message.get("type") == "next":
+                update = message["payload"]["data"]["shipmentUpdated"]
+                self.received[update["milestone"]["occurredAt"]] = time.perf_counter()
+
+
+async def subscribe(gateway: Gateway, *trackings: str) -> Subscriber:
+    """One connection, one subscription per shipment."""
+    socket = await connect(
+        gateway.websocket_url,
+        subprotocols=[PROTOCOL],  # type: ignore[list-item]
+        additional_headers={"X-API-Key": TENANT_KEY},
+        max_queue=None,
+    )
+    await socket.send('{"type":"connection_init","payload":{}}')
+    while orjson.loads(await socket.recv()).get("type") != "connection_ack":
+        pass
+    for number, tracking in enumerate(trackings, 1):
+        message = {
+            "id": str(number),
+            "type": "subscribe",
+            "payload": {"query": UPDATES, "variables": {"tn": tracking}},
+        }
+        await socket.send(orjson.dumps(message).decode())
+    return Subscriber(socket)
+
+
+@dataclass
+class Sender:
+    """Signed SwiftParcel webhooks, each a new in-transit scan a second later than the last,
+    for the shipments in turn (a shipment's history stays as short as real ones are)."""
+
+    client: httpx.AsyncClient
+    gateway: Gateway
+    trackings: list[str]
+    start: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    sent: int = 0
+    sent_at: dict[str, float] = field(default_factory=dict)
+
+    async def send(self) -> int:
+        occurred = self.start + timedelta(seconds=self.sent)
+        event = {
+            "id": f"bench-{uuid.uuid4().hex}",
+            "code": "IT",
+            "description": "Departed hub",
+            "timestamp": occurred.isoformat(),
+            "location": {"city": "Utrecht", "country": "NL"},
+        }
+        tracking = self.trackings[self.sent % len(self.trackings)]
+        body = orjson.dumps({"trackingNumber": tracking, "event": event})
+        signature = hmac.new(self.gateway.swift_secret.encode(), body, hashlib.sha256)
+        self.sent_at[occurred.isoformat()] = time.perf_counter()
+        self.sent += 1
+        answer = await self.client.post(
+            f"{self.gateway.url}/webhooks/swiftparcel",
+            content=body,
+            headers={
+                "X-Swift-Signature": signature.hexdigest(),
+                "content-type": "application/json",
+            },
+        )
+        return answer.status_code
+
+
+async def wait_for(subscribers: list[Subscriber], keys: set[str], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(keys <= subscriber.received.keys() for subscriber in subscribers):
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+async def ingest_round(sender: Sender, events: int, concurrency: int, timeout: float) -> dict:
+    watcher = await subscribe(sender.gateway, *sender.trackings)
+    listening = asyncio.create_task(watcher.listen())
+    await asyncio.sleep(0.5)
+    first = sender.sent
+    queue = iter(range(events))
+    statuses: list[int] = []
+
+    async def worker() -> None:
+        for _ in queue:
+            statuses.append(await sender.send())
+
+    began = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), timeout)
+    acknowledged = time.perf_counter() - began
+    keys = {(sender.start + timedelta(seconds=n)).isoformat() for n in range(first, first + events)}
+    complete = await wait_for([watcher], keys, timeout)
+    delivered = max(watcher.received.get(key, 0.0) for key in keys) - began
+    listening.cancel()
+    await watcher.socket.close()
+    return {
+        "accepted": statuses.count(202),
+        "ack_per_s": events / acknowledged,
+        "delivered_per_s": events / delivered if complete else None,
+        "complete": complete,
+    }
+
+
+async def fan_out_round(
+    sender: Sender, subscribers: int, paced: int, interval_s: float, timeout: float
+) -> dict:
+    crowd = []
+    for _ in range(subscribers):
+        crowd.append(await subscribe(sender.gateway, sender.trackings[0]))
+    tasks = [asyncio.create_task(subscriber.listen()) for subscriber in crowd]
+    await asyncio.sleep(1.0)
+    keys = set()
+    for _ in range(paced):
+        while sender.sent % len(sender.trackings):
+            sender.sent += 1  # the crowd follows the first shipment: send to that one
+        keys.add((sender.start + timedelta(seconds=sender.sent)).isoformat())
+        await sender.send()
+        await asyncio.sleep(interval_s)
+    complete = await wait_for(crowd, keys, timeout)
+    delays = sorted(
+        (subscriber.received[key] - sender.sent_at[key]) * 1000
+        for subscriber in crowd
+        for key in keys
+        if key in subscriber.received
+    )
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*(subscriber.socket.close() for subscriber in crowd))
+    return {
+        "deliveries": len(delays),
+        "expected": subscribers * paced,
+        "p50_ms": statistics.median(delays) if delays else None,
+        "p99_ms": delays[int(len(delays) * 0.99) - 1] if delays else None,
+        "complete": complete,
+    }
+
+
+async def measure(gateway: Gateway, arguments: argparse.Namespace) -> None:
+    limits = httpx.Limits(max_connections=arguments.concurrency)
+    async with httpx.AsyncClient(timeout=arguments.timeout, limits=limits) as client:
+        trackings = await swift_trackings(
+            client, gateway, arguments.shipments, arguments.timeout * 4
+        )
+        sender = Sender(client, gateway, trackings)
+        print(f"engine {arguments.engine}, {len(trackings)} shipments", flush=True)
+        for number in range(1, arguments.rounds + 1):
+            ingest = await ingest_round(
+                sender, arguments.events, arguments.concurrency, arguments.timeout
+            )
+            fan_out = await fan_out_round(
+                sender, arguments.subscribers, arguments.paced, 0.1, arguments.timeout
+            )
+            delivered = ingest["delivered_per_s"]
+            print(
+                f"round {number}: {ingest['accepted']}/{arguments.events} webhooks accepted, "
+                f"{ingest['ack_per_s']:.0f} acknowledged/s, "
+                f"{f'{delivered:.0f}' if delivered else 'not all'} delivered/s end to end; "
+                f"{fan_out['deliveries']}/{fan_out['expected']} deliveries to "
+                f"{arguments.subscribers} subscribers, p50 {fan_out['p50_ms']:.1f} ms, "
+                f"p99 {fan_out['p99_ms']:.1f} ms",
+                flush=True,
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engine", choices=("sql", "jetstream"), default="sql")
+    parser.add_argument("--nats", default="nats://127.0.0.1:4222")
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--shipments", type=int, default=50, help="shipments the events cover")
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--paced", type=int, default=20, help="events sent to the crowd")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=60.0)
+    arguments = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder,
+        demo_gateway(arguments.engine, arguments.nats, Path(folder), arguments.timeout * 2) as gw,
+    ):
+        asyncio.run(measure(gw, arguments))
+
+
+if __name__ == "__main__":
+    main()
