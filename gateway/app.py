@@ -39,6 +39,7 @@ from federation.router.streaming import (
     requested_framing,
 )
 from federation.router.streaming.websocket import FORBIDDEN, UNAUTHORIZED, serve_websocket
+from gateway.admin import require_admin
 from gateway.config import GatewayConfig
 from gateway.correlation import CorrelationId
 from gateway.inbound import inbound_sources
@@ -49,12 +50,15 @@ from gateway.security_headers import SecurityHeaders
 from gateway.tracing import trace_headers
 from gateway.unhandled import UnhandledErrors
 from gateway.webhooks import WebhookIngress
+from gateway.workflow_admin import workflow_routes
 from policies.authn import ApiKeyAuthentication, Forbidden, Refused, decide_connection
 from policies.disclosure import DisclosurePolicy
-from policies.principal import ADMIN_SCOPE, Principal
+from policies.principal import Principal
 from process_apis.consumers import runner_for
 from process_apis.polling import ERP_ORDERS_FEED, FeedLease, build_pollers
 from process_apis.projections import build_projections, run_projections
+from process_apis.workflows.runner import WorkflowRunner
+from process_apis.workflows.triggers import WorkflowTriggers
 from system_apis.context import CORRELATION_HEADER
 
 PROJECTION_BATCH = 100
@@ -135,6 +139,20 @@ def create_app(
                 )
                 for poller in pollers
             ]
+        if config.workflows.enabled:
+            engine = runtime.services.workflows.engine
+            workflow_runner = WorkflowRunner(
+                engine,
+                runtime.stores.leases,
+                runtime.stores.holder_id,
+                lease_ttl_s=config.workflows.lease_ttl_s,
+                poll_s=config.workflows.poll_s,
+                concurrency=config.workflows.concurrency,
+            )
+            background += [
+                asyncio.create_task(runner.run(WorkflowTriggers(engine), stop_background)),
+                asyncio.create_task(workflow_runner.run(stop_background)),
+            ]
         live = {
             "subscribe": subscribe,
             "identify": identify,
@@ -199,7 +217,7 @@ def create_app(
         return await ingress.receive(request.path_params["source"], request)
 
     async def dead_letters(request: Request) -> Response:
-        if (denied := _require_admin(request)) is not None:
+        if (denied := require_admin(request)) is not None:
             return denied
         runtime: GatewayRuntime = request.state.runtime
         source = request.query_params.get("source")
@@ -207,7 +225,7 @@ def create_app(
         return JSONResponse({"dead_letters": [_letter_summary(letter) for letter in letters]})
 
     async def replay(request: Request) -> Response:
-        if (denied := _require_admin(request)) is not None:
+        if (denied := require_admin(request)) is not None:
             return denied
         runtime: GatewayRuntime = request.state.runtime
         ingress: WebhookIngress = request.state.ingress
@@ -225,6 +243,7 @@ def create_app(
         Route("/webhooks/{source}", webhook, methods=["POST"]),
         Route("/admin/dead-letters", dead_letters, methods=["GET"]),
         Route("/admin/dead-letters/{dead_letter_id}/replay", replay, methods=["POST"]),
+        *workflow_routes(),
     ]
     if config.serves_graphiql():
         routes.append(Route("/graphiql", graphiql, methods=["GET"]))
@@ -247,15 +266,6 @@ def _forwarded(request: HTTPConnection) -> Forwarded:
     return Forwarded(
         identity=runtime.identity.headers_for(request.state.principal),
         trace=trace + trace_headers(request.headers),
-    )
-
-
-def _require_admin(request: Request) -> Response | None:
-    principal = request.state.principal
-    if principal.has_scope(ADMIN_SCOPE):
-        return None
-    return JSONResponse(
-        {"error": "forbidden", "message": f"the {ADMIN_SCOPE} scope is required"}, 403
     )
 
 

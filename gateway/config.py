@@ -388,6 +388,31 @@ class IdempotencyConfig(_Section):
     """A duplicate of a running command waits this long for its answer, then is told to retry."""
 
 
+class WorkflowsConfig(_Section):
+    """Durable workflows: order-to-ship on a released order, ship-to-invoice on a proof of
+    delivery. Off by default: they write to the ERP, WMS and TMS (reservations, picks,
+    bookings, goods issues, invoices), which a deployment opts into."""
+
+    enabled: bool = False
+    retry_initial_s: PositiveSeconds = 1.0
+    """A step a backend could not serve is tried again after this, doubling each time…"""
+    retry_max_s: float = Field(300.0, gt=0, le=3600)
+    """…up to this (a backend's own Retry-After is followed up to it too)."""
+    lease_ttl_s: PositiveSeconds = 30.0
+    """One process of a deployment runs workflows; another takes over this long after it
+    stopped renewing."""
+    poll_s: float = Field(0.5, gt=0, le=60)
+    """How often the runner looks for workflows started or retried in another process."""
+    concurrency: int = Field(8, ge=1, le=64)
+    """Workflows advanced at once."""
+
+    @model_validator(mode="after")
+    def _backoff_in_order(self) -> WorkflowsConfig:
+        if self.retry_initial_s > self.retry_max_s:
+            raise ValueError("retry_initial_s must not exceed retry_max_s")
+        return self
+
+
 @dataclass(frozen=True, slots=True)
 class DemoClient:
     """A client of the embedded defaults, with its clear-text key and what it may do."""
@@ -451,7 +476,16 @@ def _default_clients() -> dict[str, ClientConfig]:
 
 
 def _default_subgraphs() -> dict[str, SubgraphConfig]:
-    names = ("orders", "inventory", "shipments", "billing", "returns", "warehouse", "live")
+    names = (
+        "orders",
+        "inventory",
+        "shipments",
+        "billing",
+        "returns",
+        "warehouse",
+        "live",
+        "workflows",
+    )
     return {name: SubgraphConfig(url=f"inproc:resolvers.{name}:schema") for name in names}
 
 
@@ -523,6 +557,7 @@ class GatewayConfig(BaseSettings):
     limits: LimitsConfig = LimitsConfig()
     subscriptions: SubscriptionsConfig = SubscriptionsConfig()
     idempotency: IdempotencyConfig = IdempotencyConfig()
+    workflows: WorkflowsConfig = WorkflowsConfig()
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)
     supergraph: str | None = None

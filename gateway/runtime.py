@@ -20,6 +20,7 @@ from policies.authn import ApiKeyRegistry, RegisteredClient
 from policies.cursors import CursorSigner
 from policies.identity import IdentityTokens
 from process_apis.services import LogisticsServices, build_services
+from process_apis.workflows.engine import RetryPolicy
 from stores.bundle import Stores, open_stores
 from stores.cache import open_cache
 from system_apis.bundle import SystemClients
@@ -129,7 +130,15 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
     return GatewayRuntime(
         stores=stores,
         clients=clients,
-        services=build_services(clients, stores, cache, duplicate_wait_s=config.idempotency.wait_s),
+        services=build_services(
+            clients,
+            stores,
+            cache,
+            duplicate_wait_s=config.idempotency.wait_s,
+            workflow_retry=RetryPolicy(
+                initial_s=config.workflows.retry_initial_s, max_s=config.workflows.retry_max_s
+            ),
+        ),
         router=router,
         cache=cache,
         cursors=CursorSigner(config.cursors.signing_key.encode()),

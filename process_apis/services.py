@@ -19,6 +19,8 @@ from process_apis.projections_shipments import SHIPMENTS
 from process_apis.returns import ReturnCommands, ReturnQueries
 from process_apis.tracking import MilestoneRecorder, ShipmentTracking
 from process_apis.warehouse import WarehouseCommands
+from process_apis.workflows.engine import RetryPolicy
+from process_apis.workflows.service import Workflows, build_workflows
 from stores.bundle import Stores
 from system_apis.bundle import SystemClients
 
@@ -34,6 +36,7 @@ class LogisticsServices:
     owners: OrderOwnership
     warehouse: WarehouseCommands
     live: LiveUpdates
+    workflows: Workflows
 
 
 LIVE_READ_MODELS: Mapping[str, tuple[str, ...]] = {"Shipment": (MILESTONE_HISTORY, SHIPMENTS)}
@@ -42,7 +45,12 @@ subscriber who fetches the entity with the event sees the change."""
 
 
 def build_services(
-    clients: SystemClients, stores: Stores, cache: BaseCache, *, duplicate_wait_s: float = 2.0
+    clients: SystemClients,
+    stores: Stores,
+    cache: BaseCache,
+    *,
+    duplicate_wait_s: float = 2.0,
+    workflow_retry: RetryPolicy | None = None,
 ) -> LogisticsServices:
     owners = OrderOwnership(clients.erp, cache, read_model=stores.orders)
     return LogisticsServices(
@@ -68,4 +76,5 @@ def build_services(
             owners=owners,
             history=stores.milestones,
         ),
+        workflows=build_workflows(clients, stores, retry_policy=workflow_retry),
     )

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sandbox.erp_fulfilment import Fulfilment
 from sandbox.erp_returns import ReturnOrders
 from sandbox.faults import FaultState
 from sandbox.ratelimit import RateLimiter
@@ -102,6 +103,7 @@ class ErpBackend(Backend):
         self.limiter = RateLimiter(config.rate_limit)
         self.zone = ZoneInfo(ERP_ZONE)
         self.returns = ReturnOrders(store, self.zone, self.listing)
+        self.fulfilment = Fulfilment(store, self.listing, self._save_order, self._now)
 
     def load(self, world: World) -> None:
         store = self.store
@@ -190,6 +192,7 @@ class ErpBackend(Backend):
             ),
         )
         self.returns.load(world)
+        self.fulfilment.load(world)
         store.set_meta("doc_no", str(100000 + len(world.orders)))
         store.set_meta("inv_no", str(5000000 + len(world.invoices)))
 
@@ -210,6 +213,7 @@ class ErpBackend(Backend):
             Route(f"{PREFIX}/invoices", guarded(self.create_invoice), methods=["POST"]),
             Route(f"{PREFIX}/invoices/{{key}}", guarded(self.get_invoice), methods=["GET"]),
             *self.returns.routes(PREFIX, guarded, self.idempotent),
+            *self.fulfilment.routes(PREFIX, guarded, self.idempotent),
         ]
 
     def _guarded(self, handler: Handler) -> Handler:

@@ -33,6 +33,7 @@ from sandbox.service import (
 )
 from sandbox.store import Store
 from sandbox.webhooks import Outbound
+from sandbox.wms_outbound import POSTAL_CODES, OutboundOrders
 from sandbox.wms_returns import EVENT_TYPES as RETURN_EVENT_TYPES
 from sandbox.wms_returns import ReturnsDock
 
@@ -56,6 +57,7 @@ class WmsBackend(Backend):
     def __init__(self, config: BackendConfig, store: Store, faults: FaultState) -> None:
         super().__init__(config, store, faults)
         self.returns = ReturnsDock(store, self._push, self.listing, position_key)
+        self.outbound = OutboundOrders(store)
 
     def sign(self, message: Outbound, secret: str, timestamp: int) -> dict[str, str]:
         signed = f"{timestamp}.".encode() + message.body
@@ -80,6 +82,7 @@ class WmsBackend(Backend):
                         "city": w.place.city,
                         "country": w.place.country,
                         "timezone": w.place.timezone,
+                        "postal_code": POSTAL_CODES.get(w.code, "-"),
                     },
                 )
                 for w in world.warehouses
@@ -154,6 +157,7 @@ class WmsBackend(Backend):
             Route("/v2/tasks/{task_id}/confirm", guarded(self.confirm_task), methods=["POST"]),
             Route("/v2/adjustments", guarded(self.create_adjustment), methods=["POST"]),
             *self.returns.routes(guarded, self.idempotent),
+            *self.outbound.routes(guarded, self.idempotent),
         ]
 
     def _listing(self, request: Request, collection: str, filters: tuple[str, ...]) -> Response:
@@ -207,6 +211,7 @@ class WmsBackend(Backend):
             if on_hand < qty:
                 detail = {"field": "qty", "message": f"only {on_hand} on hand", "on_hand": on_hand}
                 raise ApiError(409, "insufficient_stock", "short pick", details=[detail])
+        self.outbound.record_dispatch(task, body)
         return self._complete(task, qty, utc_now())
 
     def _complete(self, task: dict[str, Any], qty: int, moment: datetime) -> dict[str, Any]:

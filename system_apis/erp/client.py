@@ -7,13 +7,21 @@ from typing import Any, TypeVar
 
 import httpx
 
-from domain.billing import Invoice
+from domain.billing import FreightCharge, Invoice
 from domain.items import Item
 from domain.orders import Order, OrderStatus
 from domain.parties import Customer
 from domain.returns import ReturnAuthorization, ReturnRequest
 from system_apis.api import BackendApi
 from system_apis.erp.changes import OrderChangeBatch, order_changes_from_erp
+from system_apis.erp.fulfilment import (
+    CreditNote,
+    StockReservation,
+    credit_note_from_erp,
+    freight_charge_from_erp,
+    goods_issue_to_erp,
+    reservation_from_erp,
+)
 from system_apis.erp.mapping import (
     customer_from_erp,
     invoice_from_erp,
@@ -299,6 +307,99 @@ class ErpClient(BackendApi):
         except BackendRejected as error:
             raise return_refusal(error) from None
         return self._map(operation, return_from_erp, answer)
+
+    async def reserve_stock(
+        self, order_id: str, *, idempotency_key: str, correlation_id: str | None = None
+    ) -> StockReservation:
+        """Reserve a released order's items. A 409 (`BackendRejected`) means the order is not
+        released, or (reason "already_reserved") reserved under another key."""
+        operation = "reserve stock"
+        answer = await self._backend.send_json(
+            "POST",
+            f"{API}/reservations",
+            operation=operation,
+            json={"sales_doc": order_id},
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, reservation_from_erp, answer)
+
+    async def release_reservation(
+        self, reservation_id: str, *, idempotency_key: str, correlation_id: str | None = None
+    ) -> StockReservation:
+        """Give a reservation's stock back; releasing a released one changes nothing."""
+        operation = "release reservation"
+        answer = await self._backend.send_json(
+            "POST",
+            f"{API}/reservations/{segment(reservation_id)}/release",
+            operation=operation,
+            json={},
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, reservation_from_erp, answer)
+
+    async def post_goods_issue(
+        self,
+        order_id: str,
+        freight: FreightCharge,
+        *,
+        idempotency_key: str,
+        correlation_id: str | None = None,
+    ) -> Order:
+        """Post the shipment of a released order with its freight charge: the order is shipped
+        (and may be invoiced), its reservation consumed."""
+        operation = "post goods issue"
+        answer = await self._backend.send_json(
+            "POST",
+            f"{API}/sales-orders/{segment(order_id)}/goods-issue",
+            operation=operation,
+            json=goods_issue_to_erp(freight),
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, order_from_erp, answer)
+
+    async def freight_charge(
+        self, order_id: str, *, correlation_id: str | None = None
+    ) -> FreightCharge:
+        """The freight charge the ERP will invoice for an order; `BackendNotFound` when none."""
+        operation = "get freight charge"
+        answer = await self._backend.get_json(
+            f"{API}/sales-orders/{segment(order_id)}/freight",
+            operation=operation,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, freight_charge_from_erp, answer)
+
+    async def create_credit_note(
+        self, rma_id: str, *, idempotency_key: str, correlation_id: str | None = None
+    ) -> CreditNote:
+        """Credit a received return; a 409 means not received yet, or (reason
+        "already_credited") credited under another key."""
+        operation = "create credit note"
+        answer = await self._backend.send_json(
+            "POST",
+            f"{API}/credit-notes",
+            operation=operation,
+            json={"ref_doc": rma_id},
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, credit_note_from_erp, answer)
+
+    async def credit_notes_for_return(
+        self, rma_id: str, *, correlation_id: str | None = None
+    ) -> tuple[CreditNote, ...]:
+        operation = "list credit notes"
+        answer = await self._backend.get_json(
+            f"{API}/credit-notes",
+            operation=operation,
+            params={"ref_doc": rma_id},
+            correlation_id=correlation_id,
+        )
+        page = self._map(operation, lambda data: _records_page(data, credit_note_from_erp), answer)
+        return tuple(page.items)
 
 
 def _records_page(answer: Any, mapper: Callable[[Any, str], T]) -> Page[T]:

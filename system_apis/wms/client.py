@@ -10,10 +10,11 @@ import httpx
 
 from domain.inventory import InventoryPosition
 from domain.locations import Location
+from domain.parties import Address
 from domain.returns import ReceiptLine, ReturnReceipt
 from system_apis import fields
 from system_apis.api import BackendApi
-from system_apis.errors import BackendRejected
+from system_apis.errors import BackendNotFound, BackendRejected
 from system_apis.paging import Page, iterate_pages, page_of, records_of
 from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
@@ -203,6 +204,74 @@ class WmsClient(BackendApi):
             raise receipt_refusal(error) from None
         return self._map(operation, receipt_from_wms, answer)
 
+    async def ship_from(self, warehouse_id: str, *, correlation_id: str | None = None) -> Address:
+        """The address a warehouse ships from (carriers rate by its country and postal code);
+        `BackendNotFound` for a warehouse the WMS does not run."""
+        operation = "list warehouses"
+        answer = await self._backend.get_json(
+            "/v2/warehouses", operation=operation, correlation_id=correlation_id
+        )
+        addresses = self._map(operation, _warehouse_addresses, answer)
+        if warehouse_id not in addresses:
+            raise BackendNotFound(
+                self._backend.settings.name,
+                operation,
+                status_code=404,
+                reason="not_found",
+                message=f"no warehouse {warehouse_id}",
+            )
+        return addresses[warehouse_id]
+
+    async def release_order(
+        self,
+        order_id: str,
+        warehouse_id: str,
+        lines: Sequence[tuple[str, int]],
+        *,
+        idempotency_key: str,
+        correlation_id: str | None = None,
+    ) -> tuple[PickTask, ...]:
+        """Release an order to a warehouse: its pick, pack and ship tasks (the ones it has when
+        the WMS knew the order already). `lines` are (SKU, whole quantity in the base unit)."""
+        operation = "release order"
+        answer = await self._backend.send_json(
+            "POST",
+            "/v2/outbound-orders",
+            operation=operation,
+            json={
+                "order_ref": order_id,
+                "warehouse": warehouse_id,
+                "lines": [{"sku": sku, "qty": quantity} for sku, quantity in lines],
+            },
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, lambda data: records_of(data, "tasks", task_from_wms), answer)
+
+    async def confirm_dispatch(
+        self,
+        task_id: str,
+        *,
+        tracking_number: str,
+        carrier: str,
+        operator: str,
+        idempotency_key: str,
+        correlation_id: str | None = None,
+    ) -> PickTask:
+        """Confirm an order's SHIP task with the carrier's tracking number: the goods left, and
+        the WMS pushes `shipment.dispatched`."""
+        operation = "confirm dispatch"
+        answer = await self._backend.send_json(
+            "POST",
+            f"/v2/tasks/{segment(task_id)}/confirm",
+            operation=operation,
+            json=confirmation_to_wms(1, operator)
+            | {"tracking_number": tracking_number, "carrier": carrier},
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, _task_answer, answer)
+
 
 def _receipts_page(answer: Any) -> Page[ReturnReceipt]:
     return page_of(answer, "data", "cursor", receipt_from_wms)
@@ -220,3 +289,21 @@ def _task_answer(answer: Any) -> PickTask:
     """The confirmation answers the task itself, possibly wrapped as {"task": ...}."""
     data = fields.as_object(answer, "answer")
     return task_from_wms(data.get("task", data), "task")
+
+
+def _warehouse_addresses(answer: Any) -> dict[str, Address]:
+    records = fields.as_list(
+        fields.field(fields.as_object(answer, "answer"), "data", "answer"), "data"
+    )
+    addresses = {}
+    for index, record in enumerate(records):
+        where = f"data[{index}]"
+        data = fields.as_object(record, where)
+        addresses[fields.text(data, "warehouse", where)] = Address(
+            name=fields.optional_text(data, "name", where) or "",
+            street="",
+            city=fields.optional_text(data, "city", where) or "",
+            postal_code=fields.optional_text(data, "postal_code", where) or "",
+            country=fields.text(data, "country", where),
+        )
+    return addresses

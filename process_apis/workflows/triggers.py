@@ -1,0 +1,75 @@
+"""What starts a workflow: events in the log, followed by one consumer per deployment.
+
+- an `order.changed` event whose order is RELEASED starts order-to-ship for the order;
+- a DELIVERED `shipment.milestone` starts ship-to-invoice for the shipment.
+
+A workflow's id is its kind and subject, so an event seen again (a redelivery, a batch applied
+twice after a crash, a second RELEASED change of one order) finds the workflow it started.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from domain.events import EventEnvelope
+from process_apis.workflows import order_to_ship, ship_to_invoice
+from process_apis.workflows.engine import WorkflowEngine
+from stores.event_log import StoredEvent
+
+logger = logging.getLogger(__name__)
+
+TRIGGERS = "workflow-triggers"
+"""The consumer's name: its position in the log is kept under it."""
+ORDER_CHANGED = "order.changed"
+MILESTONE = "shipment.milestone"
+SUBJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,47}")
+"""A workflow's subject (an order id, a tracking number): it becomes part of the id."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowStart:
+    kind: str
+    subject: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    tenant_id: str | None = None
+    correlation_id: str = ""
+
+
+def trigger_of(envelope: EventEnvelope) -> WorkflowStart | None:
+    """The workflow an event starts, if any."""
+    payload = envelope.payload
+    if envelope.event_type == ORDER_CHANGED and payload.get("status") == "RELEASED":
+        kind, subject = order_to_ship.KIND, envelope.aggregate_id
+        inputs: dict[str, Any] = {"order_id": subject}
+    elif envelope.event_type == MILESTONE and payload.get("status") == "DELIVERED":
+        kind, subject = ship_to_invoice.KIND, envelope.aggregate_id
+        inputs = {"tracking_number": subject, "delivered_at": envelope.occurred_at.isoformat()}
+    else:
+        return None
+    if not SUBJECT.fullmatch(subject):
+        logger.warning("%s event %s names no valid subject", envelope.event_type, envelope.event_id)
+        return None
+    return WorkflowStart(kind, subject, inputs, envelope.tenant_id, envelope.correlation_id)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowTriggers:
+    engine: WorkflowEngine
+    name: str = TRIGGERS
+
+    async def apply(self, events: Sequence[StoredEvent]) -> None:
+        for stored in events:
+            start = trigger_of(stored.envelope)
+            if start is None:
+                continue
+            await self.engine.start(
+                start.kind,
+                start.subject,
+                start.inputs,
+                tenant_id=start.tenant_id,
+                correlation_id=start.correlation_id or stored.envelope.event_id,
+            )
