@@ -406,6 +406,17 @@ class WorkflowsConfig(_Section):
     concurrency: int = Field(8, ge=1, le=64)
     """Workflows advanced at once."""
 
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _true_or_false(cls, value: object) -> object:
+        """Only `true` or `false` (a TOML boolean, or those words from the environment): a
+        switch that writes to the backends is never turned on by a "yes" or a 1."""
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ValueError("must be true or false")
+
     @model_validator(mode="after")
     def _backoff_in_order(self) -> WorkflowsConfig:
         if self.retry_initial_s > self.retry_max_s:
@@ -615,6 +626,8 @@ def load_config(path: Path | None = None) -> GatewayConfig:
         except FileNotFoundError:
             raise ConfigError(f"{path}: configuration file not found") from None
         except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+        except ValueError as error:  # a number too long to read (tomllib's own limit)
             raise ConfigError(f"{path}: not valid TOML: {error}") from None
     try:
         return GatewayConfig(**values)  # type: ignore[arg-type]
