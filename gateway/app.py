@@ -56,6 +56,7 @@ from policies.disclosure import DisclosurePolicy
 from policies.principal import Principal
 from process_apis.consumers import runner_for
 from process_apis.polling import ERP_ORDERS_FEED, FeedLease, build_pollers
+from process_apis.polling_positions import build_position_poller
 from process_apis.projections import build_projections, run_projections
 from process_apis.workflows.runner import WorkflowRunner
 from process_apis.workflows.triggers import WorkflowTriggers
@@ -130,6 +131,13 @@ def create_app(
                 lease=lease,
                 max_batches=config.polling.max_batches_per_round,
             )
+            stock = build_position_poller(
+                runtime.clients,
+                runtime.stores,
+                lease=lease,
+                max_batches=config.polling.max_batches_per_round,
+            )
+            pollers = (*pollers, stock)
             intervals = {ERP_ORDERS_FEED: config.polling.erp_orders_interval_s}
             background += [
                 asyncio.create_task(

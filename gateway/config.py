@@ -195,10 +195,10 @@ class CursorsConfig(_Section):
 
 
 class PollingConfig(_Section):
-    """Feeds that only answer when asked (RoadLine, Heritage's outbox, the TMS's bookings) are
-    polled every `interval_s`; the ERP's order changes every `erp_orders_interval_s` (portals
-    read orders from what that feed brought, so it is asked more often; it costs one request
-    when nothing changed)."""
+    """Feeds that only answer when asked (RoadLine, Heritage's outbox, the TMS's bookings, the
+    WMS's stock listing: a sweep that finds what no push said) are polled every `interval_s`;
+    the ERP's order changes every `erp_orders_interval_s` (portals read orders from what that
+    feed brought, so it is asked more often; it costs one request when nothing changed)."""
 
     enabled: bool = True
     interval_s: PositiveSeconds = 15.0

@@ -7,7 +7,9 @@ Projections (one concept each, one module each):
 - `shipments` (`projections_shipments`): `shipment.booked` and `shipment.dispatched` into the
   shipments read model;
 - `orders` (`projections_orders`): `order.changed` (the ERP order feed) into the orders read
-  model, the latest change per order.
+  model, the latest change per order;
+- `inventory` (`projections_inventory`): `inventory.adjusted` and `inventory.position` into the
+  inventory read model (stock per SKU, warehouse and bin).
 
 Each follows the log under the `ConsumerRunner` (`process_apis.consumers`): its position is kept
 in the shared position store, it survives a restart (it resumes at its position, and `apply`
@@ -23,6 +25,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from process_apis.consumers import LEASE_PREFIX, ConsumerBusy, ConsumerRunner
+from process_apis.projections_inventory import InventoryProjection
 from process_apis.projections_milestones import MilestoneHistoryProjection
 from process_apis.projections_orders import OrdersProjection
 from process_apis.projections_shipments import ShipmentsProjection
@@ -50,6 +53,7 @@ def build_projections(stores: Stores) -> tuple[Projection, ...]:
         MilestoneHistoryProjection(stores.milestones),
         ShipmentsProjection(stores.shipments),
         OrdersProjection(stores.orders),
+        InventoryProjection(stores.inventory),
     )
 
 

@@ -55,7 +55,7 @@ def build_services(
     owners = OrderOwnership(clients.erp, cache, read_model=stores.orders)
     return LogisticsServices(
         orders=OrderQueries(clients.erp, owners, stores.orders),
-        inventory=InventoryQueries(clients.wms),
+        inventory=InventoryQueries(stores.inventory),
         tracking=ShipmentTracking(
             shipments=stores.shipments, history=stores.milestones, owners=owners
         ),

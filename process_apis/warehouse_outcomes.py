@@ -14,9 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from domain.inventory import InventoryPosition
+from domain.inventory import position_from_record, position_record
 from domain.locations import Location
-from domain.units import UnitOfMeasure
 from system_apis.wms.models import PickTask, StockAdjustment, TaskState, TaskType
 
 
@@ -88,7 +87,7 @@ def outcome_to_record(outcome: Outcome) -> dict[str, Any]:
     elif isinstance(outcome, StockAdjusted):
         body = {
             "adjustment_id": outcome.adjustment.adjustment_id,
-            "position": _position(outcome.adjustment.position),
+            "position": position_record(outcome.adjustment.position),
         }
     elif isinstance(outcome, TaskNotFound | TaskAlreadyConfirmed):
         body = {"task_id": outcome.task_id}
@@ -143,29 +142,6 @@ def _task_from(data: Mapping[str, Any]) -> PickTask:
     )
 
 
-_COUNTS = ("on_hand", "allocated", "in_transit", "quarantined", "returned")
-
-
-def _position(position: InventoryPosition) -> dict[str, Any]:
-    return {
-        "sku": position.sku,
-        **_location(position.location),
-        "unit": position.unit.value,
-        **{name: str(getattr(position, name)) for name in _COUNTS},
-        "updated_at": position.updated_at.isoformat() if position.updated_at else None,
-    }
-
-
-def _position_from(data: Mapping[str, Any]) -> InventoryPosition:
-    return InventoryPosition(
-        sku=data["sku"],
-        location=_location_from(data),
-        unit=UnitOfMeasure(data["unit"]),
-        **{name: Decimal(data[name]) for name in _COUNTS},
-        updated_at=datetime.fromisoformat(data["updated_at"]) if data["updated_at"] else None,
-    )
-
-
 def _location(location: Location) -> dict[str, str]:
     return {"warehouse_id": location.warehouse_id, "bin": location.bin}
 
@@ -178,7 +154,7 @@ _READERS: dict[str, Callable[[Mapping[str, Any]], Outcome]] = {
     "PickConfirmed": lambda data: PickConfirmed(_task_from(data["task"])),
     "PackConfirmed": lambda data: PackConfirmed(_task_from(data["task"])),
     "StockAdjusted": lambda data: StockAdjusted(
-        StockAdjustment(data["adjustment_id"], _position_from(data["position"]))
+        StockAdjustment(data["adjustment_id"], position_from_record(data["position"]))
     ),
     "TaskNotFound": lambda data: TaskNotFound(data["task_id"]),
     "TaskAlreadyConfirmed": lambda data: TaskAlreadyConfirmed(data["task_id"]),

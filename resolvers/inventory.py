@@ -1,4 +1,5 @@
-"""The inventory subgraph: stock per bin from the WMS, every state named apart."""
+"""The inventory subgraph: stock per bin from the inventory read model (fed by the WMS through
+the event log), every state named apart."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import strawberry
 
 from domain.inventory import InventoryPosition as DomainPosition
 from policies.cursors import InvalidCursor
-from process_apis.inventory import TooManyPositions
+from process_apis.inventory import InvalidPageToken, TooManyPositions
 from resolvers.context import context_of
 from resolvers.errors import PublicError, invalid_cursor
 from resolvers.guard import or_raise
@@ -80,7 +81,7 @@ class Item:
 
     @strawberry.field(
         description="Where the item is stocked, bin by bin (null, with an error, "
-        "when the WMS cannot answer or the SKU is in more bins than one answer holds)."
+        "when the SKU is in more bins than one answer holds)."
     )
     async def stock(
         self, info: strawberry.Info, warehouse_id: str | None = None
@@ -122,11 +123,14 @@ class Query:
             backend_cursor = context.cursors.open(listing, tenant_id, after)
         except InvalidCursor:
             raise invalid_cursor("after") from None
-        page = await or_raise(
-            context.services.inventory.positions_page(
-                checked, warehouse, first=size, after=backend_cursor
+        try:
+            page = await or_raise(
+                context.services.inventory.positions_page(
+                    checked, warehouse, first=size, after=backend_cursor
+                )
             )
-        )
+        except InvalidPageToken:
+            raise invalid_cursor("after") from None
         return InventoryPage(
             positions=[InventoryPosition.of(p) for p in page.items],
             next_cursor=context.cursors.issue(listing, tenant_id, page.next_token),

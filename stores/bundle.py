@@ -13,6 +13,7 @@ from stores.cursors import CursorStore, SqlCursorStore
 from stores.dead_letters import DeadLetterStore, SqlDeadLetterStore
 from stores.event_log import AppendSignal, EventLog, SignallingEventLog, SqlEventLog
 from stores.idempotency import SqlIdempotencyStore
+from stores.inventory import InventoryStore, SqlInventoryStore
 from stores.leases import LeaseStore, SqlLeaseStore
 from stores.milestones import MilestoneStore, SqlMilestoneStore
 from stores.orders import OrderStore, SqlOrderStore
@@ -36,6 +37,7 @@ class Stores:
     cursors: CursorStore
     shipments: ShipmentStore
     orders: OrderStore
+    inventory: InventoryStore
     positions: PositionStore
     leases: LeaseStore
     idempotency: SqlIdempotencyStore
@@ -85,6 +87,7 @@ async def open_stores(
         cursors=SqlCursorStore(engine),
         shipments=SqlShipmentStore(engine),
         orders=SqlOrderStore(engine),
+        inventory=SqlInventoryStore(engine),
         positions=SqlPositionStore(engine),
         leases=SqlLeaseStore(engine),
         idempotency=SqlIdempotencyStore(

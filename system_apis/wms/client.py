@@ -23,10 +23,11 @@ from system_apis.wms.mapping import (
     adjustment_from_wms,
     adjustment_to_wms,
     confirmation_to_wms,
+    position_batch_from_wms,
     position_from_wms,
     task_from_wms,
 )
-from system_apis.wms.models import AdjustmentReason, PickTask, StockAdjustment
+from system_apis.wms.models import AdjustmentReason, PickTask, PositionBatch, StockAdjustment
 from system_apis.wms.returns import receipt_from_wms, receipt_refusal, receipt_to_wms
 
 T = TypeVar("T")
@@ -64,6 +65,20 @@ class WmsClient(BackendApi):
             correlation_id=correlation_id,
         )
         return self._map(operation, _inventory_page, answer)
+
+    async def positions_batch(
+        self, *, cursor: str | None = None, limit: int = 500, correlation_id: str | None = None
+    ) -> PositionBatch:
+        """One page of every warehouse's stock, record by record: a position that does not map,
+        or has no revision to order it by, is set aside in `rejected`, not the whole page."""
+        operation = "list inventory"
+        answer = await self._backend.get_json(
+            "/v2/inventory",
+            operation=operation,
+            params={"cursor": cursor, "limit": limit},
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, position_batch_from_wms, answer)
 
     def inventory(
         self,

@@ -7,14 +7,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from domain.inventory import InventoryPosition
+import orjson
+
+from domain.inventory import InventoryPosition, position_record
 from domain.locations import Location
 from domain.units import UnitOfMeasure
 from system_apis import fields
 from system_apis.errors import MalformedPayload
+from system_apis.milestones import RejectedRecord
 from system_apis.wms.models import (
     AdjustmentReason,
     PickTask,
+    PositionBatch,
     StockAdjustment,
     TaskState,
     TaskType,
@@ -27,6 +31,36 @@ TASK_STATES: Mapping[str, TaskState] = {"open": TaskState.OPEN, "done": TaskStat
 
 def position_from_wms(record: Any, where: str = "position") -> InventoryPosition:
     data = fields.as_object(record, where)
+    with fields.canonical(where):
+        return _position(data, where)
+
+
+def revised_position_from_wms(record: Any, where: str = "position") -> InventoryPosition:
+    """A position that says its revision, as the stock listing's must (readers order copies
+    of one position by it)."""
+    position = position_from_wms(record, where)
+    if position.revision is None:
+        raise MalformedPayload(f"{where}.rev: a position needs its revision")
+    return position
+
+
+def position_batch_from_wms(answer: Any) -> PositionBatch:
+    """A page of the stock listing mapped record by record (`PositionBatch`)."""
+    data = fields.as_object(answer, "answer")
+    positions: list[InventoryPosition] = []
+    rejected: list[RejectedRecord] = []
+    for index, record in enumerate(fields.as_list(data.get("data", []), "answer.data")):
+        try:
+            positions.append(revised_position_from_wms(record, f"data[{index}]"))
+        except MalformedPayload as error:
+            rejected.append(RejectedRecord(raw=orjson.dumps(record), error=error))
+    token = data.get("cursor")
+    return PositionBatch(
+        tuple(positions), tuple(rejected), token if isinstance(token, str) and token else None
+    )
+
+
+def _position(data: Mapping[str, Any], where: str) -> InventoryPosition:
     return InventoryPosition(
         sku=fields.text(data, "sku", where),
         location=Location(
@@ -39,6 +73,7 @@ def position_from_wms(record: Any, where: str = "position") -> InventoryPosition
         quarantined=_count(data, "quarantine", where),
         returned=_count(data, "returned", where),
         updated_at=fields.optional_aware_datetime(data, "updated", where),
+        revision=_revision(data, where),
     )
 
 
@@ -83,19 +118,11 @@ def adjustment_to_wms(
 
 
 def position_payload(position: InventoryPosition) -> dict[str, Any]:
-    """JSON-ready canonical form (decimals as strings) for event payloads."""
+    """JSON-ready canonical form (decimals as strings) for event payloads: every state, the
+    derived available to promise, and the WMS's revision (`position_from_record` reads it)."""
     return {
-        "sku": position.sku,
-        "warehouse_id": position.location.warehouse_id,
-        "bin": position.location.bin,
-        "unit": position.unit.value,
-        "on_hand": str(position.on_hand),
-        "allocated": str(position.allocated),
+        **position_record(position),
         "available_to_promise": str(position.available_to_promise),
-        "in_transit": str(position.in_transit),
-        "quarantined": str(position.quarantined),
-        "returned": str(position.returned),
-        "updated_at": _iso(position.updated_at),
     }
 
 
@@ -117,6 +144,16 @@ def _count(data: Mapping[str, Any], key: str, where: str) -> Decimal:
     value = fields.decimal(data, key, where)
     if value < 0:
         raise MalformedPayload(f"{where}.{key}: a stock count cannot be negative, got {value}")
+    return value
+
+
+def _revision(data: Mapping[str, Any], where: str) -> int | None:
+    """`rev`, the WMS's count of the position's changes, where the WMS says it."""
+    value = data.get("rev")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise MalformedPayload(f"{where}.rev: expected a revision (0 to 2**63-1), got {value!r}")
     return value
 
 

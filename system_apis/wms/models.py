@@ -13,8 +13,16 @@ from enum import StrEnum
 
 from domain.inventory import AdjustmentReason, InventoryPosition
 from domain.locations import Location
+from system_apis.milestones import RejectedRecord
 
-__all__ = ["AdjustmentReason", "PickTask", "StockAdjustment", "TaskState", "TaskType"]
+__all__ = [
+    "AdjustmentReason",
+    "PickTask",
+    "PositionBatch",
+    "StockAdjustment",
+    "TaskState",
+    "TaskType",
+]
 
 
 class TaskType(StrEnum):
@@ -48,3 +56,14 @@ class StockAdjustment:
 
     adjustment_id: str
     position: InventoryPosition
+
+
+@dataclass(frozen=True, slots=True)
+class PositionBatch:
+    """One page of the WMS's stock listing, mapped record by record: the positions, the
+    records that did not map (kept whole, never dropped), and the cursor of the next page
+    (None after the last)."""
+
+    positions: tuple[InventoryPosition, ...]
+    rejected: tuple[RejectedRecord, ...]
+    cursor: str | None

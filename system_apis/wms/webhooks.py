@@ -17,6 +17,7 @@ from system_apis import fields
 from system_apis.context import resolve_correlation_id
 from system_apis.errors import InvalidSignature, MalformedPayload, UnknownStatusCode
 from system_apis.signatures import header, verify_hmac_sha256
+from system_apis.wms.events import ADJUSTED_EVENT_TYPE, POSITION_AGGREGATE
 from system_apis.wms.mapping import position_from_wms, position_payload, task_from_wms, task_payload
 from system_apis.wms.returns import receipt_from_wms, receipt_payload
 
@@ -112,8 +113,7 @@ def _inventory_adjusted(data: Any) -> tuple[str, str, dict[str, Any]]:
     payload = position_payload(position)
     payload["delta"] = str(fields.decimal(record, "delta", "body.data"))
     payload["reason"] = fields.optional_text(record, "reason", "body.data")
-    key = f"{position.location.warehouse_id}/{position.location.bin}/{position.sku}"
-    return "InventoryPosition", key, payload
+    return POSITION_AGGREGATE, position.key, payload
 
 
 def _task_completed(data: Any) -> tuple[str, str, dict[str, Any]]:
@@ -145,7 +145,7 @@ def _return_inspected(data: Any) -> tuple[str, str, dict[str, Any]]:
 
 
 _EVENT_TYPES: Mapping[str, Callable[[Any], tuple[str, str, dict[str, Any]]]] = {
-    "inventory.adjusted": _inventory_adjusted,
+    ADJUSTED_EVENT_TYPE: _inventory_adjusted,
     "task.completed": _task_completed,
     "shipment.dispatched": _shipment_dispatched,
     "return.received": _return_received,

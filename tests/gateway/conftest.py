@@ -7,10 +7,11 @@ import hashlib
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,7 +31,11 @@ API_KEYS = {
     "C-1001": "key-for-customer-c1001",
     "C-1002": "key-for-customer-c1002",
     "ops": "key-for-operations",
+    "warehouse": "key-for-the-amsterdam-warehouse-app",
 }
+READ_MODEL_WAIT_S = 60.0
+"""How long the read models may take to catch up with what the gateway was just told (or, on
+a fresh gateway, with its first reads of the backends' feeds)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,12 @@ api_key_sha256 = "{_digest(API_KEYS["C-1002"])}"
 tenant = "C-1001"
 api_key_sha256 = "{_digest(API_KEYS["ops"])}"
 scopes = ["read", "admin"]
+
+[clients.warehouse-app]
+tenant = "C-1001"
+api_key_sha256 = "{_digest(API_KEYS["warehouse"])}"
+scopes = ["read", "warehouse"]
+warehouses = ["WH-AMS"]
 
 {backends}
 {extra}
@@ -194,6 +205,38 @@ def wait_for_orders(
         time.sleep(0.25)
 
 
+STOCK = """query($sku: String!, $warehouse: String) {
+    inventory(sku: $sku, warehouseId: $warehouse) {
+        positions { warehouseId bin onHand allocated availableToPromise quarantined } } }"""
+
+
+def stock_of(
+    gateway: RunningGateway,
+    sku: str,
+    *,
+    warehouse: str | None = None,
+    until: Callable[[list[dict[str, Any]]], bool] = bool,
+) -> list[dict[str, Any]]:
+    """The SKU's positions as a portal reads them, once `until` holds (stock is answered from
+    the inventory read model, which follows the WMS through the event log), or as they are
+    when `READ_MODEL_WAIT_S` runs out."""
+    deadline = time.monotonic() + READ_MODEL_WAIT_S
+    while True:
+        response = httpx.post(
+            gateway.graphql_url(),
+            json={"query": STOCK, "variables": {"sku": sku, "warehouse": warehouse}},
+            headers={"X-API-Key": gateway.api_key("C-1001")},
+            timeout=30.0,
+        )
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        positions = (answer.get("data") or {}).get("inventory") or {"positions": []}
+        if until(positions["positions"]) or time.monotonic() > deadline:
+            assert "errors" not in answer, answer
+            return positions["positions"]
+        time.sleep(0.2)
+
+
 POLLED_FEEDS = ("/api/status-updates", "/edi/outbox", "/api/v1/sales-order-changes")
 """The feeds every gateway with polling on reads on its own schedule (carriers, ERP orders)."""
 
@@ -201,10 +244,13 @@ POLLED_FEEDS = ("/api/status-updates", "/edi/outbox", "/api/v1/sales-order-chang
 def polled(backend: str, request: dict[str, str]) -> bool:
     """A read the pollers of any gateway on these backends make on their own schedule: the
     carrier feeds and the ERP's order changes; the TMS's booking listing, the new bookings'
-    owners (an ERP listing by document numbers) and their SwiftParcel histories."""
+    owners (an ERP listing by document numbers) and their SwiftParcel histories; the WMS's whole
+    stock listing."""
     path, query = request["path"], request["query"]
     if path in POLLED_FEEDS or path.startswith("/v1/track/"):
         return True
+    if backend == "wms" and path == "/v2/inventory":
+        return "sku=" not in query
     if backend == "tms" and path == "/bookings":
         return "order_ref=" not in query and "tracking_number=" not in query
     return backend == "erp" and path == "/api/v1/sales-orders" and "doc_no=" in query

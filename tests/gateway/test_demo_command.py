@@ -13,6 +13,7 @@ import time
 import httpx
 
 from gateway.config import DEMO_CLIENTS
+from tests.gateway.conftest import READ_MODEL_WAIT_S
 from tests.sandbox_processes import BACKENDS, free_port
 
 
@@ -75,10 +76,15 @@ def test_demo_serves_on_the_configured_ports_prints_its_keys_and_stops_its_backe
         assert answer.json()["data"]["me"]["id"] == "C-1001"
         partner = ask(DEMO_CLIENTS["partner-c1002"].api_key, "{ me { id } }")
         assert partner.json()["data"]["me"]["id"] == "C-1002"
-        stock = ask(
-            DEMO_CLIENTS["warehouse-app"].api_key,
-            '{ inventory(sku: "MAT-0001", first: 1) { positions { bin } } }',
-        )
+        stocked = time.monotonic() + READ_MODEL_WAIT_S  # the first sweep of the WMS fills it
+        while True:
+            stock = ask(
+                DEMO_CLIENTS["warehouse-app"].api_key,
+                '{ inventory(sku: "MAT-0001", first: 1) { positions { bin } } }',
+            )
+            if stock.json()["data"]["inventory"]["positions"] or time.monotonic() > stocked:
+                break
+            time.sleep(0.2)
         assert stock.json()["data"]["inventory"]["positions"], stock.text
         letters = f"http://127.0.0.1:{port}/admin/dead-letters"
         admin = httpx.get(letters, headers={"X-API-Key": DEMO_CLIENTS["operations"].api_key})

@@ -19,11 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.gateway.conftest import WEBHOOK_SECRETS, RunningGateway
+from tests.gateway.conftest import READ_MODEL_WAIT_S, WEBHOOK_SECRETS, RunningGateway, stock_of
 from tests.sandbox_processes import Sandbox
-
-READ_MODEL_WAIT_S = 60.0
-"""How long the read models may take to catch up with what the gateway was just told."""
 
 SHIPMENT_FIELDS = """
     trackingNumber carrier status live
@@ -426,12 +423,7 @@ async def test_a_stock_adjustment_pushed_by_the_warehouse_is_accepted(gateway, c
         {"id": found["order_id"]},
     )
     sku = order["data"]["order"]["lines"][0]["item"]["sku"]
-    stock = await graphql(
-        gateway,
-        "query($sku: String!) { inventory(sku: $sku) { positions { warehouseId bin onHand } } }",
-        {"sku": sku},
-    )
-    position = stock["data"]["inventory"]["positions"][0]
+    position = (await asyncio.to_thread(stock_of, gateway, sku))[0]
     reference = f"{position['warehouseId']}:{position['bin']}:{sku}"
     await sandbox.aemit("wms", reference, "inventory.adjusted", delta=-1, reason="DAMAGED")
     answered = await wait_for_delivery_answers(sandbox, "wms", 1)

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.gateway.conftest import READ_MODEL_WAIT_S, RunningGateway, wait_for_orders
+from tests.gateway.conftest import READ_MODEL_WAIT_S, RunningGateway, stock_of, wait_for_orders
 from tests.sandbox_processes import Sandbox
 
 
@@ -97,6 +97,7 @@ def test_inventory_pages_with_a_signed_cursor_instead_of_a_silent_cut(
     query = """query($sku: String!, $after: String) {
         inventory(sku: $sku, first: 1, after: $after) {
             positions { warehouseId bin } nextCursor } }"""
+    stock_of(gateway, "MAT-0001", until=lambda positions: len(positions) > 1)
     sku = next(
         sku
         for sku in (f"MAT-{n:04d}" for n in range(1, 60))

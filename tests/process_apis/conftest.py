@@ -3,6 +3,7 @@ reference backends (via the sandbox plugin) with test-sized times."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +45,35 @@ def sandbox_settings(sandbox: Sandbox, backend: str) -> BackendSettings:
 async def stores(tmp_path: Path) -> AsyncIterator[Stores]:
     opened = await open_stores(f"sqlite+aiosqlite:///{tmp_path / 'gateway.sqlite3'}")
     yield opened
+    await opened.close()
+
+
+@pytest.fixture(params=["sql", "jetstream"])
+def log_url(request: pytest.FixtureRequest) -> str:
+    """Each event log engine in turn: the embedded SQL log and the real NATS JetStream."""
+    return "sql" if request.param == "sql" else request.getfixturevalue("nats_url")
+
+
+@pytest.fixture
+def namespace() -> dict[str, str]:
+    suffix = uuid.uuid4().hex[:10]
+    return {"stream": f"PROJ_{suffix.upper()}", "subject_prefix": f"proj.{suffix}"}
+
+
+async def open_deployment(path: Path, log_url: str, namespace: dict[str, str]) -> Stores:
+    return await open_stores(f"sqlite+aiosqlite:///{path}", log_url, **namespace)
+
+
+@pytest.fixture
+async def logged_stores(
+    tmp_path: Path, log_url: str, namespace: dict[str, str]
+) -> AsyncIterator[Stores]:
+    """Stores on each event log engine (`log_url`), the JetStream stream deleted after."""
+    opened = await open_deployment(tmp_path / "gateway.sqlite3", log_url, namespace)
+    yield opened
+    inner = getattr(opened.event_log, "inner", opened.event_log)
+    if hasattr(inner, "_js"):
+        await inner._js.delete_stream(namespace["stream"])
     await opened.close()
 
 

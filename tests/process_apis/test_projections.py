@@ -8,7 +8,6 @@ Runs on the embedded SQL log and on the real NATS JetStream log.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,38 +25,19 @@ from process_apis.projections_milestones import MILESTONE_HISTORY
 from process_apis.projections_orders import ORDERS
 from process_apis.projections_shipments import SHIPMENTS
 from process_apis.tracking import MilestoneRecorder
-from stores import Stores, open_stores
+from stores import Stores
 from system_apis.erp.changes import OrderChange
 from system_apis.erp.events import order_changed_envelope
 from system_apis.tms.events import booked_envelope
 from system_apis.tms.models import Booking, BookingStatus
+from tests.process_apis.conftest import open_deployment
 
 START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sql", "jetstream"])
-def log_url(request: pytest.FixtureRequest) -> str:
-    return "sql" if request.param == "sql" else request.getfixturevalue("nats_url")
-
-
 @pytest.fixture
-def namespace() -> dict[str, str]:
-    suffix = uuid.uuid4().hex[:10]
-    return {"stream": f"PROJ_{suffix.upper()}", "subject_prefix": f"proj.{suffix}"}
-
-
-async def open_deployment(path: Path, log_url: str, namespace: dict[str, str]) -> Stores:
-    return await open_stores(f"sqlite+aiosqlite:///{path}", log_url, **namespace)
-
-
-@pytest.fixture
-async def stores(tmp_path: Path, log_url: str, namespace: dict[str, str]) -> AsyncIterator[Stores]:
-    opened = await open_deployment(tmp_path / "gateway.sqlite3", log_url, namespace)
-    yield opened
-    inner = getattr(opened.event_log, "inner", opened.event_log)
-    if hasattr(inner, "_js"):
-        await inner._js.delete_stream(namespace["stream"])
-    await opened.close()
+def stores(logged_stores: Stores) -> Stores:
+    return logged_stores
 
 
 def milestone(tracking: str, status: MilestoneStatus, hours: float, code: str) -> Milestone:

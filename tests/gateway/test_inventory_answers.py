@@ -1,0 +1,118 @@
+"""Stock as portals and the warehouse app read it: answered from the inventory read model, which
+follows the WMS through the event log (its pushes and the gateway's sweeps of its listing).
+
+Through `logistics-gateway run` (a process) in front of the reference backends (processes): a
+warehouse write shows in the next reads once the WMS's event is projected, and stock still
+answers while the WMS is down, without a call to it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from tests.gateway.conftest import (
+    WEBHOOK_SECRETS,
+    RunningGateway,
+    callers_requests,
+    stock_of,
+)
+from tests.gateway.test_warehouse_writes import open_tasks, set_stock
+from tests.sandbox_processes import Sandbox
+
+ADJUST_STOCK = """
+mutation($wh: String!, $bin: String!, $sku: String!, $delta: Int!, $key: String) {
+  adjustStock(warehouseId: $wh, bin: $bin, sku: $sku, delta: $delta, reason: FOUND,
+              idempotencyKey: $key) {
+    __typename
+    ... on StockAdjusted { position { onHand bin } }
+  }
+}"""
+
+CONFIRM_PICK = """
+mutation($task: String!, $key: String) {
+  confirmPick(taskId: $task, idempotencyKey: $key) {
+    __typename
+    ... on PickConfirmed { task { state quantity } }
+  }
+}"""
+
+
+def warehouse_app(gateway: RunningGateway, query: str, variables: dict[str, Any]) -> dict:
+    response = httpx.post(
+        gateway.graphql_url(),
+        json={"query": query, "variables": variables},
+        headers={"X-API-Key": gateway.api_key("warehouse")},
+        timeout=30.0,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def in_bin(bin_code: str, field: str, value: int):  # type: ignore[no-untyped-def]
+    def holds(positions: list[dict[str, Any]]) -> bool:
+        return any(p["bin"] == bin_code and int(p[field]) == value for p in positions)
+
+    return holds
+
+
+def test_an_adjustment_shows_in_the_next_reads_once_the_wms_event_is_projected(
+    gateway: RunningGateway, clean_faults: Sandbox
+):
+    clean_faults.set_webhook("wms", gateway.webhook_url("wms"), WEBHOOK_SECRETS["wms"])
+    sku = "MAT-0031"
+    before = stock_of(gateway, sku, warehouse="WH-AMS")
+    bin_code = before[0]["bin"]
+    adjusted = warehouse_app(
+        gateway,
+        ADJUST_STOCK,
+        {"wh": "WH-AMS", "bin": bin_code, "sku": sku, "delta": 3, "key": str(uuid.uuid4())},
+    )["adjustStock"]
+    assert adjusted["__typename"] == "StockAdjusted", adjusted
+    expected = int(adjusted["position"]["onHand"])
+
+    started = time.monotonic()
+    after = stock_of(gateway, sku, warehouse="WH-AMS", until=in_bin(bin_code, "onHand", expected))
+    shown_after_s = time.monotonic() - started
+    assert in_bin(bin_code, "onHand", expected)(after), (expected, after)
+    assert shown_after_s < 10, f"the push took {shown_after_s:.1f}s to show (no sweep needed)"
+    others = {p["bin"]: p for p in before if p["bin"] != bin_code}
+    assert {p["bin"]: p for p in after if p["bin"] != bin_code} == others, "other bins unchanged"
+
+
+def test_a_confirmed_pick_takes_its_stock_off_the_bin_in_the_next_reads(
+    gateway: RunningGateway, clean_faults: Sandbox
+):
+    clean_faults.set_webhook("wms", gateway.webhook_url("wms"), WEBHOOK_SECRETS["wms"])
+    (task,) = open_tasks(clean_faults, "WH-AMS", "PICK")
+    set_stock(clean_faults, task, task["qty"] + 20)
+    counted = task["qty"] + 20
+    stock_of(gateway, task["sku"], warehouse="WH-AMS", until=in_bin(task["bin"], "onHand", counted))
+
+    confirmation = {"task": task["task_id"], "key": str(uuid.uuid4())}
+    picked = warehouse_app(gateway, CONFIRM_PICK, confirmation)
+    assert picked["confirmPick"]["__typename"] == "PickConfirmed", picked
+
+    after = stock_of(
+        gateway, task["sku"], warehouse="WH-AMS", until=in_bin(task["bin"], "onHand", 20)
+    )
+    assert in_bin(task["bin"], "onHand", 20)(after), (task, after)
+
+
+def test_stock_answers_from_the_read_model_while_the_wms_is_down(
+    gateway: RunningGateway, clean_faults: Sandbox
+):
+    sku = "MAT-0002"
+    before = stock_of(gateway, sku)
+    assert before, "the first sweep brought the SKU's positions"
+    clean_faults.clear_requests("wms")
+    clean_faults.set_faults("wms", outage=True)
+    during = stock_of(gateway, sku)
+    assert during == before
+    asked = [r for r in callers_requests(clean_faults, "wms") if r["path"] == "/v2/inventory"]
+    assert asked == [], "stock reads never call the WMS"
