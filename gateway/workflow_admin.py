@@ -117,7 +117,11 @@ async def start_workflow(request: Request) -> Response:
             "subject must be an order id or tracking number (1 to 48 "
             "letters, digits, '.', '_' or '-')",
         )
-    inputs = {"order_id": subject} if kind == "order-to-ship" else {"tracking_number": subject}
+    inputs = {
+        "order-to-ship": {"order_id": subject},
+        "ship-to-invoice": {"tracking_number": subject},
+        "return-to-restock": {"rma_id": subject},
+    }[kind]
     record, created = await workflows.engine.start(
         kind,
         subject,

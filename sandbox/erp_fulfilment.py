@@ -5,8 +5,9 @@ freight charge, and credit notes for returns, in the ERP's own words.
   it (`CONSUMED`) or it is released (`RELEASED`); an order has one active reservation at most.
 - Goods issue posts the shipment of a released order: the order becomes `SHIP` and the freight
   charge (carrier, tracking number, amount) is recorded for the invoice.
-- A credit note (`cn_no`) credits the items of a received return order, valued at the order's
-  prices with the customer's tax; a return order is credited once.
+- A credit note (`cn_no`) credits the items of a return order, valued at the order's prices
+  with the customer's tax, and closes it (`CLSD`); a return order is credited once, a rejected
+  one never.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ RESERVATIONS = "reservations"
 CREDIT_NOTES = "credit_notes"
 FREIGHT = "freight"
 RESERVABLE = frozenset({"REL", "PART"})
-CREDITABLE = frozenset({"RCVD", "CLSD"})
+CREDITABLE = frozenset({"AUTH", "SHPD", "RCVD"})
 MAX_TEXT = 64
 
 
@@ -202,8 +203,6 @@ class Fulfilment:
         rma = self.store.get("return_orders", rma_no)
         if rma is None:
             raise not_found(f"return order {rma_no}")
-        if rma["status"] not in CREDITABLE:
-            raise ApiError(409, "conflict", f"goods of {rma_no} not received ({rma['status']})")
         credited = self.store.find(CREDIT_NOTES, ref_doc=rma_no)
         if credited:
             raise ApiError(
@@ -212,6 +211,8 @@ class Fulfilment:
                 f"{rma_no} was credited as {credited[0]['cn_no']}",
                 details=[{"field": "ref_doc", "cn_no": credited[0]["cn_no"]}],
             )
+        if rma["status"] not in CREDITABLE:
+            raise ApiError(409, "conflict", f"{rma_no} cannot be credited ({rma['status']})")
         order = self.store.get("orders", rma["ref_doc"])
         if order is None:
             raise not_found(f"sales order {rma['ref_doc']}")
@@ -231,7 +232,10 @@ class Fulfilment:
             "status": "OPEN",
             "created_at": self._now().isoformat(),
         }
-        self.store.put(CREDIT_NOTES, document["cn_no"], document)
+        with self.store.transaction():
+            self.store.put(CREDIT_NOTES, document["cn_no"], document)
+            closed = rma | {"status": "CLSD", "changed_at": document["created_at"]}
+            self.store.put("return_orders", rma_no, closed)
         return document
 
 

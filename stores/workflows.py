@@ -165,6 +165,8 @@ class WorkflowStore(Protocol):
 
     async def transition(self, workflow: WorkflowRecord, change: Transition) -> WorkflowRecord: ...
 
+    async def hurry(self, workflow_id: str, now: datetime) -> bool: ...
+
     async def due(self, now: datetime, limit: int) -> Sequence[str]: ...
 
     async def next_due_at(self) -> datetime | None: ...
@@ -309,6 +311,20 @@ class SqlWorkflowStore:
             },
         )
         await connection.execute(statement)
+
+    async def hurry(self, workflow_id: str, now: datetime) -> bool:
+        """Make a waiting workflow due now (what it waited for may have happened); True when it
+        was waiting. Only its schedule changes, so its version stays."""
+        async with self._engine.begin() as connection:
+            moved = await connection.execute(
+                update(WORKFLOWS)
+                .where(
+                    WORKFLOWS.c.workflow_id == workflow_id,
+                    WORKFLOWS.c.state == WorkflowState.WAITING.value,
+                )
+                .values(next_attempt_at=now)
+            )
+        return moved.rowcount == 1
 
     async def due(self, now: datetime, limit: int) -> Sequence[str]:
         """Workflows a runner should advance now: running or compensating ones (a process may

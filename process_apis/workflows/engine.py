@@ -216,6 +216,13 @@ class WorkflowEngine:
         self.wake.notify()
         return workflow
 
+    async def hurry(self, workflow_id: str) -> bool:
+        """An event a waiting workflow waits for arrived: try its step now, not after its pause."""
+        hurried = await self.store.hurry(workflow_id, self.clock())
+        if hurried:
+            self.wake.notify()
+        return hurried
+
     async def advance(self, workflow_id: str) -> WorkflowRecord | None:
         """Run the workflow on as far as it goes now: to its end, a wait, a hold or a failure.
 

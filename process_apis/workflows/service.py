@@ -13,6 +13,7 @@ from process_apis.workflows.engine import (
     definitions_by_kind,
 )
 from process_apis.workflows.order_to_ship import order_to_ship
+from process_apis.workflows.return_to_restock import return_to_restock
 from process_apis.workflows.ship_to_invoice import ship_to_invoice
 from stores.bundle import Stores
 from stores.workflows import StepRecord, WorkflowRecord, WorkflowState
@@ -63,7 +64,9 @@ def build_workflows(
     engine = WorkflowEngine(
         stores.workflows,
         stores.event_log,
-        definitions_by_kind((order_to_ship(clients), ship_to_invoice(clients))),
+        definitions_by_kind(
+            (order_to_ship(clients), ship_to_invoice(clients), return_to_restock(clients))
+        ),
         retry_policy=retry_policy or RetryPolicy(),
     )
     return Workflows(engine)

@@ -1,7 +1,9 @@
 """What starts a workflow: events in the log, followed by one consumer per deployment.
 
 - an `order.changed` event whose order is RELEASED starts order-to-ship for the order;
-- a DELIVERED `shipment.milestone` starts ship-to-invoice for the shipment.
+- a DELIVERED `shipment.milestone` starts ship-to-invoice for the shipment;
+- a `return.authorized` event starts return-to-restock for the return, and the WMS's
+  `return.received` and `return.inspected` wake that workflow at once if it waits for them.
 
 A workflow's id is its kind and subject, so an event seen again (a redelivery, a batch applied
 twice after a crash, a second RELEASED change of one order) finds the workflow it started.
@@ -16,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domain.events import EventEnvelope
-from process_apis.workflows import order_to_ship, ship_to_invoice
-from process_apis.workflows.engine import WorkflowEngine
+from process_apis.workflows import order_to_ship, return_to_restock, ship_to_invoice
+from process_apis.workflows.engine import WorkflowEngine, workflow_id_of
 from stores.event_log import StoredEvent
 
 logger = logging.getLogger(__name__)
@@ -26,6 +28,8 @@ TRIGGERS = "workflow-triggers"
 """The consumer's name: its position in the log is kept under it."""
 ORDER_CHANGED = "order.changed"
 MILESTONE = "shipment.milestone"
+RETURN_AUTHORIZED = "return.authorized"
+RETURN_PROGRESS = frozenset({"return.received", "return.inspected"})
 SUBJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,47}")
 """A workflow's subject (an order id, a tracking number): it becomes part of the id."""
 
@@ -48,6 +52,9 @@ def trigger_of(envelope: EventEnvelope) -> WorkflowStart | None:
     elif envelope.event_type == MILESTONE and payload.get("status") == "DELIVERED":
         kind, subject = ship_to_invoice.KIND, envelope.aggregate_id
         inputs = {"tracking_number": subject, "delivered_at": envelope.occurred_at.isoformat()}
+    elif envelope.event_type == RETURN_AUTHORIZED:
+        kind, subject = return_to_restock.KIND, envelope.aggregate_id
+        inputs = {"rma_id": subject}
     else:
         return None
     if not SUBJECT.fullmatch(subject):
@@ -63,7 +70,13 @@ class WorkflowTriggers:
 
     async def apply(self, events: Sequence[StoredEvent]) -> None:
         for stored in events:
-            start = trigger_of(stored.envelope)
+            envelope = stored.envelope
+            if envelope.event_type in RETURN_PROGRESS and SUBJECT.fullmatch(envelope.aggregate_id):
+                await self.engine.hurry(
+                    workflow_id_of(return_to_restock.KIND, envelope.aggregate_id)
+                )
+                continue
+            start = trigger_of(envelope)
             if start is None:
                 continue
             await self.engine.start(

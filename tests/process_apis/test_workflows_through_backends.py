@@ -298,6 +298,7 @@ async def test_released_orders_and_deliveries_in_the_log_start_their_workflows_o
     await log.append(event("shipment.milestone", "SP0000000001", {"status": "IN_TRANSIT"}, None))
     await log.append(event("shipment.milestone", "SP0000000001", {"status": "DELIVERED"}, None))
     await log.append(event("order.changed", "../etc", {"status": "RELEASED"}, "C-1001"))
+    await log.append(event("return.authorized", "RMA-499999", {"status": "AUTHORIZED"}, "C-1001"))
     runner = runner_for(logged_stores)
     triggers = WorkflowTriggers(workflows.engine)
     await runner.catch_up(triggers)
@@ -305,7 +306,58 @@ async def test_released_orders_and_deliveries_in_the_log_start_their_workflows_o
     listed = await workflows.page(limit=200)
     assert [(w.workflow_id, w.tenant_id, w.state) for w in listed] == [
         ("order-to-ship.SO-900001", "C-1001", WorkflowState.RUNNING),
+        ("return-to-restock.RMA-499999", "C-1001", WorkflowState.RUNNING),
         ("ship-to-invoice.SP0000000001", None, WorkflowState.RUNNING),
     ]
     assert listed[0].inputs == {"order_id": "SO-900001"}
     assert listed[0].correlation_id == "corr-1"
+
+
+async def test_return_to_restock_waits_for_the_goods_then_credits_what_inspection_decided(
+    sandbox, workflows
+):
+    order = await shipped_order(sandbox, "C-1001", [(MATERIAL, 3)])
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        rma = await _erp(
+            client,
+            sandbox,
+            "POST",
+            "/api/v1/return-orders",
+            {
+                "ref_doc": order["doc_no"],
+                "sold_to": "C-1001",
+                "items": [{"ref_pos": 10, "qty": 2, "reason_code": "DMG"}],
+            },
+        )
+    rma_no = rma["rma_no"]
+    started, _ = await workflows.engine.start(
+        "return-to-restock", rma_no, {"rma_id": rma_no}, tenant_id="C-1001", correlation_id="t"
+    )
+    waiting = await settle(workflows, started.workflow_id, until=(WorkflowState.WAITING,))
+    assert waiting.reason == "awaiting the goods at the warehouse"
+    assert not await workflows.engine.hurry("return-to-restock.RMA-none")
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        received = await client.post(
+            f"{sandbox.wms}/v2/returns",
+            json={
+                "rma_ref": rma_no,
+                "owner": "C-1001",
+                "warehouse": rma["plant"],
+                "lines": [
+                    {"sku": MATERIAL, "qty": 1, "condition": "sellable"},
+                    {"sku": MATERIAL, "qty": 1, "condition": "damaged"},
+                ],
+            },
+            headers=sandbox.headers("wms"),
+        )
+        assert received.status_code == 201, received.text
+    assert await workflows.engine.hurry(started.workflow_id), "the receipt's event wakes it"
+    done = await settle(workflows, started.workflow_id)
+    assert done.state is WorkflowState.COMPLETED, done.reason
+    steps = {s.step: s for s in (await workflows.view(started.workflow_id)).steps}
+    decided = steps["restock_or_write_off"].result
+    assert [line["quantity"] for line in decided["restocked"]] == ["1"]
+    assert [line["quantity"] for line in decided["written_off"]] == ["1"]
+    notes = (await erp_get(sandbox, f"/api/v1/credit-notes?ref_doc={rma_no}"))["records"]
+    assert [n["cn_no"] for n in notes] == [steps["credit_note"].result["credit_note_id"]]
+    assert (await erp_get(sandbox, f"/api/v1/return-orders/{rma_no}"))["status"] == "CLSD"
