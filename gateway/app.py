@@ -114,6 +114,7 @@ def create_app(
             event_log=runtime.stores.event_log,
             dead_letters=runtime.stores.dead_letters,
             max_body_bytes=config.webhooks.max_body_bytes,
+            heard=runtime.services.freshness.heard_from,
         )
         stop_background = asyncio.Event()
         runner = runner_for(runtime.stores, batch_size=PROJECTION_BATCH)
@@ -130,6 +131,7 @@ def create_app(
                 owners=runtime.services.owners,
                 lease=lease,
                 max_batches=config.polling.max_batches_per_round,
+                freshness=runtime.services.freshness,
             )
             stock = build_position_poller(
                 runtime.clients,

@@ -29,6 +29,7 @@ from federation.router.limits import DEFAULT_LIMITS, OperationLimits
 from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
 from policies.authn import digest_api_key
 from policies.identity import signing_key
+from process_apis.freshness import DEFAULT_WINDOWS_S, SOURCES
 from system_apis.settings import BackendSettings
 
 DEFAULT_CONFIG_FILE = Path("gateway.toml")
@@ -207,6 +208,29 @@ class PollingConfig(_Section):
     lease_ttl_s: PositiveSeconds = 30.0
     """One process of a deployment polls each feed; another takes over this long after the
     holder stopped renewing (it renews before every batch)."""
+
+
+FreshnessWindow = Annotated[float, Field(ge=1, le=7 * 86_400)]
+"""Seconds, from one second to a week."""
+
+
+class FreshnessConfig(_Section):
+    """How long each backend may stay silent before answers built from its data say
+    `stale: true`. A backend is heard from when a poll round of it completes (even an empty
+    one) or one of its webhooks is accepted. Polled backends are asked every few seconds, so
+    their windows are short; the WMS and SwiftParcel only push when something happens, so
+    theirs are long."""
+
+    erp_window_s: FreshnessWindow = DEFAULT_WINDOWS_S["erp"]
+    wms_window_s: FreshnessWindow = DEFAULT_WINDOWS_S["wms"]
+    tms_window_s: FreshnessWindow = DEFAULT_WINDOWS_S["tms"]
+    swiftparcel_window_s: FreshnessWindow = DEFAULT_WINDOWS_S["swiftparcel"]
+    roadline_window_s: FreshnessWindow = DEFAULT_WINDOWS_S["roadline"]
+    heritage_window_s: FreshnessWindow = DEFAULT_WINDOWS_S["heritage"]
+
+    def windows_s(self) -> dict[str, float]:
+        """Each source's window by its name (`erp`, `wms`, …)."""
+        return {source: getattr(self, f"{source}_window_s") for source in SOURCES}
 
 
 class HeaderRuleConfig(_Section):
@@ -565,6 +589,7 @@ class GatewayConfig(BaseSettings):
     identity: IdentityConfig = IdentityConfig()
     headers: HeadersConfig = HeadersConfig()
     polling: PollingConfig = PollingConfig()
+    freshness: FreshnessConfig = FreshnessConfig()
     limits: LimitsConfig = LimitsConfig()
     subscriptions: SubscriptionsConfig = SubscriptionsConfig()
     idempotency: IdempotencyConfig = IdempotencyConfig()

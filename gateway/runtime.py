@@ -138,6 +138,7 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
             workflow_retry=RetryPolicy(
                 initial_s=config.workflows.retry_initial_s, max_s=config.workflows.retry_max_s
             ),
+            freshness_windows_s=config.freshness.windows_s(),
         ),
         router=router,
         cache=cache,

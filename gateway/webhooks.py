@@ -7,7 +7,8 @@ read the body. The outcome is always one of:
 - 400, dead letter kept: the payload is malformed; the answer names what and where;
 - 422, dead letter kept: well-formed, but a status code or event type we do not map yet;
 - 202: every event is in the event log before we answer; the log is the one thing written
-  (the milestone history and the other read models are projections of it, and catch up);
+  (the milestone history and the other read models are projections of it, and catch up),
+  and the source counts as heard from (`process_apis.freshness`);
 - 503: the log failed on the way; appends are idempotent (keyed by event id), so the sender's
   redelivery completes what is missing and gets its 202.
 
@@ -23,7 +24,7 @@ delivery already passed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -45,6 +46,9 @@ RETRY_AFTER_S = 5
 
 Authenticate = Callable[[bytes, Mapping[str, str]], None]
 """Raises `InvalidSignature` unless the delivery comes from the backend it claims."""
+
+Heard = Callable[[str], Awaitable[None]]
+"""Told the source's name after each accepted delivery."""
 
 Read = Callable[[bytes, Mapping[str, str]], Sequence[Milestone] | Sequence[EventEnvelope]]
 """Turns an authenticated body into canonical milestones or events (or raises MalformedPayload)."""
@@ -74,8 +78,10 @@ class WebhookIngress:
         event_log: EventLog,
         dead_letters: DeadLetterStore,
         max_body_bytes: int,
+        heard: Heard | None = None,
     ) -> None:
         self.sources = sources
+        self.heard = heard
         self.recorder = recorder
         self.event_log = event_log
         self.dead_letters = dead_letters
@@ -112,7 +118,18 @@ class WebhookIngress:
         outcome = await self._store(source, items, correlation_id)
         if isinstance(outcome, Response):
             return outcome
+        await self._heard(source.name)
         return JSONResponse({"accepted": outcome.events, "new": outcome.new}, status_code=202)
+
+    async def _heard(self, source_name: str) -> None:
+        """The delivery is durable already: failing to note the time only makes answers look
+        older, never refuses what was accepted."""
+        if self.heard is None:
+            return
+        try:
+            await self.heard(source_name)
+        except Exception:
+            logger.warning("noting that %s was heard from failed", source_name, exc_info=True)
 
     async def replay(self, letter: DeadLetter) -> Response:
         """Run a dead letter through its source again and record the outcome on it."""

@@ -14,6 +14,7 @@ from domain.billing import Invoice
 from domain.items import Item
 from domain.orders import Order
 from domain.parties import Customer
+from process_apis.freshness import Freshness, SourceFreshness
 from process_apis.ownership import OrderOwnership
 from process_apis.visibility import NotFound, require_visible
 from stores.orders import OrderKey, OrderStore
@@ -21,9 +22,20 @@ from system_apis.erp.client import ErpClient
 from system_apis.errors import BackendNotFound
 from system_apis.paging import Page
 
+ERP = "erp"
+"""The source of every order answer: the ERP owns orders."""
+
 
 class InvalidPageToken(ValueError):
     """A page token the orders listing did not issue (the caller's error)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KnownOrder:
+    """An order as the read model holds it, and how current the ERP's word on it is."""
+
+    order: Order
+    freshness: Freshness
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +43,16 @@ class OrderQueries:
     erp: ErpClient
     owners: OrderOwnership
     orders_read_model: OrderStore
+    freshness: SourceFreshness
 
-    async def order(self, tenant_id: str, order_id: str) -> Order:
+    async def order(self, tenant_id: str, order_id: str) -> KnownOrder:
         stored = await self.orders_read_model.by_id(order_id)
         if stored is None:
             raise NotFound("order", order_id)
         require_visible(stored.order.customer_id, tenant_id, "order", order_id)
-        return stored.order
+        return KnownOrder(stored.order, await self.freshness.of(ERP))
 
-    async def orders(self, tenant_id: str, *, first: int, after: str | None) -> Page[Order]:
+    async def orders(self, tenant_id: str, *, first: int, after: str | None) -> Page[KnownOrder]:
         """The tenant's orders newest first (by order date, then number); keyset paging keeps
         pages stable while new orders arrive (they come before the first page, never into a
         later one). `after` is a `next_token` this listing issued; raises `InvalidPageToken`
@@ -51,7 +64,11 @@ class OrderQueries:
         page = await self.orders_read_model.page(tenant_id, first=first, after=key)
         orders = tuple(stored.order for stored in page.orders)
         await self.owners.remember(orders)
-        return Page(items=orders, next_token=page.next_key.token() if page.next_key else None)
+        freshness = await self.freshness.of(ERP)
+        return Page(
+            items=tuple(KnownOrder(order, freshness) for order in orders),
+            next_token=page.next_key.token() if page.next_key else None,
+        )
 
     async def customer(self, tenant_id: str) -> Customer:
         try:

@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 from domain.events import utc_now
 from domain.shipments import Milestone
+from process_apis.freshness import SourceFreshness
 from process_apis.ownership import OrderOwnership
 from process_apis.tracking import MilestoneRecorder
 from stores.bundle import Stores
@@ -443,9 +444,14 @@ def build_pollers(
     owners: OrderOwnership | None = None,
     lease: FeedLease | None = None,
     max_batches: int = 20,
+    freshness: SourceFreshness | None = None,
 ) -> tuple[FeedPoller | BookingPoller, ...]:
     """A poller per feed that has to be asked: RoadLine's feed, Heritage's outbox, the ERP's
-    order changes and, given `owners` (who owns an order), the TMS's bookings."""
+    order changes and, given `owners` (who owns an order), the TMS's bookings. Given
+    `freshness`, each completed round counts as hearing from its backend."""
+
+    def heard(backend: str) -> Heard | None:
+        return freshness.listener(backend) if freshness is not None else None
 
     async def roadline_updates(after: str | None) -> MilestoneBatch:
         return await clients.roadline.status_updates(after, limit=ROADLINE_PAGE_SIZE)
@@ -453,7 +459,7 @@ def build_pollers(
     async def tms_bookings(after: str | None) -> Page[Booking]:
         return await clients.tms.bookings_page(cursor=after, limit=TMS_PAGE_SIZE)
 
-    def poller(source: str, fetch: FetchBatch, content_type: str) -> CarrierPoller:
+    def poller(source: str, backend: str, fetch: FetchBatch, content_type: str) -> CarrierPoller:
         return CarrierPoller(
             source=source,
             fetch=fetch,
@@ -463,6 +469,7 @@ def build_pollers(
             cursors=stores.cursors,
             max_batches=max_batches,
             lease=lease,
+            heard=heard(backend),
         )
 
     async def erp_order_changes(after: str | None) -> OrderChangeBatch:
@@ -477,10 +484,11 @@ def build_pollers(
         cursors=stores.cursors,
         max_batches=max_batches,
         lease=lease,
+        heard=heard("erp"),
     )
     carriers = (
-        poller("roadline", roadline_updates, "application/json"),
-        poller("heritage-outbox", clients.heritage.outbox, "application/edi-x12"),
+        poller("roadline", "roadline", roadline_updates, "application/json"),
+        poller("heritage-outbox", "heritage", clients.heritage.outbox, "application/edi-x12"),
     )
     if owners is None:
         return (*carriers, orders)
@@ -493,6 +501,7 @@ def build_pollers(
         backfill={"SWFT": clients.swiftparcel.track},
         max_batches=max_batches,
         lease=lease,
+        heard=heard("tms"),
     )
     return (*carriers, orders, bookings)
 

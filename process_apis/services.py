@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from aiocache.base import BaseCache
 
+from process_apis.freshness import DEFAULT_WINDOWS_S, SourceFreshness
 from process_apis.inventory import InventoryQueries
 from process_apis.live.gate import ReadModelGate
 from process_apis.live.hub import SubscriptionHub
@@ -37,6 +38,7 @@ class LogisticsServices:
     warehouse: WarehouseCommands
     live: LiveUpdates
     workflows: Workflows
+    freshness: SourceFreshness
 
 
 LIVE_READ_MODELS: Mapping[str, tuple[str, ...]] = {"Shipment": (MILESTONE_HISTORY, SHIPMENTS)}
@@ -51,13 +53,18 @@ def build_services(
     *,
     duplicate_wait_s: float = 2.0,
     workflow_retry: RetryPolicy | None = None,
+    freshness_windows_s: Mapping[str, float] = DEFAULT_WINDOWS_S,
 ) -> LogisticsServices:
     owners = OrderOwnership(clients.erp, cache, read_model=stores.orders)
+    freshness = SourceFreshness(stores.heard, freshness_windows_s)
     return LogisticsServices(
-        orders=OrderQueries(clients.erp, owners, stores.orders),
+        orders=OrderQueries(clients.erp, owners, stores.orders, freshness),
         inventory=InventoryQueries(stores.inventory),
         tracking=ShipmentTracking(
-            shipments=stores.shipments, history=stores.milestones, owners=owners
+            shipments=stores.shipments,
+            history=stores.milestones,
+            owners=owners,
+            freshness=freshness,
         ),
         recorder=MilestoneRecorder(event_log=stores.event_log),
         returns=ReturnQueries(clients.erp, clients.wms, owners),
@@ -77,4 +84,5 @@ def build_services(
             history=stores.milestones,
         ),
         workflows=build_workflows(clients, stores, retry_policy=workflow_retry),
+        freshness=freshness,
     )

@@ -17,6 +17,7 @@ from typing import Any
 from domain.events import utc_now
 from domain.shipments import Milestone, Package, Shipment, merge_history
 from domain.units import Weight, WeightUnit
+from process_apis.freshness import CARRIER_SOURCES, Freshness, FreshnessSnapshot, SourceFreshness
 from process_apis.ownership import OrderOwnership
 from process_apis.visibility import NotFound, require_visible
 from stores.event_log import EventLog
@@ -67,10 +68,12 @@ class MilestoneRecorder:
 class TrackedShipment:
     """A shipment as the gateway shows it, answered from the read models (never a live TMS or
     carrier call, so it answers while they are down). `position`: the last event of the log
-    that changed the shipment's record (freshness builds on it); `live` is always False now
-    and kept for the schema's `live` field."""
+    that changed the shipment's record; `freshness`: how current its sources (the TMS and
+    its carrier) were when asked; `live` is always False now and kept for the schema's `live`
+    field."""
 
     shipment: Shipment
+    freshness: Freshness
     position: int = 0
     live: bool = False
 
@@ -86,6 +89,7 @@ class ShipmentTracking:
     shipments: ShipmentStore
     history: MilestoneStore
     owners: OrderOwnership
+    freshness: SourceFreshness
 
     async def by_tracking_number(self, tenant_id: str, tracking_number: str) -> TrackedShipment:
         record = await self.shipments.by_tracking_number(tracking_number)
@@ -94,7 +98,7 @@ class ShipmentTracking:
         owner = record.tenant_id or await self.owners.owner_of(record.order_id)
         require_visible(owner or "", tenant_id, "shipment", tracking_number)
         timeline = await self.history.history(tracking_number)
-        return _tracked(record, tenant_id, timeline)
+        return _tracked(record, tenant_id, timeline, await self.freshness.snapshot())
 
     async def for_order(self, tenant_id: str, order_id: str) -> tuple[TrackedShipment, ...]:
         """The order's shipments; another tenant's order shows none."""
@@ -122,9 +126,10 @@ class ShipmentTracking:
         }
         numbers = [record.tracking_number for found in visible.values() for record in found]
         timelines = await self.history.histories(numbers) if numbers else {}
+        heard = await self.freshness.snapshot()
         return {
             order_id: tuple(
-                _tracked(record, tenant_id, timelines.get(record.tracking_number, ()))
+                _tracked(record, tenant_id, timelines.get(record.tracking_number, ()), heard)
                 for record in visible.get(order_id, ())
             )
             for order_id in order_ids
@@ -132,7 +137,10 @@ class ShipmentTracking:
 
 
 def _tracked(
-    record: ShipmentRecord, tenant_id: str, timeline: Sequence[Milestone]
+    record: ShipmentRecord,
+    tenant_id: str,
+    timeline: Sequence[Milestone],
+    heard: FreshnessSnapshot,
 ) -> TrackedShipment:
     """The record as a canonical shipment; the caller has checked that the tenant owns it."""
     shipment = Shipment(
@@ -145,7 +153,16 @@ def _tracked(
         packages=tuple(_package(package) for package in record.packages),
         milestones=merge_history(timeline),
     )
-    return TrackedShipment(shipment=shipment, position=record.position)
+    return TrackedShipment(
+        shipment=shipment, freshness=heard.of(*shipment_sources(shipment)), position=record.position
+    )
+
+
+def shipment_sources(shipment: Shipment) -> tuple[str, ...]:
+    """Whose silence makes a shipment's answer stale: the TMS (its booking) and the carrier
+    that owns its milestones."""
+    carrier = CARRIER_SOURCES.get(shipment.carrier)
+    return ("tms", carrier) if carrier else ("tms",)
 
 
 def _package(record: Mapping[str, Any]) -> Package:

@@ -7,10 +7,9 @@ from datetime import date, datetime
 
 import strawberry
 
-from domain.orders import Order as DomainOrder
 from domain.orders import OrderStatus as DomainOrderStatus
 from policies.cursors import InvalidCursor
-from process_apis.orders import InvalidPageToken
+from process_apis.orders import InvalidPageToken, KnownOrder
 from resolvers.context import context_of
 from resolvers.errors import invalid_cursor
 from resolvers.guard import or_none, or_raise
@@ -58,9 +57,18 @@ class Order:
     ship_to: Address
     lines: list[OrderLine]
     changed_at: datetime | None
+    as_of: datetime | None = strawberry.field(
+        description="When the ERP was last heard from, which this answer is as current as; "
+        "null until it has been heard from."
+    )
+    stale: bool = strawberry.field(
+        description="True when the ERP has not been heard from within its configured window: "
+        "the order is answered from what the gateway last heard, which may have changed since."
+    )
 
     @classmethod
-    def of(cls, order: DomainOrder) -> Order:
+    def of(cls, known: KnownOrder) -> Order:
+        order = known.order
         return cls(
             id=strawberry.ID(order.order_id),
             customer_id=order.customer_id,
@@ -80,6 +88,8 @@ class Order:
                 for line in order.lines
             ],
             changed_at=order.changed_at,
+            as_of=known.freshness.as_of,
+            stale=known.freshness.stale,
         )
 
     @classmethod

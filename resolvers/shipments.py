@@ -78,6 +78,14 @@ class Shipment:
         "carriers' webhooks and feeds keep current.",
         deprecation_reason="Shipments are answered from the read models, never live.",
     )
+    as_of: datetime | None = strawberry.field(
+        description="When the TMS and the shipment's carrier were last heard from (the older "
+        "of the two), which this answer is as current as; null until both have been heard from."
+    )
+    stale: bool = strawberry.field(
+        description="True when the TMS or the shipment's carrier has not been heard from "
+        "within its configured window: the status may have moved on since."
+    )
     order: OrderShipments
 
     @classmethod
@@ -97,6 +105,8 @@ class Shipment:
                 for p in shipment.packages
             ],
             live=tracked.live,
+            as_of=tracked.freshness.as_of,
+            stale=tracked.freshness.stale,
             order=OrderShipments(id=strawberry.ID(shipment.order_id)),
         )
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stores.cursors import CursorStore, SqlCursorStore
 from stores.dead_letters import DeadLetterStore, SqlDeadLetterStore
 from stores.event_log import AppendSignal, EventLog, SignallingEventLog, SqlEventLog
+from stores.freshness import HeardStore, SqlHeardStore
 from stores.idempotency import SqlIdempotencyStore
 from stores.inventory import InventoryStore, SqlInventoryStore
 from stores.leases import LeaseStore, SqlLeaseStore
@@ -38,6 +39,7 @@ class Stores:
     shipments: ShipmentStore
     orders: OrderStore
     inventory: InventoryStore
+    heard: HeardStore
     positions: PositionStore
     leases: LeaseStore
     idempotency: SqlIdempotencyStore
@@ -88,6 +90,7 @@ async def open_stores(
         shipments=SqlShipmentStore(engine),
         orders=SqlOrderStore(engine),
         inventory=SqlInventoryStore(engine),
+        heard=SqlHeardStore(engine),
         positions=SqlPositionStore(engine),
         leases=SqlLeaseStore(engine),
         idempotency=SqlIdempotencyStore(

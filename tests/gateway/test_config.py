@@ -56,6 +56,15 @@ def test_file_values_keep_the_other_defaults_and_environment_overrides_the_file(
         ("[stores]\ncache_namespace = 42\n", "stores.cache_namespace: Input should be"),
         ("[polling]\nlease_ttl_s = 0\n", "polling.lease_ttl_s: Input should be greater than 0"),
         ("[polling]\nlease_ttl_s = 3600\n", "polling.lease_ttl_s: Input should be less than"),
+        ("[polling]\nerp_orders_interval_s = 0\n", "polling.erp_orders_interval_s: Input"),
+        ("[freshness]\nerp_window_s = 0\n", "freshness.erp_window_s: Input should be greater"),
+        ("[freshness]\ntms_window_s = -5\n", "freshness.tms_window_s: Input should be greater"),
+        ("[freshness]\nwms_window_s = 700000\n", "freshness.wms_window_s: Input should be less"),
+        ("[freshness]\nroadline_window_s = 'soon'\n", "freshness.roadline_window_s: Input"),
+        ("[freshness]\nheritage_window_s = nan\n", "freshness.heritage_window_s: Input"),
+        ("[freshness]\nmainframe_window_s = 5\n", "freshness.mainframe_window_s: unknown key"),
+        ("[freshness]\nerp = 5\n", "freshness.erp: unknown key"),
+        ("freshness = 5\n", "freshness: Input should be"),
         ("[bogus]\nx = 1\n", "bogus: unknown key"),
         ("[server\n", "not valid TOML"),
         (
@@ -96,6 +105,18 @@ def test_a_bad_environment_override_names_the_key(tmp_path, monkeypatch):
         load_config()
 
 
+def test_freshness_windows_are_set_per_source_and_by_environment(tmp_path, monkeypatch):
+    path = tmp_path / "gateway.toml"
+    path.write_text("[freshness]\nerp_window_s = 2.5\n")
+    monkeypatch.setenv("LG_FRESHNESS__SWIFTPARCEL_WINDOW_S", "30")
+    windows = load_config(path).freshness.windows_s()
+    assert windows == {**GatewayConfig().freshness.windows_s(), "erp": 2.5, "swiftparcel": 30.0}
+    assert set(windows) == {"erp", "wms", "tms", "swiftparcel", "roadline", "heritage"}
+    monkeypatch.setenv("LG_FRESHNESS__ERP_WINDOW_S", "0.5")
+    with pytest.raises(ConfigError, match=r"freshness\.erp_window_s: Input should be greater"):
+        load_config(path)
+
+
 def test_a_missing_file_is_an_error_not_a_silent_default(tmp_path):
     with pytest.raises(ConfigError, match="configuration file not found"):
         load_config(tmp_path / "absent.toml")
@@ -111,7 +132,16 @@ def test_production_refuses_the_demo_api_keys(tmp_path):
 def test_the_example_configuration_is_valid_and_matches_the_defaults():
     example = Path(__file__).resolve().parents[2] / "gateway.example.toml"
     config, defaults = load_config(example), GatewayConfig()
-    sections = ("server", "stores", "polling", "webhooks", "subgraphs", "limits", "idempotency")
+    sections = (
+        "server",
+        "stores",
+        "polling",
+        "freshness",
+        "webhooks",
+        "subgraphs",
+        "limits",
+        "idempotency",
+    )
     for section in sections:
         assert getattr(config, section) == getattr(defaults, section), section
     assert config.backends.erp == defaults.backends.erp

@@ -23,7 +23,7 @@ from tests.gateway.conftest import READ_MODEL_WAIT_S, WEBHOOK_SECRETS, RunningGa
 from tests.sandbox_processes import Sandbox
 
 SHIPMENT_FIELDS = """
-    trackingNumber carrier status live
+    trackingNumber carrier status live asOf stale
     current { status carrierCode carrierDescription occurredAt }
     milestones { status carrierCode occurredAt }
 """
@@ -115,16 +115,24 @@ async def post_webhook(
 
 async def test_an_order_and_its_shipments_come_back_in_one_query(gateway):
     found = await first_order_with_carrier(gateway, "C-1001", "SWFT")
-    result = await graphql(
-        gateway,
-        "query($id: ID!) { order(id: $id) { id customerId status lines { item { sku } }"
-        f" shipments {{ {SHIPMENT_FIELDS} }} }} }}",
-        {"id": found["order_id"]},
-    )
-    assert "errors" not in result, result
-    order = result["data"]["order"]
+    deadline = time.monotonic() + READ_MODEL_WAIT_S
+    while True:  # fresh once the ERP's change log has been read to its end
+        result = await graphql(
+            gateway,
+            "query($id: ID!) { order(id: $id) { id customerId status asOf stale"
+            " lines { item { sku } }"
+            f" shipments {{ {SHIPMENT_FIELDS} }} }} }}",
+            {"id": found["order_id"]},
+        )
+        assert "errors" not in result, result
+        order = result["data"]["order"]
+        if not order["stale"] or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.25)
     assert order["id"] == found["order_id"]
     assert order["customerId"] == "C-1001"
+    assert order["stale"] is False, order
+    assert datetime.now(UTC) - datetime.fromisoformat(order["asOf"]) < timedelta(seconds=60)
     assert order["lines"], "an order has lines"
     tracked = [s for s in order["shipments"] if s["trackingNumber"] == found["tracking"]]
     assert tracked and tracked[0]["status"] is not None
@@ -273,6 +281,8 @@ async def test_carrier_webhooks_are_recorded_and_a_late_in_transit_never_undoes_
         gateway, tracking, lambda v: {"DL", "IT"} <= {m["carrierCode"] for m in v["milestones"]}
     )
     assert view["live"] is False
+    heard = datetime.fromisoformat(view["asOf"])  # the carrier just pushed, the TMS is polled
+    assert view["stale"] is False and datetime.now(UTC) - heard < timedelta(minutes=2), view
     assert view["status"] == "DELIVERED"
     assert view["current"]["carrierCode"] == "DL"
     codes = [(m["carrierCode"], m["occurredAt"]) for m in view["milestones"]]

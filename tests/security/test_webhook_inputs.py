@@ -189,6 +189,28 @@ def test_a_signed_valid_body_is_accepted_with_its_events_in_the_log(
     assert again.status_code == 202 and again.json()["new"] == 0
 
 
+def test_an_accepted_delivery_is_hearing_from_its_source_a_refused_one_is_not(
+    webhook_app: WebhookApp,
+) -> None:
+    runtime = webhook_app.client.app_state["runtime"]
+
+    def heard_at():  # type: ignore[no-untyped-def]
+        return webhook_app.client.portal.call(runtime.stores.heard.last_heard).get("swiftparcel")
+
+    time.sleep(0.6)  # past the in-process note interval of any delivery before
+    before = heard_at()
+    assert webhook_app.deliver("swiftparcel", encoded(swift(code="??"))).status_code == 422
+    assert webhook_app.deliver("swiftparcel", b"{").status_code == 400
+    forged = webhook_app.client.post(
+        "/webhooks/swiftparcel", content=encoded(swift()), headers={"X-Swift-Signature": "00"}
+    )
+    assert forged.status_code == 401
+    assert heard_at() == before, "a refused delivery is not hearing from the carrier"
+    assert webhook_app.deliver("swiftparcel", encoded(swift())).status_code == 202
+    after = heard_at()
+    assert after is not None and (before is None or after > before)
+
+
 def test_a_failing_milestone_history_does_not_fail_acceptance_and_heals_once_back(
     webhook_app: WebhookApp,
 ) -> None:
