@@ -116,3 +116,65 @@ def test_stock_answers_from_the_read_model_while_the_wms_is_down(
     assert during == before
     asked = [r for r in callers_requests(clean_faults, "wms") if r["path"] == "/v2/inventory"]
     assert asked == [], "stock reads never call the WMS"
+
+
+PAGE = """query($sku: String!, $first: Int!, $after: String) {
+    inventory(sku: $sku, first: $first, after: $after) {
+        positions { warehouseId bin } nextCursor } }"""
+
+
+def read_page(
+    gateway: RunningGateway, variables: dict[str, Any], tenant: str | None = "C-1001"
+) -> httpx.Response:
+    headers = {"X-API-Key": gateway.api_key(tenant)} if tenant else {}
+    return httpx.post(
+        gateway.graphql_url(),
+        json={"query": PAGE, "variables": variables},
+        headers=headers,
+        timeout=30.0,
+    )
+
+
+def test_stock_reads_refuse_anonymous_callers_forged_and_foreign_cursors_and_big_pages(
+    gateway: RunningGateway, clean_faults: Sandbox
+):
+    stock_of(gateway, "MAT-0001", until=lambda positions: len(positions) > 1)
+    assert read_page(gateway, {"sku": "MAT-0001", "first": 1}, tenant=None).status_code == 401
+    first = read_page(gateway, {"sku": "MAT-0001", "first": 1}).json()["data"]["inventory"]
+    cursor = first["nextCursor"]
+    assert cursor, first
+
+    refused = {
+        "another tenant's cursor": read_page(
+            gateway, {"sku": "MAT-0001", "first": 1, "after": cursor}, tenant="C-1002"
+        ),
+        "a forged cursor": read_page(
+            gateway, {"sku": "MAT-0001", "first": 1, "after": '["WH-AMS", "A-01-01"]'}
+        ),
+        "another SKU's cursor": read_page(
+            gateway, {"sku": "MAT-0002", "first": 1, "after": cursor}
+        ),
+        "a page over 500": read_page(gateway, {"sku": "MAT-0001", "first": 501}),
+        "an oversized SKU": read_page(gateway, {"sku": "M" * 10_000, "first": 1}),
+    }
+    for case, response in refused.items():
+        assert response.status_code == 200, (case, response.text)
+        (error,) = response.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", (case, error)
+        assert '["WH-AMS"' not in error["message"] and "M" * 100 not in error["message"], case
+
+
+def test_the_largest_stock_page_answers_quickly_and_costs_no_backend_call(
+    gateway: RunningGateway, clean_faults: Sandbox
+):
+    """Stock is not tenant data (both tenants read the same positions); the largest page a
+    caller may ask for is read from the read model alone."""
+    stock_of(gateway, "MAT-0001")
+    clean_faults.clear_requests("wms")
+    started = time.monotonic()
+    mine = read_page(gateway, {"sku": "MAT-0001", "first": 500})
+    elapsed_s = time.monotonic() - started
+    theirs = read_page(gateway, {"sku": "MAT-0001", "first": 500}, tenant="C-1002")
+    assert mine.json() == theirs.json() and "errors" not in mine.json(), mine.text
+    assert elapsed_s < 2.0, f"a page of 500 took {elapsed_s:.2f}s"
+    assert [r for r in callers_requests(clean_faults, "wms") if r["path"] == "/v2/inventory"] == []

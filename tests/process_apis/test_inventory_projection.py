@@ -21,7 +21,7 @@ from domain.inventory import InventoryPosition
 from domain.locations import Location
 from domain.units import UnitOfMeasure
 from process_apis.consumers import runner_for
-from process_apis.inventory import InventoryQueries
+from process_apis.inventory import InvalidPageToken, InventoryQueries
 from process_apis.projections import build_projections, catch_up, rebuild
 from process_apis.projections_inventory import INVENTORY
 from stores import Stores
@@ -140,6 +140,9 @@ async def test_inventory_pages_by_warehouse_and_bin_without_gap_or_repeat(
     assert seen == sorted(bins), seen
     in_rotterdam = await queries.positions_page(sku, "WH-RTM", first=5, after=None)
     assert [p.location.bin for p in in_rotterdam.items] == ["A-01-01"]
+    for token in ("dGVzdA==", "[1, 2]", '["WH-AMS"]', "{}"):  # e.g. a WMS cursor of old
+        with pytest.raises(InvalidPageToken):
+            await queries.positions_page(sku, None, first=2, after=token)
 
 
 async def test_the_inventory_projection_resumes_at_its_position_after_a_restart(

@@ -132,6 +132,16 @@ HOSTILE: dict[str, tuple[str, Callable[[], bytes]]] = {
         "heritage",
         lambda: x12(Shipment(tracking_number="H" * 100)),
     ),
+    # A position's revision orders its copies: only a whole number in 64 bits is one.
+    "wms revision as text": ("wms", lambda: encoded(adjusted(rev="3"))),
+    "wms negative revision": ("wms", lambda: encoded(adjusted(rev=-1))),
+    "wms fractional revision": ("wms", lambda: encoded(adjusted(rev=1.5))),
+    "wms revision true": ("wms", lambda: encoded(adjusted(rev=True))),
+    "wms revision beyond 64 bits": ("wms", lambda: encoded(adjusted(rev=2**63))),
+    # A position's keys are sized for the inventory read model.
+    "wms SKU of 65 characters": ("wms", lambda: encoded(adjusted(sku="S" * 65))),
+    "wms bin of 65 characters": ("wms", lambda: encoded(adjusted(bin="B" * 65))),
+    "wms NUL in a bin": ("wms", lambda: encoded(adjusted(bin="A\x00"))),
     # Not text at all.
     "wms invalid UTF-8": ("wms", lambda: b'{"type": "\xff\xfe"}'),
     "x12 invalid UTF-8": ("heritage", lambda: b"ISA*\xff\xfe"),
@@ -152,15 +162,22 @@ def test_a_signed_hostile_body_is_refused_with_a_4xx_and_a_dead_letter(
     assert webhook_app.has_dead_letter(source, problem["dead_letter_id"])
 
 
-def adjusted() -> dict[str, object]:
-    """A WMS `inventory.adjusted` delivery, as the reference WMS sends it."""
+def adjusted(**data: object) -> dict[str, object]:
+    """A WMS `inventory.adjusted` delivery, as the reference WMS sends it; keyword arguments
+    replace fields of its `data` (the position)."""
     counts = {"on_hand": 5, "allocated": 1, "in_transit": 0, "quarantine": 0, "returned": 0}
-    position = {"sku": f"S{fresh()[:6]}", "warehouse": "W1", "bin": "A-01", "uom": "EA"}
-    return wms() | {"type": "inventory.adjusted", "data": {**position, **counts, "delta": "-1.5"}}
+    position = {"sku": f"S{fresh()[:6]}", "warehouse": "W1", "bin": "A-01", "uom": "EA", "rev": 3}
+    record = {**position, **counts, "delta": "-1.5", **data}
+    return wms() | {"type": "inventory.adjusted", "data": record}
 
 
 VALID: dict[str, tuple[str, Callable[[], bytes]]] = {
     "wms inventory adjustment": ("wms", lambda: encoded(adjusted())),
+    "wms inventory adjustment at the last revision": (
+        "wms",
+        lambda: encoded(adjusted(rev=2**63 - 1, sku="S" * 64)),
+    ),
+    "wms inventory adjustment without a revision": ("wms", lambda: encoded(adjusted(rev=None))),
     "wms with non-ASCII text": ("wms", lambda: encoded(wms(carrier="Zürich Ü 🚚"))),
     "wms with an escaped surrogate pair": ("wms", lambda: encoded(wms(carrier="\U0001f69a"))),
     "wms instant at the edge of the calendar": (
