@@ -45,6 +45,7 @@ from gateway.correlation import CorrelationId
 from gateway.inbound import inbound_sources
 from gateway.logs import PrincipalLogContext
 from gateway.readiness import check_readiness
+from gateway.reconciliation_admin import reconciliation_routes
 from gateway.runtime import GatewayRuntime, api_key_registry, start_runtime
 from gateway.security_headers import SecurityHeaders
 from gateway.tracing import trace_headers
@@ -58,6 +59,7 @@ from process_apis.consumers import runner_for
 from process_apis.polling import ERP_ORDERS_FEED, FeedLease, build_pollers
 from process_apis.polling_positions import build_position_poller
 from process_apis.projections import build_projections, run_projections
+from process_apis.reconciliation import ReconciliationSchedule
 from process_apis.workflows.runner import WorkflowRunner
 from process_apis.workflows.triggers import WorkflowTriggers
 from system_apis.context import CORRELATION_HEADER
@@ -163,6 +165,15 @@ def create_app(
                 asyncio.create_task(runner.run(WorkflowTriggers(engine), stop_background)),
                 asyncio.create_task(workflow_runner.run(stop_background)),
             ]
+        if config.reconciliation.enabled:
+            schedule = ReconciliationSchedule(
+                runtime.services.reconciliation,
+                runtime.stores.leases,
+                runtime.stores.holder_id,
+                interval_s=config.reconciliation.interval_s,
+                lease_ttl_s=config.reconciliation.lease_ttl_s,
+            )
+            background.append(asyncio.create_task(schedule.run(stop_background)))
         live = {
             "subscribe": subscribe,
             "identify": identify,
@@ -254,6 +265,7 @@ def create_app(
         Route("/admin/dead-letters", dead_letters, methods=["GET"]),
         Route("/admin/dead-letters/{dead_letter_id}/replay", replay, methods=["POST"]),
         *workflow_routes(),
+        *reconciliation_routes(),
     ]
     if config.serves_graphiql():
         routes.append(Route("/graphiql", graphiql, methods=["GET"]))

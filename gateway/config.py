@@ -412,6 +412,16 @@ class IdempotencyConfig(_Section):
     """A duplicate of a running command waits this long for its answer, then is told to retry."""
 
 
+def strict_switch(value: object) -> object:
+    """Only `true` or `false` (a TOML boolean, or those words from the environment): a switch
+    that makes the gateway act on the backends is never turned on by a "yes" or a 1."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError("must be true or false")
+
+
 class WorkflowsConfig(_Section):
     """Durable workflows: order-to-ship on a released order, ship-to-invoice on a proof of
     delivery. Off by default: they write to the ERP, WMS and TMS (reservations, picks,
@@ -433,19 +443,27 @@ class WorkflowsConfig(_Section):
     @field_validator("enabled", mode="before")
     @classmethod
     def _true_or_false(cls, value: object) -> object:
-        """Only `true` or `false` (a TOML boolean, or those words from the environment): a
-        switch that writes to the backends is never turned on by a "yes" or a 1."""
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        raise ValueError("must be true or false")
+        return strict_switch(value)
 
     @model_validator(mode="after")
     def _backoff_in_order(self) -> WorkflowsConfig:
         if self.retry_initial_s > self.retry_max_s:
             raise ValueError("retry_initial_s must not exceed retry_max_s")
         return self
+
+
+class ReconciliationConfig(_Section):
+    """Stock reconciliation: the ERP's book stock against the WMS's count every `interval_s`,
+    in one process of a deployment, each difference recorded (see /admin/reconciliation)."""
+
+    enabled: bool = False
+    interval_s: float = Field(3600.0, ge=1, le=7 * 86_400)
+    lease_ttl_s: PositiveSeconds = 60.0
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _true_or_false(cls, value: object) -> object:
+        return strict_switch(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -594,6 +612,7 @@ class GatewayConfig(BaseSettings):
     subscriptions: SubscriptionsConfig = SubscriptionsConfig()
     idempotency: IdempotencyConfig = IdempotencyConfig()
     workflows: WorkflowsConfig = WorkflowsConfig()
+    reconciliation: ReconciliationConfig = ReconciliationConfig()
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)
     supergraph: str | None = None

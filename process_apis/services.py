@@ -17,6 +17,7 @@ from process_apis.orders import OrderQueries
 from process_apis.ownership import OrderOwnership
 from process_apis.projections_milestones import MILESTONE_HISTORY
 from process_apis.projections_shipments import SHIPMENTS
+from process_apis.reconciliation import StockReconciliation
 from process_apis.returns import ReturnCommands, ReturnQueries
 from process_apis.tracking import MilestoneRecorder, ShipmentTracking
 from process_apis.warehouse import WarehouseCommands
@@ -39,6 +40,7 @@ class LogisticsServices:
     live: LiveUpdates
     workflows: Workflows
     freshness: SourceFreshness
+    reconciliation: StockReconciliation
 
 
 LIVE_READ_MODELS: Mapping[str, tuple[str, ...]] = {"Shipment": (MILESTONE_HISTORY, SHIPMENTS)}
@@ -85,4 +87,5 @@ def build_services(
         ),
         workflows=build_workflows(clients, stores, retry_policy=workflow_retry),
         freshness=freshness,
+        reconciliation=StockReconciliation(clients.erp, clients.wms, stores.reconciliation),
     )

@@ -5,6 +5,10 @@ freight charge, and credit notes for returns, in the ERP's own words.
   it (`CONSUMED`) or it is released (`RELEASED`); an order has one active reservation at most.
 - Goods issue posts the shipment of a released order: the order becomes `SHIP` and the freight
   charge (carrier, tracking number, amount) is recorded for the invoice.
+- Book stock (`GET /stock`): what the ERP believes each plant holds of each material, from the
+  warehouse counts it started with, less what goods issues took out. Whatever the warehouse
+  does without telling the ERP (adjustments, damaged returns) makes the two differ, which
+  reconciliation exists to find.
 - A credit note (`cn_no`) credits the items of a return order, valued at the order's prices
   with the customer's tax, and closes it (`CLSD`); a return order is credited once, a rejected
   one never.
@@ -27,6 +31,7 @@ from sandbox.service import ApiError, Handler, json_object, not_found, validatio
 from sandbox.store import Store
 
 RESERVATIONS = "reservations"
+STOCK = "stock"
 CREDIT_NOTES = "credit_notes"
 FREIGHT = "freight"
 RESERVABLE = frozenset({"REL", "PART"})
@@ -51,6 +56,20 @@ class Fulfilment:
         self._now = now
 
     def load(self, world: World) -> None:
+        totals: dict[tuple[str, str], list[Any]] = {}
+        for position in world.positions:
+            total = totals.setdefault((position.warehouse, position.sku), [0, position.uom])
+            total[0] += position.on_hand
+        self.store.insert_many(
+            STOCK,
+            (
+                (
+                    _stock_key(plant, material),
+                    {"plant": plant, "material": material, "unrestricted": str(qty), "uom": uom},
+                )
+                for (plant, material), (qty, uom) in sorted(totals.items())
+            ),
+        )
         self.store.set_meta("res_no", "600000")
         self.store.set_meta("cn_no", "800000")
 
@@ -86,6 +105,7 @@ class Fulfilment:
             ),
             Route(f"{prefix}/sales-orders/{{doc_no}}/freight", guarded(self.get_freight)),
             Route(f"{prefix}/credit-notes", guarded(self.list_credit_notes), methods=["GET"]),
+            Route(f"{prefix}/stock", guarded(self.list_stock), methods=["GET"]),
             Route(f"{prefix}/credit-notes", guarded(credit), methods=["POST"]),
         ]
 
@@ -100,6 +120,10 @@ class Fulfilment:
             request, collection, filters, token_param="page_token", limits=(50, 200)
         )
         return JSONResponse({"records": records, "next_page_token": token})
+
+    async def list_stock(self, request: Request) -> Response:
+        """Book stock by plant and material, page by page."""
+        return self._records(request, STOCK, ())
 
     async def get_reservation(self, request: Request) -> Response:
         document = self.store.get(RESERVATIONS, request.path_params["res_no"])
@@ -194,6 +218,12 @@ class Fulfilment:
                 "currency": currency,
             }
             self.store.put(FREIGHT, doc_no, freight)
+            for item in order["items"]:
+                key = _stock_key(item["plant"], item["material"])
+                stock = self.store.get(STOCK, key)
+                if stock is not None:
+                    left = Decimal(stock["unrestricted"]) - Decimal(item["qty"])
+                    self.store.put(STOCK, key, stock | {"unrestricted": str(left)})
             shipped = order | {"status": "SHIP", "changed_at": now}
             self._save_order(shipped)
         return shipped
@@ -237,6 +267,10 @@ class Fulfilment:
             closed = rma | {"status": "CLSD", "changed_at": document["created_at"]}
             self.store.put("return_orders", rma_no, closed)
         return document
+
+
+def _stock_key(plant: str, material: str) -> str:
+    return f"{plant}:{material}"
 
 
 def _text(body: dict[str, Any], field: str) -> str:

@@ -19,6 +19,7 @@ from stores.leases import LeaseStore, SqlLeaseStore
 from stores.milestones import MilestoneStore, SqlMilestoneStore
 from stores.orders import OrderStore, SqlOrderStore
 from stores.positions import PositionStore, SqlPositionStore
+from stores.reconciliation import SqlReconciliationStore
 from stores.shipments import ShipmentStore, SqlShipmentStore
 from stores.sql import create_tables, open_engine
 from stores.workflows import SqlWorkflowStore
@@ -44,6 +45,7 @@ class Stores:
     leases: LeaseStore
     idempotency: SqlIdempotencyStore
     workflows: SqlWorkflowStore
+    reconciliation: SqlReconciliationStore
     appended: AppendSignal = field(default_factory=AppendSignal)
     """Notified after every new event appended by this process."""
     progressed: AppendSignal = field(default_factory=AppendSignal)
@@ -97,5 +99,6 @@ async def open_stores(
             engine, ttl_s=idempotency_ttl_s, lease_s=idempotency_lease_s
         ),
         workflows=SqlWorkflowStore(engine),
+        reconciliation=SqlReconciliationStore(engine),
         appended=appended,
     )

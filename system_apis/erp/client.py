@@ -15,8 +15,10 @@ from domain.returns import ReturnAuthorization, ReturnRequest
 from system_apis.api import BackendApi
 from system_apis.erp.changes import OrderChangeBatch, order_changes_from_erp
 from system_apis.erp.fulfilment import (
+    BookStock,
     CreditNote,
     StockReservation,
+    book_stock_from_erp,
     credit_note_from_erp,
     freight_charge_from_erp,
     goods_issue_to_erp,
@@ -387,6 +389,24 @@ class ErpClient(BackendApi):
             correlation_id=correlation_id,
         )
         return self._map(operation, credit_note_from_erp, answer)
+
+    async def book_stock_page(
+        self, *, page_token: str | None = None, limit: int = 200, correlation_id: str | None = None
+    ) -> Page[BookStock]:
+        operation = "list book stock"
+        answer = await self._backend.get_json(
+            f"{API}/stock",
+            operation=operation,
+            params={"page_token": page_token, "limit": limit},
+            correlation_id=correlation_id,
+        )
+        return self._map(operation, lambda data: _records_page(data, book_stock_from_erp), answer)
+
+    def book_stock(self, *, correlation_id: str | None = None) -> AsyncIterator[BookStock]:
+        """The ERP's book stock of every plant and material, page by page as iterated."""
+        return iterate_pages(
+            lambda token: self.book_stock_page(page_token=token, correlation_id=correlation_id)
+        )
 
     async def credit_notes_for_return(
         self, rma_id: str, *, correlation_id: str | None = None

@@ -43,6 +43,15 @@ class StockReservation:
 
 
 @dataclass(frozen=True, slots=True)
+class BookStock:
+    """What the ERP believes a warehouse (plant) holds of an item: its valuation's quantity."""
+
+    warehouse_id: str
+    sku: str
+    quantity: Quantity
+
+
+@dataclass(frozen=True, slots=True)
 class CreditNote:
     """What the ERP credits a customer for a received return."""
 
@@ -79,6 +88,17 @@ def reserved_line_from_erp(record: Any, where: str) -> ReservedLine:
             fields.decimal(data, "qty", where), fields.choice(data, "uom", where, UNITS)
         ),
         warehouse_id=fields.text(data, "plant", where),
+    )
+
+
+def book_stock_from_erp(record: Any, where: str = "stock") -> BookStock:
+    data = fields.as_object(record, where)
+    return BookStock(
+        warehouse_id=fields.text(data, "plant", where),
+        sku=fields.text(data, "material", where),
+        quantity=Quantity(
+            fields.decimal(data, "unrestricted", where), fields.choice(data, "uom", where, UNITS)
+        ),
     )
 
 

@@ -57,3 +57,21 @@ def test_a_bad_workflows_environment_override_names_the_key(tmp_path, monkeypatc
     monkeypatch.setenv("LG_WORKFLOWS__RETRY_MAX_S", "-3")
     with pytest.raises(ConfigError, match=r"workflows\.retry_max_s: Input should be greater"):
         load_config()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("enabled = 'on'\n", "reconciliation.enabled: Value error, must be true or false"),
+        ("interval_s = 0\n", "reconciliation.interval_s: Input should be greater than or equal"),
+        ("interval_s = 1e9\n", "reconciliation.interval_s: Input should be less than or equal"),
+        ("lease_ttl_s = -1\n", "reconciliation.lease_ttl_s: Input should be greater than 0"),
+        ("every = 5\n", "reconciliation.every: unknown key"),
+    ],
+)
+def test_a_bad_reconciliation_key_fails_at_start_naming_the_key(tmp_path, text, expected):
+    path = tmp_path / "gateway.toml"
+    path.write_text("[reconciliation]\n" + text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert expected in str(raised.value)

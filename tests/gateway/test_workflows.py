@@ -344,3 +344,61 @@ async def test_watching_another_tenants_workflow_delivers_nothing_of_it(gateway,
             await receive(socket, 1.0)
     finally:
         await socket.close()
+
+
+async def test_an_operator_runs_a_stock_reconciliation_and_pages_through_its_variances(gateway):
+    ran = await admin(gateway, "POST", "/admin/reconciliation/runs")
+    assert ran.status_code == 201, ran.text
+    run = ran.json()["run"]
+    assert run["compared"] > 0
+    again = await admin(gateway, "POST", "/admin/reconciliation/runs")
+    assert again.status_code == 429 and int(again.headers["retry-after"]) >= 1, (
+        "a run reads both backends whole: not again at once"
+    )
+    runs = (await admin(gateway, "GET", "/admin/reconciliation/runs?limit=5")).json()["runs"]
+    assert runs[0] == run
+    seen, after = [], None
+    for _ in range(run["variances"] + 1):
+        query = f"run={run['id']}&limit=7" + (f"&after={after}" if after else "")
+        page = (await admin(gateway, "GET", f"/admin/reconciliation/variances?{query}")).json()
+        assert page["run"] == run
+        seen += page["variances"]
+        after = page["next"]
+        if after is None:
+            break
+    assert len(seen) == run["variances"]
+    for variance in seen:
+        erp, wms = float(variance["erp_quantity"]), float(variance["wms_quantity"])
+        assert float(variance["difference"]) == pytest.approx(wms - erp) and erp != wms
+    latest = (await admin(gateway, "GET", "/admin/reconciliation/variances?limit=1")).json()
+    assert latest["run"]["id"] == run["id"], "the latest run unless one is named"
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/admin/reconciliation/runs?limit=0", 400),
+        ("/admin/reconciliation/runs?limit=99999999999999999999", 400),
+        ("/admin/reconciliation/runs?everything=1", 400),
+        ("/admin/reconciliation/variances?run=../../x", 400),
+        ("/admin/reconciliation/variances?run=" + "r" * 5000, 400),
+        ("/admin/reconciliation/variances?run=rec-20260101T000000-00000000", 404),
+        ("/admin/reconciliation/variances?after=WH-AMS", 400),
+        ("/admin/reconciliation/variances?after=a:b:c", 400),
+        ("/admin/reconciliation/variances?limit=501", 400),
+    ],
+)
+async def test_reconciliation_reads_refuse_malformed_and_oversized_input(gateway, path, status):
+    response = await admin(gateway, "GET", path)
+    assert response.status_code == status, response.text
+    assert set(response.json()) == {"error", "message"}
+
+
+async def test_reconciliation_routes_need_a_key_and_the_admin_scope(gateway):
+    for method, path in (
+        ("GET", "/admin/reconciliation/runs"),
+        ("POST", "/admin/reconciliation/runs"),
+        ("GET", "/admin/reconciliation/variances"),
+    ):
+        assert (await admin(gateway, method, path, key=None)).status_code == 401
+        assert (await admin(gateway, method, path, key="C-1001")).status_code == 403
