@@ -140,6 +140,7 @@ def create_app(
                 runtime.stores,
                 lease=lease,
                 max_batches=config.polling.max_batches_per_round,
+                freshness=runtime.services.freshness,
             )
             pollers = (*pollers, stock)
             intervals = {ERP_ORDERS_FEED: config.polling.erp_orders_interval_s}

@@ -218,8 +218,8 @@ class FreshnessConfig(_Section):
     """How long each backend may stay silent before answers built from its data say
     `stale: true`. A backend is heard from when a poll round of it completes (even an empty
     one) or one of its webhooks is accepted. Polled backends are asked every few seconds, so
-    their windows are short; the WMS and SwiftParcel only push when something happens, so
-    theirs are long."""
+    their windows are short; SwiftParcel only pushes when something happens, so its window is
+    long."""
 
     erp_window_s: FreshnessWindow = DEFAULT_WINDOWS_S["erp"]
     wms_window_s: FreshnessWindow = DEFAULT_WINDOWS_S["wms"]

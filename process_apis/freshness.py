@@ -34,15 +34,15 @@ CARRIER_SOURCES: Mapping[str, str] = {"SWFT": "swiftparcel", "RDLN": "roadline",
 
 DEFAULT_WINDOWS_S: Mapping[str, float] = {
     "erp": 60.0,
-    "wms": 3600.0,
+    "wms": 120.0,
     "tms": 120.0,
     "swiftparcel": 3600.0,
     "roadline": 120.0,
     "heritage": 120.0,
 }
-"""Polled sources (ERP, TMS, RoadLine, Heritage) are asked every few seconds, so a minute or
-two of silence means they do not answer; WMS and SwiftParcel only push when something happens,
-so their silence says little and their windows are long."""
+"""Polled sources (ERP, TMS, the WMS's stock sweep, RoadLine, Heritage) are asked every few
+seconds, so a minute or two of silence means they do not answer; SwiftParcel only pushes when
+something happens, so its silence says little and its window is long."""
 
 NOTE_EVERY_S = 0.5
 """A source heard again this soon by this process is not written again: a burst of webhooks

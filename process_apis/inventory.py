@@ -13,6 +13,7 @@ import orjson
 
 from domain.inventory import InventoryPosition
 from domain.locations import Location
+from process_apis.freshness import Freshness, SourceFreshness
 from stores.inventory import InventoryStore
 from system_apis.paging import Page
 
@@ -35,9 +36,21 @@ class InvalidPageToken(Exception):
     """A page token this reader did not issue (one from an older version, say)."""
 
 
+WMS = "wms"
+"""The source of every stock answer: the WMS owns on-hand by location."""
+
+
 @dataclass(frozen=True, slots=True)
 class InventoryQueries:
     positions_store: InventoryStore
+    freshness: SourceFreshness | None = None
+
+    async def stock_freshness(self) -> Freshness:
+        """How current stock answers are: as of when the WMS was last heard from (a sweep of
+        its listing completed, or one of its pushes was accepted); unknown without a clock."""
+        if self.freshness is None:
+            return Freshness(as_of=None, stale=True)
+        return await self.freshness.of(WMS)
 
     async def positions_page(
         self, sku: str, warehouse_id: str | None, *, first: int, after: str | None

@@ -20,7 +20,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from domain.events import utc_now
-from process_apis.polling import FeedLease, PollOutcome, poll_until_stopped
+from process_apis.freshness import SourceFreshness
+from process_apis.polling import FeedLease, Heard, PollOutcome, poll_until_stopped
 from stores.bundle import Stores
 from stores.cursors import CursorStore
 from stores.dead_letters import DeadLetterStore
@@ -63,6 +64,7 @@ class PositionPoller:
         max_batches: int = 20,
         lease: FeedLease | None = None,
         source: str = WMS_POSITIONS,
+        heard: Heard | None = None,
     ) -> None:
         if max_batches < 1:
             raise ValueError("max_batches must be at least 1")
@@ -74,6 +76,7 @@ class PositionPoller:
         self._cursors = cursors
         self._max_batches = max_batches
         self._lease = lease
+        self._heard = heard
 
     async def poll_once(self) -> PollOutcome:
         """One bounded round; a `BackendError` leaves the cursor at the last handled page.
@@ -123,7 +126,9 @@ class PositionPoller:
         return PollOutcome(recorded, duplicates, rejected, cursor, drained=False)
 
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
-        await poll_until_stopped(self.source, self.poll_once, interval_s, stop, self._lease)
+        await poll_until_stopped(
+            self.source, self.poll_once, interval_s, stop, self._lease, heard=self._heard
+        )
 
 
 def build_position_poller(
@@ -132,7 +137,10 @@ def build_position_poller(
     *,
     lease: FeedLease | None = None,
     max_batches: int = 20,
+    freshness: SourceFreshness | None = None,
 ) -> PositionPoller:
+    """The WMS stock sweep; given `freshness`, each completed round is hearing from the WMS."""
+
     async def stock_listing(after: str | None) -> PositionBatch:
         return await clients.wms.positions_batch(cursor=after, limit=WMS_PAGE_SIZE)
 
@@ -144,4 +152,5 @@ def build_position_poller(
         cursors=stores.cursors,
         max_batches=max_batches,
         lease=lease,
+        heard=freshness.listener("wms") if freshness is not None else None,
     )

@@ -61,7 +61,7 @@ def build_services(
     freshness = SourceFreshness(stores.heard, freshness_windows_s)
     return LogisticsServices(
         orders=OrderQueries(clients.erp, owners, stores.orders, freshness),
-        inventory=InventoryQueries(stores.inventory),
+        inventory=InventoryQueries(stores.inventory, freshness),
         tracking=ShipmentTracking(
             shipments=stores.shipments,
             history=stores.milestones,

@@ -10,6 +10,7 @@ import strawberry
 
 from domain.inventory import InventoryPosition as DomainPosition
 from policies.cursors import InvalidCursor
+from process_apis.freshness import Freshness
 from process_apis.inventory import InvalidPageToken, TooManyPositions
 from resolvers.context import context_of
 from resolvers.errors import PublicError, invalid_cursor
@@ -35,9 +36,17 @@ class InventoryPosition:
     quarantined: Decimal
     returned: Decimal
     updated_at: datetime | None
+    as_of: datetime | None = strawberry.field(
+        description="When the WMS was last heard from, which this answer is as current as; "
+        "null until it has been heard from."
+    )
+    stale: bool = strawberry.field(
+        description="True when the WMS has not been heard from within its configured window: "
+        "the stock may have moved since."
+    )
 
     @classmethod
-    def of(cls, position: DomainPosition) -> InventoryPosition:
+    def of(cls, position: DomainPosition, freshness: Freshness) -> InventoryPosition:
         return cls(
             sku=position.sku,
             warehouse_id=position.location.warehouse_id,
@@ -50,6 +59,8 @@ class InventoryPosition:
             quarantined=position.quarantined,
             returned=position.returned,
             updated_at=position.updated_at,
+            as_of=freshness.as_of,
+            stale=freshness.stale,
         )
 
 
@@ -66,13 +77,13 @@ async def _positions(
 ) -> list[InventoryPosition]:
     checked = identifier(sku, "sku")
     warehouse = optional_identifier(warehouse_id, "warehouseId")
+    inventory = context_of(info).services.inventory
     try:
-        positions = await or_raise(
-            context_of(info).services.inventory.positions(checked, warehouse)
-        )
+        positions = await or_raise(inventory.positions(checked, warehouse))
     except TooManyPositions as error:
         raise PublicError(error.public_message, "RESULT_TOO_LARGE") from None
-    return [InventoryPosition.of(p) for p in positions]
+    freshness = await inventory.stock_freshness()
+    return [InventoryPosition.of(p, freshness) for p in positions]
 
 
 @strawberry.federation.type(keys=["sku"])
@@ -131,8 +142,9 @@ class Query:
             )
         except InvalidPageToken:
             raise invalid_cursor("after") from None
+        freshness = await context.services.inventory.stock_freshness()
         return InventoryPage(
-            positions=[InventoryPosition.of(p) for p in page.items],
+            positions=[InventoryPosition.of(p, freshness) for p in page.items],
             next_cursor=context.cursors.issue(listing, tenant_id, page.next_token),
         )
 

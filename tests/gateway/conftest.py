@@ -181,9 +181,10 @@ def _wait_healthy(gateway: RunningGateway, process: subprocess.Popen[bytes]) -> 
 def wait_for_orders(
     graphql_url: str, api_key: str, *order_ids: str, at_least: int = 1
 ) -> list[str]:
-    """The caller's newest order ids once the orders read model lists `order_ids` (or, without
-    them, `at_least` orders): it follows the ERP's change log, polled each second in tests."""
-    query = "query($first: Int!) { orders(first: $first) { orders { id } } }"
+    """The caller's newest order ids once the orders read model has caught up with the ERP
+    (a poll round of its change log completed: `stale` is false) and lists `order_ids` (or,
+    without them, `at_least` orders); the ERP's changes are polled each second in tests."""
+    query = "query($first: Int!) { orders(first: $first) { orders { id stale } } }"
     deadline = time.monotonic() + READ_MODEL_WAIT_S
     while True:
         answer = httpx.post(
@@ -192,13 +193,12 @@ def wait_for_orders(
             headers={"X-API-Key": api_key},
             timeout=30.0,
         ).json()
-        listed = [
-            order["id"]
-            for order in ((answer.get("data") or {}).get("orders") or {}).get("orders", [])
-        ]
-        if (
-            set(order_ids) <= set(listed) and len(listed) >= at_least
-        ) or time.monotonic() > deadline:
+        orders = ((answer.get("data") or {}).get("orders") or {}).get("orders") or []
+        listed = [order["id"] for order in orders]
+        caught_up = bool(orders) and not orders[0]["stale"]
+        done = caught_up and set(order_ids) <= set(listed) and len(listed) >= at_least
+        if done or time.monotonic() > deadline:
+            assert caught_up, f"the orders read model never caught up: {answer}"
             assert set(order_ids) <= set(listed), f"the read model never listed {order_ids}"
             assert len(listed) >= at_least, f"the read model lists {len(listed)} orders"
             return listed

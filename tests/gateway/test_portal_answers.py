@@ -43,6 +43,7 @@ def with_shipments(
 ) -> dict[str, Any]:
     """The answer once the read models show shipments for the listed orders (the gateway fills
     them from the TMS's bookings after it starts)."""
+    wait_for_orders(gateway.graphql_url(), gateway.api_key("C-1001"), at_least=40)
     deadline = time.monotonic() + READ_MODEL_WAIT_S
     while True:
         answer = settled(gateway, query, variables)
@@ -97,6 +98,9 @@ def test_inventory_pages_with_a_signed_cursor_instead_of_a_silent_cut(
     query = """query($sku: String!, $after: String) {
         inventory(sku: $sku, first: 1, after: $after) {
             positions { warehouseId bin } nextCursor } }"""
+    fresh = post(gateway, '{ inventory(sku: "MAT-0001") { positions { asOf stale } } }')
+    for position in fresh["data"]["inventory"]["positions"]:
+        assert position["stale"] is (position["asOf"] is None), position
     stock_of(gateway, "MAT-0001", until=lambda positions: len(positions) > 1)
     sku = next(
         sku

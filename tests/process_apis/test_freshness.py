@@ -23,7 +23,9 @@ from process_apis.freshness import (
     FreshnessSnapshot,
     SourceFreshness,
 )
+from process_apis.inventory import InventoryQueries
 from process_apis.polling import FeedLease, build_pollers
+from process_apis.polling_positions import build_position_poller
 from process_apis.tracking import MilestoneRecorder
 from stores import Stores, create_tables, open_engine
 from stores.freshness import SOURCES_HEARD, SqlHeardStore
@@ -145,8 +147,11 @@ async def test_a_completed_poll_round_is_hearing_from_its_backend_a_failed_one_i
     await clean_faults.areset_faults("erp")
     for source in ("erp-orders", "roadline", "heritage-outbox"):
         await run_one_round(pollers[source])
-    assert set(await stores.heard.last_heard()) == {"erp", "roadline", "heritage"}
-    assert not (await freshness.of("erp", "roadline", "heritage")).stale
+    await run_one_round(build_position_poller(clients, stores, freshness=freshness))
+    assert set(await stores.heard.last_heard()) == {"erp", "roadline", "heritage", "wms"}
+    assert not (await freshness.of("erp", "roadline", "heritage", "wms")).stale
+    assert (await InventoryQueries(stores.inventory, freshness).stock_freshness()).as_of
+    assert (await InventoryQueries(stores.inventory).stock_freshness()).stale, "no clock"
     with pytest.raises(BackendUnavailable):  # poll_once alone never notes anything
         await clean_faults.aset_faults("erp", outage=True)
         await pollers["erp-orders"].poll_once()
