@@ -15,6 +15,7 @@ from process_apis.live.updates import LiveUpdates
 from process_apis.once import BackendKeyed
 from process_apis.orders import OrderQueries
 from process_apis.ownership import OrderOwnership
+from process_apis.projections_inventory import INVENTORY
 from process_apis.projections_milestones import MILESTONE_HISTORY
 from process_apis.projections_shipments import SHIPMENTS
 from process_apis.reconciliation import StockReconciliation
@@ -25,6 +26,7 @@ from process_apis.workflows.engine import RetryPolicy
 from process_apis.workflows.service import Workflows, build_workflows
 from stores.bundle import Stores
 from system_apis.bundle import SystemClients
+from system_apis.wms.events import POSITION_AGGREGATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,10 @@ class LogisticsServices:
     reconciliation: StockReconciliation
 
 
-LIVE_READ_MODELS: Mapping[str, tuple[str, ...]] = {"Shipment": (MILESTONE_HISTORY, SHIPMENTS)}
+LIVE_READ_MODELS: Mapping[str, tuple[str, ...]] = {
+    "Shipment": (MILESTONE_HISTORY, SHIPMENTS),
+    POSITION_AGGREGATE: (INVENTORY,),
+}
 """Per aggregate type, the projections (consumer names) a live update waits for, so a
 subscriber who fetches the entity with the event sees the change."""
 
