@@ -70,9 +70,11 @@ def write_config(
     stores: str | None = None,
     extra: str = "",
     backend_timeout_s: float = 1.0,
+    poll_interval_s: float | None = None,
 ) -> None:
     """A configuration in front of `sandbox`; `stores` replaces the SQLite file's `[stores]`
-    lines (to share PostgreSQL or JetStream between processes), `extra` adds sections."""
+    lines (to share PostgreSQL or JetStream between processes), `extra` adds sections,
+    `poll_interval_s` replaces the feeds' polling interval."""
     stores = stores or f'database_url = "sqlite+aiosqlite:///{database}"'
     backends = "\n".join(
         f'[backends.{name}]\nurl = "{url}"\ntimeout_s = {backend_timeout_s}\nmax_retries = 1\n'
@@ -91,6 +93,7 @@ port = {port}
 [polling]
 enabled = {"true" if polling else "false"}
 erp_orders_interval_s = 1.0
+{f"interval_s = {poll_interval_s}" if poll_interval_s else ""}
 
 [webhooks]
 wms_secret = "{WEBHOOK_SECRETS["wms"]}"
