@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 WORKFLOW_CHANGED = "workflow.changed"
 AGGREGATE_TYPE = "Workflow"
 COMPENSATION_PREFIX = "compensate:"
+MAX_REMEMBERED = 100_000
+"""Workflows whose last announced version a process remembers (then it starts afresh)."""
 
 
 class RetryLater(Exception):
@@ -160,6 +162,9 @@ class WorkflowEngine:
     wake: AppendSignal = field(default_factory=AppendSignal)
     """Notified when a workflow is started or retried, so this process's runner begins now."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    _announced: dict[str, int] = field(default_factory=dict)
+    """The version of each workflow this process announced last: a workflow advanced again
+    is announced again only when a crash may have lost its event (not known here)."""
 
     async def start(
         self,
@@ -235,7 +240,8 @@ class WorkflowEngine:
         if definition is None:
             logger.error("workflow %s has unknown kind %s", workflow_id, workflow.kind)
             return workflow
-        await self._announce(workflow, None)  # a crash may have come between change and event
+        if self._announced.get(workflow_id) != workflow.version:
+            await self._announce(workflow, None)  # a crash may have come between change and event
         try:
             return await self._advance(definition, workflow)
         except StaleWorkflow:
@@ -396,6 +402,8 @@ class WorkflowEngine:
         """The `workflow.changed` event of the workflow's current version (a no-op when that
         version was announced before: the log keeps an event id once)."""
         now = self.clock()
+        if len(self._announced) >= MAX_REMEMBERED:
+            self._announced.clear()
         payload: dict[str, Any] = {
             "workflow_id": workflow.workflow_id,
             "kind": workflow.kind,
@@ -422,6 +430,7 @@ class WorkflowEngine:
                 payload=payload,
             )
         )
+        self._announced[workflow.workflow_id] = workflow.version
 
 
 @dataclass(frozen=True, slots=True)

@@ -370,3 +370,63 @@ def test_any_mix_of_outcomes_ends_completed_or_undone_with_each_effect_once(tmp_
             await stores.close()
 
     asyncio.run(scenario())
+
+
+class FailingLog:
+    """An event log that is out of reach for one append (the `fail_at`-th), then back."""
+
+    def __init__(self, inner: Any, fail_at: int) -> None:
+        self.inner = inner
+        self.appends = 0
+        self.fail_at = fail_at
+        self.duplicates = 0
+
+    async def append(self, envelope: Any) -> Any:
+        self.appends += 1
+        if self.appends == self.fail_at:
+            from stores.event_log import EventLogUnavailable
+
+            raise EventLogUnavailable("the log is out of reach")
+        result = await self.inner.append(envelope)
+        self.duplicates += result.duplicate
+        return result
+
+    async def read(self, *, after: int = 0, limit: int = 100) -> Any:
+        return await self.inner.read(after=after, limit=limit)
+
+
+async def test_a_change_whose_event_was_lost_is_announced_when_the_workflow_resumes(stores):
+    backend = Backend()
+    definition = engine_for(stores, backend).definitions
+    flaky = FailingLog(stores.event_log, fail_at=3)
+    engine = WorkflowEngine(stores.workflows, flaky, definition)
+    workflow, _ = await engine.start("demo", subject(), {}, tenant_id="C-1", correlation_id="c")
+    from stores.event_log import EventLogUnavailable
+
+    with pytest.raises(EventLogUnavailable):
+        await engine.advance(workflow.workflow_id)
+    done = await engine_for(stores, backend).advance(workflow.workflow_id)
+    assert done is not None and done.state is WorkflowState.COMPLETED
+    versions = [e["version"] for e in await events_of(stores, workflow.workflow_id)]
+    assert sorted(versions) == list(range(1, done.version + 1)), "no change without its event"
+    assert len(versions) == len(set(versions)), "and none twice"
+
+
+async def test_a_waiting_workflow_tried_again_announces_only_its_new_changes(stores):
+    backend = Backend(script={"pick": [RetryLater("busy"), RetryLater("busy"), None]})
+    counting = FailingLog(stores.event_log, fail_at=0)
+    engine = WorkflowEngine(
+        stores.workflows,
+        counting,
+        engine_for(stores, backend).definitions,
+        retry_policy=RetryPolicy(initial_s=0.01, max_s=0.05),
+    )
+    workflow, _ = await engine.start("demo", subject(), {}, tenant_id="C-1", correlation_id="c")
+    for _ in range(3):
+        await engine.advance(workflow.workflow_id)
+        await asyncio.sleep(0.06)
+    events = await events_of(stores, workflow.workflow_id)
+    versions = [e["version"] for e in events]
+    assert versions == list(range(1, len(versions) + 1))
+    assert events[-1]["state"] == "COMPLETED"
+    assert counting.duplicates == 0, "what this process announced is not sent again"
