@@ -9,7 +9,8 @@ feed's lease: `process_apis.polling`). After the last page the cursor goes back 
 so every round after the first is a reconciliation sweep: a push the gateway missed is found by
 the next sweep. Reading a position again costs nothing: its event id is derived from its key and
 revision, so the log keeps it once, and a position the read model already holds at that
-revision is not even appended.
+revision is not even appended. A page's positions are appended at once (in no particular
+order: each stands alone), which the SQL log commits together.
 """
 
 from __future__ import annotations
@@ -91,18 +92,18 @@ class PositionPoller:
                 batch = await self._fetch(cursor or None)
                 held = await self._known(position_key(p) for p in batch.positions)
                 received_at = utc_now()
-                for position in batch.positions:
-                    assert position.revision is not None, "the listing's positions are revised"
-                    if held.get(position_key(position), -1) >= position.revision:
-                        duplicates += 1
-                        continue
-                    appended = await self._event_log.append(
-                        position_envelope(
-                            position, received_at=received_at, correlation_id=correlation_id
-                        )
+                changed = [
+                    position_envelope(
+                        position, received_at=received_at, correlation_id=correlation_id
                     )
-                    duplicates += appended.duplicate
-                    recorded += not appended.duplicate
+                    for position in batch.positions
+                    if held.get(position_key(position), -1) < (position.revision or 0)
+                ]
+                duplicates += len(batch.positions) - len(changed)
+                appended = await asyncio.gather(*map(self._event_log.append, changed))
+                new = sum(not result.duplicate for result in appended)
+                recorded += new
+                duplicates += len(appended) - new
                 for record in batch.rejected:
                     await self._dead_letters.put(
                         source=self.source,

@@ -3,25 +3,31 @@ follows the WMS through the event log (its pushes and the gateway's sweeps of it
 
 Through `logistics-gateway run` (a process) in front of the reference backends (processes): a
 warehouse write shows in the next reads once the WMS's event is projected, and stock still
-answers while the WMS is down, without a call to it.
+answers while the WMS is down, without a call to it, saying it is stale once the WMS has been
+silent longer than its freshness window.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.gateway.conftest import (
+    READ_MODEL_WAIT_S,
     WEBHOOK_SECRETS,
     RunningGateway,
     callers_requests,
+    gateway_process,
     stock_of,
+    write_config,
 )
 from tests.gateway.test_warehouse_writes import open_tasks, set_stock
-from tests.sandbox_processes import Sandbox
+from tests.sandbox_processes import Sandbox, free_port
 
 ADJUST_STOCK = """
 mutation($wh: String!, $bin: String!, $sku: String!, $delta: Int!, $key: String) {
@@ -104,18 +110,98 @@ def test_a_confirmed_pick_takes_its_stock_off_the_bin_in_the_next_reads(
     assert in_bin(task["bin"], "onHand", 20)(after), (task, after)
 
 
-def test_stock_answers_from_the_read_model_while_the_wms_is_down(
-    gateway: RunningGateway, clean_faults: Sandbox
+WMS_WINDOW_S = 3
+"""The WMS's freshness window of the outage gateway: its sweeps (every second) hear it."""
+
+FRESH_STOCK = """query($sku: String!) {
+    inventory(sku: $sku) { positions { warehouseId bin onHand asOf stale } } }"""
+
+
+@pytest.fixture(scope="module")
+def sweeping_gateway(
+    sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    """A gateway that sweeps the WMS's stock listing every second and calls the WMS stale
+    after `WMS_WINDOW_S` of silence."""
+    directory = tmp_path_factory.mktemp("stock-outage")
+    port = free_port()
+    config = directory / "gateway.toml"
+    write_config(
+        config,
+        sandbox,
+        port,
+        directory / "gateway.sqlite3",
+        poll_interval_s=1.0,
+        extra=f"[freshness]\nwms_window_s = {WMS_WINDOW_S}\n",
+    )
+    with gateway_process(config, port) as running:
+        yield running
+
+
+def fresh_stock(gateway: RunningGateway, sku: str) -> list[dict[str, Any]]:
+    response = httpx.post(
+        gateway.graphql_url(),
+        json={"query": FRESH_STOCK, "variables": {"sku": sku}},
+        headers={"X-API-Key": gateway.api_key("C-1001")},
+        timeout=30.0,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]["inventory"]["positions"]
+
+
+def fresh_stock_once(
+    gateway: RunningGateway, sku: str, until: Callable[[list[dict[str, Any]]], bool]
+) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + READ_MODEL_WAIT_S
+    while True:
+        positions = fresh_stock(gateway, sku)
+        if until(positions) or time.monotonic() > deadline:
+            return positions
+        time.sleep(0.2)
+
+
+def stale(positions: list[dict[str, Any]]) -> bool:
+    return bool(positions) and all(p["stale"] for p in positions)
+
+
+def current(positions: list[dict[str, Any]]) -> bool:
+    return bool(positions) and not any(p["stale"] for p in positions)
+
+
+def test_during_a_wms_outage_stock_still_answers_and_says_it_is_stale(
+    sweeping_gateway: RunningGateway, clean_faults: Sandbox
 ):
     sku = "MAT-0002"
-    before = stock_of(gateway, sku)
-    assert before, "the first sweep brought the SKU's positions"
+    listed = httpx.get(
+        f"{clean_faults.wms}/v2/inventory",
+        params={"sku": sku},
+        headers=clean_faults.headers("wms"),
+        timeout=10,
+    ).json()["data"]
+    before = fresh_stock_once(
+        sweeping_gateway, sku, until=lambda found: current(found) and len(found) == len(listed)
+    )
+    assert current(before) and all(p["asOf"] for p in before), before
+    assert len(before) == len(listed), (before, listed)
     clean_faults.clear_requests("wms")
     clean_faults.set_faults("wms", outage=True)
-    during = stock_of(gateway, sku)
-    assert during == before
-    asked = [r for r in callers_requests(clean_faults, "wms") if r["path"] == "/v2/inventory"]
-    assert asked == [], "stock reads never call the WMS"
+    started = time.monotonic()
+    during = fresh_stock_once(sweeping_gateway, sku, until=stale)
+    stale_after_s = time.monotonic() - started
+    assert stale(during), during
+    assert [(p["warehouseId"], p["bin"], p["onHand"]) for p in during] == [
+        (p["warehouseId"], p["bin"], p["onHand"]) for p in before
+    ], "the read model answers what it last heard"
+    assert during[0]["asOf"] >= before[0]["asOf"], "as of the last time the WMS was heard"
+    assert stale_after_s < WMS_WINDOW_S + 5, f"stale only after {stale_after_s:.1f}s"
+    asked = [r for r in clean_faults.requests("wms") if r["path"] == "/v2/inventory"]
+    assert all("sku=" not in r["query"] for r in asked), "stock reads never call the WMS"
+
+    clean_faults.reset_faults("wms")
+    after = fresh_stock_once(sweeping_gateway, sku, until=current)
+    assert current(after), "the next completed sweep makes stock current again"
 
 
 PAGE = """query($sku: String!, $first: Int!, $after: String) {
