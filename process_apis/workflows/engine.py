@@ -237,8 +237,10 @@ class WorkflowEngine:
         if workflow is None or workflow.state not in UNFINISHED:
             return workflow
         definition = self.definitions.get(workflow.kind)
-        if definition is None:
-            logger.error("workflow %s has unknown kind %s", workflow_id, workflow.kind)
+        if definition is None:  # a kind this version no longer runs: a person decides
+            change = Transition(WorkflowState.HELD, reason=f"no workflow kind {workflow.kind}")
+            workflow = await self.store.transition(workflow, change)
+            await self._announce(workflow, change)
             return workflow
         if self._announced.get(workflow_id) != workflow.version:
             await self._announce(workflow, None)  # a crash may have come between change and event

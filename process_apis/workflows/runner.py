@@ -74,18 +74,25 @@ class WorkflowRunner:
         while not stop.is_set() and time.monotonic() - renewed_at < self.lease_ttl_s / 3:
             due = await self.engine.store.due(datetime.now(UTC), self.concurrency)
             if due:
-                await self._advance_all(due)
+                failed = await self._advance_all(due)
+                if failed == len(due) and await stopped_within(stop, self.failure_backoff_s):
+                    return  # every one failed (the database or the log is down): pause
                 continue
             await self._idle(stop)
 
-    async def _advance_all(self, workflow_ids: Sequence[str]) -> None:
-        async def advance(workflow_id: str) -> None:
+    async def _advance_all(self, workflow_ids: Sequence[str]) -> int:
+        """Advance each; how many failed (they stay due and are tried again)."""
+
+        async def advance(workflow_id: str) -> bool:
             try:
                 await self.engine.advance(workflow_id)
             except Exception:
                 logger.exception("advancing workflow %s failed; it is tried again", workflow_id)
+                return False
+            return True
 
-        await asyncio.gather(*(advance(workflow_id) for workflow_id in workflow_ids))
+        outcomes = await asyncio.gather(*(advance(workflow_id) for workflow_id in workflow_ids))
+        return outcomes.count(False)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Until woken, stopped, the next waiting workflow is due, or `poll_s` passed."""

@@ -430,3 +430,32 @@ async def test_a_waiting_workflow_tried_again_announces_only_its_new_changes(sto
     assert versions == list(range(1, len(versions) + 1))
     assert events[-1]["state"] == "COMPLETED"
     assert counting.duplicates == 0, "what this process announced is not sent again"
+
+
+async def test_a_workflow_of_a_kind_no_longer_defined_is_held_not_retried_for_ever(stores):
+    old = engine_for(stores, Backend())
+    workflow, _ = await old.start("demo", subject(), {}, tenant_id="C-1", correlation_id="c")
+    newer = WorkflowEngine(stores.workflows, stores.event_log, {})
+    held = await newer.advance(workflow.workflow_id)
+    assert held is not None and held.state is WorkflowState.HELD
+    assert held.reason == "no workflow kind demo"
+
+
+async def test_a_runner_whose_workflows_all_fail_pauses_instead_of_spinning(stores):
+    attempts = []
+
+    class Broken(WorkflowEngine):
+        async def advance(self, workflow_id: str) -> Any:
+            attempts.append(workflow_id)
+            raise RuntimeError("the database went away")
+
+    engine = Broken(stores.workflows, stores.event_log, engine_for(stores, Backend()).definitions)
+    await engine.start("demo", subject(), {}, tenant_id="C", correlation_id="c")
+    runner = WorkflowRunner(engine, stores.leases, "p", lease_ttl_s=5, failure_backoff_s=0.2)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    await asyncio.sleep(0.5)
+    stop.set()
+    await task
+    batches = len(attempts) / runner.concurrency
+    assert 1 <= len(attempts) and batches <= 4, f"{len(attempts)} attempts in half a second"
