@@ -458,4 +458,4 @@ async def test_a_runner_whose_workflows_all_fail_pauses_instead_of_spinning(stor
     stop.set()
     await task
     batches = len(attempts) / runner.concurrency
-    assert 1 <= len(attempts) and batches <= 4, f"{len(attempts)} attempts in half a second"
+    assert len(attempts) >= 1 and batches <= 4, f"{len(attempts)} attempts in half a second"
