@@ -57,6 +57,8 @@ def test_file_values_keep_the_other_defaults_and_environment_overrides_the_file(
         ("[polling]\nlease_ttl_s = 0\n", "polling.lease_ttl_s: Input should be greater than 0"),
         ("[polling]\nlease_ttl_s = 3600\n", "polling.lease_ttl_s: Input should be less than"),
         ("[polling]\nerp_orders_interval_s = 0\n", "polling.erp_orders_interval_s: Input"),
+        ("[polling]\nerp_orders_interval_s = 301\n", "polling.erp_orders_interval_s: Input"),
+        ("[polling]\nerp_orders_interval_s = '5s'\n", "polling.erp_orders_interval_s: Input"),
         ("[freshness]\nerp_window_s = 0\n", "freshness.erp_window_s: Input should be greater"),
         ("[freshness]\ntms_window_s = -5\n", "freshness.tms_window_s: Input should be greater"),
         ("[freshness]\nwms_window_s = 700000\n", "freshness.wms_window_s: Input should be less"),
