@@ -17,6 +17,7 @@ from process_apis.orders import OrderQueries
 from process_apis.ownership import OrderOwnership
 from process_apis.projections_inventory import INVENTORY
 from process_apis.projections_milestones import MILESTONE_HISTORY
+from process_apis.projections_orders import ORDERS
 from process_apis.projections_shipments import SHIPMENTS
 from process_apis.reconciliation import StockReconciliation
 from process_apis.returns import ReturnCommands, ReturnQueries
@@ -47,6 +48,7 @@ class LogisticsServices:
 
 LIVE_READ_MODELS: Mapping[str, tuple[str, ...]] = {
     "Shipment": (MILESTONE_HISTORY, SHIPMENTS),
+    "Order": (ORDERS,),
     POSITION_AGGREGATE: (INVENTORY,),
 }
 """Per aggregate type, the projections (consumer names) a live update waits for, so a
