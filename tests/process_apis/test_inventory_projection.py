@@ -24,7 +24,7 @@ from process_apis.consumers import runner_for
 from process_apis.inventory import InvalidPageToken, InventoryQueries
 from process_apis.projections import build_projections, catch_up, rebuild
 from process_apis.projections_inventory import INVENTORY
-from stores import Stores
+from stores import Stores, open_stores
 from system_apis.wms.events import position_envelope
 from system_apis.wms.webhooks import read_wms_webhook
 from tests.process_apis.conftest import open_deployment
@@ -194,3 +194,28 @@ async def test_a_rebuild_forgets_the_positions_later_events_brought(stores: Stor
     await inventory.forget_after(events[4].position)  # after bin A's rev 3, before bin B's rev 4
     held = (await held_positions(stores, [sku]))[sku]
     assert held == [newest["A-01-01"]], held
+
+
+async def test_on_postgresql_the_read_model_keeps_the_same_rule_and_rebuilds_the_same(
+    postgres_url: str,
+) -> None:
+    """The scale-out SQL engine: PostgreSQL holds the read model and the log."""
+    stores = await open_stores(postgres_url)
+    try:
+        skus = [f"SKU-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+        newest = [await a_skus_day(stores, sku) for sku in skus]
+        runner = runner_for(stores)
+        projections = build_projections(stores)
+        await catch_up(runner, projections)
+        followed = await held_positions(stores, skus)
+        assert [followed[sku] for sku in skus] == [list(n.values()) for n in newest]
+        revisions = await stores.inventory.revisions(
+            [("WH-AMS", "A-01-01", skus[0]), ("WH-AMS", "Z-00-00", skus[0])]
+        )
+        assert revisions == {("WH-AMS", "A-01-01", skus[0]): 3}
+        (inventory,) = [p for p in projections if p.name == INVENTORY]
+        events = await stores.event_log.read(limit=1000)
+        await rebuild(runner, inventory, events[len(events) // 2].position)
+        assert await held_positions(stores, skus) == followed
+    finally:
+        await stores.close()

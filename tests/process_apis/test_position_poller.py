@@ -65,8 +65,10 @@ def adjust(sandbox: Sandbox, warehouse: str, bin_code: str, sku: str, delta: int
 
 
 async def test_the_first_sweep_brings_every_position_and_later_ones_only_what_changed(
-    sandbox: Sandbox, clients: SystemClients, stores: Stores
+    sandbox: Sandbox, clients: SystemClients, logged_stores: Stores
 ) -> None:
+    """On the SQL log and on JetStream (a page's positions are appended at once)."""
+    stores = logged_stores
     poller = build_position_poller(clients, stores)
     started = time.monotonic()
     first = await poller.poll_once()
