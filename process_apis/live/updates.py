@@ -8,6 +8,8 @@ A shipment subscription reports every milestone once (the log deduplicates by ev
 stream also skips an event id it already delivered) and a late, lower-ranked milestone is
 still reported, but the shipment's `status` it carries is the current one from the milestone
 history, which never goes backwards; a stream never reports a lower rank than it already did.
+Likewise a stock subscription reports a bin's state once per WMS revision and never an older
+revision after a newer one (a push and a sweep's copy of one state are one change).
 """
 
 from __future__ import annotations
@@ -196,8 +198,15 @@ class LiveUpdates:
             return payload.get("sku") == sku and warehouse_id in (None, payload.get("warehouse_id"))
 
         interest = Interest("InventoryPosition", accepts=at_position)
+        delivered: dict[tuple[str, str], int] = {}
         async for event in self._events(interest, tenant_id, start):
             payload = event.envelope.payload
+            revision = payload.get("revision")
+            if isinstance(revision, int) and not isinstance(revision, bool):
+                bin_key = (str(payload.get("warehouse_id")), str(payload.get("bin")))
+                if revision <= delivered.get(bin_key, -1):
+                    continue  # a copy of a reported state, or an older one arriving late
+                delivered[bin_key] = revision
             yield InventoryChange(
                 position=event.position,
                 event_type=event.envelope.event_type,

@@ -311,6 +311,38 @@ async def test_inventory_changes_of_one_warehouse(sqlite_services):
     assert [r.data["inventoryChanged"]["delta"] for r in results] == ["-2", "3"]
 
 
+async def test_a_bins_stock_is_reported_once_per_revision_and_never_backwards(sqlite_services):
+    """A push and the sweep's copy of the same revision are one change; a late push of an
+    older revision is not reported after a newer one."""
+    services = sqlite_services
+    sku = f"SKU-{uuid.uuid4().hex[:8]}"
+    stream = await subscribe(services, INVENTORY, "C-1001", {"sku": sku, "wh": "WH1"})
+    log = services.live.hub.event_log
+    arrivals = (
+        ("inventory.adjusted", 2, "8"),
+        ("inventory.position", 2, "8"),
+        ("inventory.adjusted", 1, "9"),
+        ("inventory.adjusted", 3, "5"),
+    )
+    for event_type, revision, on_hand in arrivals:
+        await log.append(
+            event(
+                "InventoryPosition",
+                f"WH1/B1/{sku}",
+                None,
+                event_type=event_type,
+                sku=sku,
+                warehouse_id="WH1",
+                bin="B1",
+                on_hand=on_hand,
+                revision=revision,
+            )
+        )
+    results = await stream.take(2)
+    await stream.close()
+    assert [r.data["inventoryChanged"]["onHand"] for r in results] == ["8", "5"]
+
+
 async def test_order_status_changes_of_the_callers_order(sqlite_services, clients):
     services = sqlite_services
     order_id, _ = await a_shipment_of(clients, "C-1001")
