@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -272,10 +273,9 @@ def _wait_healthy(processes: list[_Process]) -> None:
                 time.sleep(0.1)
 
 
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """All six backends, freshly seeded (seed 7), for the whole session."""
-    state_dir = tmp_path_factory.mktemp("sandbox")
+@contextmanager
+def started_sandbox(state_dir: Path) -> Iterator[Sandbox]:
+    """All six backends, freshly seeded (seed 7), with their state in `state_dir`."""
     processes = [_Process(name, state_dir) for name in BACKENDS]
     try:
         for process in processes:
@@ -284,6 +284,13 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         yield Sandbox(state_dir=state_dir, **{p.name: p.url for p in processes})
     finally:
         stop_children([p.process for p in processes if p.process is not None], grace=10.0)
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """The backends most tests share, for the whole session."""
+    with started_sandbox(tmp_path_factory.mktemp("sandbox")) as started:
+        yield started
 
 
 @pytest.fixture
