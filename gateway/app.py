@@ -163,7 +163,11 @@ def create_app(
                 concurrency=config.workflows.concurrency,
             )
             background += [
-                asyncio.create_task(runner.run(WorkflowTriggers(engine), stop_background)),
+                asyncio.create_task(
+                    runner.run(
+                        WorkflowTriggers(engine, since=config.workflows.since), stop_background
+                    )
+                ),
                 asyncio.create_task(workflow_runner.run(stop_background)),
             ]
         if config.reconciliation.enabled:

@@ -16,7 +16,15 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
@@ -439,6 +447,10 @@ class WorkflowsConfig(_Section):
     """How often the runner looks for workflows started or retried in another process."""
     concurrency: int = Field(8, ge=1, le=64)
     """Workflows advanced at once."""
+    since: AwareDatetime | None = None
+    """Orders released and shipments delivered before this instant (with its UTC offset)
+    start no workflow: turning workflows on over an ERP's backlog does not ship or invoice
+    it all at once; start those by hand (POST /admin/workflows). Unset: every one."""
 
     @field_validator("enabled", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from domain.events import EventEnvelope
@@ -43,8 +44,11 @@ class WorkflowStart:
     correlation_id: str = ""
 
 
-def trigger_of(envelope: EventEnvelope) -> WorkflowStart | None:
-    """The workflow an event starts, if any."""
+def trigger_of(envelope: EventEnvelope, since: datetime | None = None) -> WorkflowStart | None:
+    """The workflow an event starts, if any; none for an event that happened before `since`
+    (a backlog older than the deployment's workflows is started by hand, if at all)."""
+    if since is not None and envelope.occurred_at < since:
+        return None
     payload = envelope.payload
     if envelope.event_type == ORDER_CHANGED and payload.get("status") == "RELEASED":
         kind, subject = order_to_ship.KIND, envelope.aggregate_id
@@ -66,6 +70,8 @@ def trigger_of(envelope: EventEnvelope) -> WorkflowStart | None:
 @dataclass(frozen=True, slots=True)
 class WorkflowTriggers:
     engine: WorkflowEngine
+    since: datetime | None = None
+    """Events that happened before this start no workflow."""
     name: str = TRIGGERS
 
     async def apply(self, events: Sequence[StoredEvent]) -> None:
@@ -76,7 +82,7 @@ class WorkflowTriggers:
                     workflow_id_of(return_to_restock.KIND, envelope.aggregate_id)
                 )
                 continue
-            start = trigger_of(envelope)
+            start = trigger_of(envelope, self.since)
             if start is None:
                 continue
             await self.engine.start(

@@ -71,10 +71,12 @@ def write_config(
     extra: str = "",
     backend_timeout_s: float = 1.0,
     poll_interval_s: float | None = None,
+    lease_ttl_s: float = 30.0,
 ) -> None:
     """A configuration in front of `sandbox`; `stores` replaces the SQLite file's `[stores]`
     lines (to share PostgreSQL or JetStream between processes), `extra` adds sections,
-    `poll_interval_s` replaces the feeds' polling interval."""
+    `poll_interval_s` replaces the feeds' polling interval, `lease_ttl_s` is how soon a
+    restarted process takes over a killed one's feeds and projections."""
     stores = stores or f'database_url = "sqlite+aiosqlite:///{database}"'
     backends = "\n".join(
         f'[backends.{name}]\nurl = "{url}"\ntimeout_s = {backend_timeout_s}\nmax_retries = 1\n'
@@ -93,6 +95,7 @@ port = {port}
 [polling]
 enabled = {"true" if polling else "false"}
 erp_orders_interval_s = 1.0
+lease_ttl_s = {lease_ttl_s}
 {f"interval_s = {poll_interval_s}" if poll_interval_s else ""}
 
 [webhooks]

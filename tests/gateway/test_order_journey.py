@@ -46,6 +46,9 @@ pytestmark = [pytest.mark.services, pytest.mark.sandbox]
 
 MATERIAL = "MAT-0001"
 WAIT_S = 90.0
+LEASE_TTL_S = 2.0
+"""How soon the restarted gateway takes over what the killed one held (feeds, projections,
+workflows)."""
 UPDATES = """subscription($tn: String!) {
   shipmentUpdated(trackingNumber: $tn) {
     eventId status milestone { carrierCode occurredAt } shipment { trackingNumber carrier }
@@ -253,7 +256,9 @@ async def erp_invoices(sandbox: Sandbox, order_id: str) -> list[dict[str, Any]]:
 
 
 def journey_config(directory: Path, sandbox: Sandbox, event_log: str) -> tuple[Path, int]:
+    """Workflows on from now: the seeded backlog of released orders starts none."""
     port = free_port()
+    since = datetime.now(UTC).replace(microsecond=0)
     config = directory / "gateway.toml"
     write_config(
         config,
@@ -263,8 +268,9 @@ def journey_config(directory: Path, sandbox: Sandbox, event_log: str) -> tuple[P
         stores=f'database_url = "sqlite+aiosqlite:///{directory / "gateway.sqlite3"}"\n'
         + event_log,
         extra="[workflows]\nenabled = true\nretry_initial_s = 0.2\nretry_max_s = 1.0\n"
-        "poll_s = 0.2\n",
+        f"poll_s = 0.2\nlease_ttl_s = {LEASE_TTL_S}\nsince = {since.isoformat()}\n",
         backend_timeout_s=5.0,
+        lease_ttl_s=LEASE_TTL_S,
     )
     return config, port
 

@@ -34,6 +34,9 @@ def test_workflows_are_off_by_default_and_enabled_with_their_settings(tmp_path: 
         ("concurrency = 100000\n", "workflows.concurrency: Input should be less than or equal"),
         (f"concurrency = {'9' * 5000}\n", "not valid TOML"),
         ("retries = 3\n", "workflows.retries: unknown key"),
+        ("since = 2026-12-01T09:00:00\n", "workflows.since: Input should have timezone info"),
+        ("since = 'yesterday'\n", "workflows.since: Input should be a valid datetime"),
+        ("since = 2026-12-01\n", "workflows.since: Input should have timezone info"),
     ],
 )
 def test_a_bad_workflows_key_fails_at_start_naming_the_key(
@@ -75,3 +78,10 @@ def test_a_bad_reconciliation_key_fails_at_start_naming_the_key(tmp_path, text, 
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     assert expected in str(raised.value)
+
+
+def test_since_is_an_instant_with_its_offset(tmp_path: Path):
+    path = tmp_path / "gateway.toml"
+    path.write_text("[workflows]\nsince = 2026-12-01T10:00:00+01:00\n")
+    since = load_config(path).workflows.since
+    assert since is not None and since.isoformat() == "2026-12-01T10:00:00+01:00"
