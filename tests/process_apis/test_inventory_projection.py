@@ -21,10 +21,16 @@ from domain.inventory import InventoryPosition
 from domain.locations import Location
 from domain.units import UnitOfMeasure
 from process_apis.consumers import runner_for
-from process_apis.inventory import InvalidPageToken, InventoryQueries
+from process_apis.inventory import (
+    MAX_POSITIONS,
+    InvalidPageToken,
+    InventoryQueries,
+    TooManyPositions,
+)
 from process_apis.projections import build_projections, catch_up, rebuild
 from process_apis.projections_inventory import INVENTORY
 from stores import Stores, open_stores
+from stores.inventory import PositionFact
 from system_apis.wms.events import position_envelope
 from system_apis.wms.webhooks import read_wms_webhook
 from tests.process_apis.conftest import open_deployment
@@ -217,5 +223,32 @@ async def test_on_postgresql_the_read_model_keeps_the_same_rule_and_rebuilds_the
         events = await stores.event_log.read(limit=1000)
         await rebuild(runner, inventory, events[len(events) // 2].position)
         assert await held_positions(stores, skus) == followed
+    finally:
+        await stores.close()
+
+
+async def test_a_sku_in_more_bins_than_one_answer_holds_is_said_so_and_pages_through(
+    tmp_path: Path,
+) -> None:
+    stores = await open_stores(f"sqlite+aiosqlite:///{tmp_path / 'bins.sqlite3'}")
+    try:
+        sku = f"SKU-{uuid.uuid4().hex[:8]}"
+        bins = [f"A-{n:04d}" for n in range(MAX_POSITIONS + 1)]
+        await stores.inventory.record(
+            PositionFact(position(sku, bin_code, 1, 2), index + 1)
+            for index, bin_code in enumerate(bins)
+        )
+        elsewhere = [position(sku, f"R-{n}", 1, 2, warehouse="WH-RTM") for n in range(2)]
+        await stores.inventory.record(PositionFact(p, 1000 + n) for n, p in enumerate(elsewhere))
+        queries = InventoryQueries(stores.inventory)
+        with pytest.raises(TooManyPositions) as refused:
+            await queries.positions(sku)
+        assert f"more than {MAX_POSITIONS} bins" in refused.value.public_message
+        assert list(await queries.positions(sku, "WH-RTM")) == elsewhere, "one warehouse's fits"
+        first = await queries.positions_page(sku, "WH-AMS", first=MAX_POSITIONS, after=None)
+        after = first.next_token
+        second = await queries.positions_page(sku, "WH-AMS", first=MAX_POSITIONS, after=after)
+        assert [p.location.bin for p in (*first.items, *second.items)] == bins
+        assert second.next_token is None
     finally:
         await stores.close()
