@@ -100,6 +100,16 @@ class PositionPoller:
                     if held.get(position_key(position), -1) < (position.revision or 0)
                 ]
                 duplicates += len(batch.positions) - len(changed)
+                behind = sum(
+                    held.get(position_key(position), -1) > (position.revision or 0)
+                    for position in batch.positions
+                )
+                if behind:
+                    logger.warning(
+                        "the WMS lists %d positions at a lower revision than the inventory read "
+                        "model holds (a WMS restored from a backup?); they are not applied",
+                        behind,
+                    )
                 appended = await asyncio.gather(*map(self._event_log.append, changed))
                 new = sum(not result.duplicate for result in appended)
                 recorded += new

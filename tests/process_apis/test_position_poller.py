@@ -9,12 +9,15 @@ lists well-formed positions.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
+from domain.inventory import position_from_record, position_record
 from process_apis.inventory import InventoryQueries
 from process_apis.polling import FeedLease
 from process_apis.polling_positions import (
@@ -23,9 +26,10 @@ from process_apis.polling_positions import (
     build_position_poller,
 )
 from stores import Stores
+from stores.inventory import PositionFact
 from system_apis import SystemClients
 from system_apis.wms.events import POSITION_EVENT_TYPE
-from system_apis.wms.mapping import position_batch_from_wms
+from system_apis.wms.mapping import position_batch_from_wms, position_from_wms
 from system_apis.wms.models import PositionBatch
 from tests.process_apis.conftest import project
 
@@ -166,3 +170,20 @@ async def test_one_process_sweeps_at_a_time(stores: Stores) -> None:
     assert await stores.event_log.read(limit=10) == []
     await theirs.release(WMS_POSITIONS)
     assert (await stand_in_poller(stores, ours).poll_once()).recorded == 2
+
+
+async def test_a_wms_listing_older_revisions_than_held_is_not_applied_and_is_warned_of(
+    stores: Stores, caplog: pytest.LogCaptureFixture
+) -> None:
+    listing = StandInListing()
+    newer = position_from_record(
+        {**position_record(position_from_wms(listing.pages[None]["data"][0])), "revision": 5}
+    )
+    await stores.inventory.record([PositionFact(newer, 1)])
+    poller = stand_in_poller(stores)
+    with caplog.at_level(logging.WARNING, logger="process_apis.polling_positions"):
+        outcome = await poller.poll_once()
+    assert (outcome.recorded, outcome.duplicates) == (1, 1), "SKU-B only"
+    assert "1 positions at a lower revision" in caplog.text, caplog.text
+    (held,) = await InventoryQueries(stores.inventory).positions("SKU-A")
+    assert held.revision == 5
