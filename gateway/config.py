@@ -211,7 +211,8 @@ class PollingConfig(_Section):
 
     enabled: bool = True
     interval_s: PositiveSeconds = 15.0
-    erp_orders_interval_s: PositiveSeconds = 5.0
+    erp_orders_interval_s: float = Field(5.0, ge=0.5, le=300)
+    """At least half a second: the ERP allows each key 20 requests a second, for everyone."""
     max_batches_per_round: int = Field(20, ge=1, le=1000)
     lease_ttl_s: PositiveSeconds = 30.0
     """One process of a deployment polls each feed; another takes over this long after the
@@ -220,6 +221,10 @@ class PollingConfig(_Section):
 
 FreshnessWindow = Annotated[float, Field(ge=1, le=7 * 86_400)]
 """Seconds, from one second to a week."""
+
+
+POLLED = ("tms", "wms", "roadline", "heritage")
+"""The sources whose feeds are polled every `[polling] interval_s` (the ERP has its own)."""
 
 
 class FreshnessConfig(_Section):
@@ -629,6 +634,31 @@ class GatewayConfig(BaseSettings):
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)
     supergraph: str | None = None
     environment: Literal["development", "production"] = "development"
+
+    @model_validator(mode="after")
+    def _windows_longer_than_polling(self) -> GatewayConfig:
+        """A source polled less often than its freshness window would make every answer from
+        it stale between two rounds: refused at start, naming both keys."""
+        if not self.polling.enabled:
+            return self
+        windows = self.freshness.windows_s()
+        for source, key, interval in (
+            ("erp", "polling.erp_orders_interval_s", self.polling.erp_orders_interval_s),
+            *((source, "polling.interval_s", self.polling.interval_s) for source in POLLED),
+        ):
+            if windows[source] <= interval:
+                raise PydanticCustomError(
+                    "window_too_short",
+                    "freshness.{source}_window_s ({window}) must be longer than {key} "
+                    "({interval}): the {source} feed is polled that often",
+                    {
+                        "source": source,
+                        "window": f"{windows[source]:g}",
+                        "key": key,
+                        "interval": f"{interval:g}",
+                    },
+                )
+        return self
 
     @model_validator(mode="after")
     def _no_published_secrets_in_production(self) -> GatewayConfig:

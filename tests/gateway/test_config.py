@@ -59,6 +59,15 @@ def test_file_values_keep_the_other_defaults_and_environment_overrides_the_file(
         ("[polling]\nerp_orders_interval_s = 0\n", "polling.erp_orders_interval_s: Input"),
         ("[polling]\nerp_orders_interval_s = 301\n", "polling.erp_orders_interval_s: Input"),
         ("[polling]\nerp_orders_interval_s = '5s'\n", "polling.erp_orders_interval_s: Input"),
+        ("[polling]\nerp_orders_interval_s = 0.01\n", "erp_orders_interval_s: Input should be"),
+        (
+            "[polling]\ninterval_s = 150\n",
+            "freshness.tms_window_s (120) must be longer than polling.interval_s (150)",
+        ),
+        (
+            "[freshness]\nerp_window_s = 5\n",
+            "freshness.erp_window_s (5) must be longer than polling.erp_orders_interval_s (5)",
+        ),
         ("[freshness]\nerp_window_s = 0\n", "freshness.erp_window_s: Input should be greater"),
         ("[freshness]\ntms_window_s = -5\n", "freshness.tms_window_s: Input should be greater"),
         ("[freshness]\nwms_window_s = 700000\n", "freshness.wms_window_s: Input should be less"),
@@ -107,12 +116,18 @@ def test_a_bad_environment_override_names_the_key(tmp_path, monkeypatch):
         load_config()
 
 
+def test_a_window_shorter_than_its_feeds_poll_interval_is_fine_when_nothing_polls(tmp_path):
+    path = tmp_path / "gateway.toml"
+    path.write_text("[polling]\nenabled = false\ninterval_s = 200\n")
+    assert load_config(path).freshness.tms_window_s < load_config(path).polling.interval_s
+
+
 def test_freshness_windows_are_set_per_source_and_by_environment(tmp_path, monkeypatch):
     path = tmp_path / "gateway.toml"
-    path.write_text("[freshness]\nerp_window_s = 2.5\n")
+    path.write_text("[freshness]\nerp_window_s = 7.5\n")
     monkeypatch.setenv("LG_FRESHNESS__SWIFTPARCEL_WINDOW_S", "30")
     windows = load_config(path).freshness.windows_s()
-    assert windows == {**GatewayConfig().freshness.windows_s(), "erp": 2.5, "swiftparcel": 30.0}
+    assert windows == {**GatewayConfig().freshness.windows_s(), "erp": 7.5, "swiftparcel": 30.0}
     assert set(windows) == {"erp", "wms", "tms", "swiftparcel", "roadline", "heritage"}
     monkeypatch.setenv("LG_FRESHNESS__ERP_WINDOW_S", "0.5")
     with pytest.raises(ConfigError, match=r"freshness\.erp_window_s: Input should be greater"):
