@@ -150,6 +150,15 @@ class Transition:
     step_state: StepState | None = None
     step_result: Mapping[str, Any] | None = None
     step_error: str | None = None
+    completed: StepCompletion | None = None
+    """The step before `step`, completed: recorded in the same transaction, so running on
+    from one step to the next costs one write."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepCompletion:
+    step: str
+    result: Mapping[str, Any]
 
 
 class StaleWorkflow(Exception):
@@ -257,6 +266,18 @@ class SqlWorkflowStore:
             )
             if moved.rowcount != 1:
                 raise StaleWorkflow(f"workflow {workflow.workflow_id} changed meanwhile")
+            if change.completed is not None:
+                await self._write_step(
+                    connection,
+                    workflow.workflow_id,
+                    Transition(
+                        change.state,
+                        step=change.completed.step,
+                        step_state=StepState.COMPLETED,
+                        step_result=change.completed.result,
+                    ),
+                    now,
+                )
             if change.step is not None and change.step_state is not None:
                 await self._write_step(connection, workflow.workflow_id, change, now)
         return WorkflowRecord(

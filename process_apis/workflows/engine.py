@@ -33,6 +33,7 @@ from stores.event_log import AppendSignal, EventLog
 from stores.workflows import (
     UNFINISHED,
     StaleWorkflow,
+    StepCompletion,
     StepRecord,
     StepState,
     Transition,
@@ -263,13 +264,14 @@ class WorkflowEngine:
         ]
         if failed:
             return await self._compensate(definition, workflow, records, failed[0])
+        completed: StepCompletion | None = None
         for step in definition.steps:
             name = step_name(step.name, run)
             record = records.get(name)
             if record is not None and record.state is StepState.COMPLETED:
                 results[step.name] = record.result or {}
                 continue
-            outcome = await self._attempt(workflow, step.run, name, results)
+            outcome = await self._attempt(workflow, step.run, name, results, completed)
             workflow = outcome.workflow
             if outcome.failure is not None:
                 records = {r.step: r for r in await self.store.steps(workflow.workflow_id)}
@@ -277,7 +279,12 @@ class WorkflowEngine:
             if outcome.result is None:
                 return workflow
             results[step.name] = outcome.result
-        change = Transition(WorkflowState.COMPLETED)
+            completed = StepCompletion(name, outcome.result)
+        change = Transition(
+            WorkflowState.COMPLETED,
+            completed=completed,
+            tenant_id=None if completed is None else _tenant_in(completed.result),
+        )
         workflow = await self.store.transition(workflow, change)
         await self._announce(workflow, change)
         return workflow
@@ -302,18 +309,20 @@ class WorkflowEngine:
             for step in definition.steps
             if step.compensate is not None and step.name in results
         ]
+        completed: StepCompletion | None = None
         for step in reversed(done):
             name = COMPENSATION_PREFIX + step_name(step.name, run)
             if _state_of(records, name) is StepState.COMPLETED:
                 continue
             assert step.compensate is not None
             outcome = await self._attempt(
-                workflow, step.compensate, name, results, compensating=True
+                workflow, step.compensate, name, results, completed, compensating=True
             )
             workflow = outcome.workflow
             if outcome.result is None:
                 return workflow
-        change = Transition(WorkflowState.FAILED, reason=reason)
+            completed = StepCompletion(name, outcome.result)
+        change = Transition(WorkflowState.FAILED, reason=reason, completed=completed)
         workflow = await self.store.transition(workflow, change)
         await self._announce(workflow, change)
         return workflow
@@ -324,13 +333,22 @@ class WorkflowEngine:
         function: StepFunction,
         name: str,
         results: Mapping[str, Mapping[str, Any]],
+        completed: StepCompletion | None = None,
         *,
         compensating: bool = False,
     ) -> _Outcome:
-        """One attempt at one step, its start and its outcome each recorded and announced."""
+        """One attempt at one step, its start recorded (with the completion of the step before
+        it, when this call follows it at once) and announced before it runs. A step that
+        completes is recorded with the next change (`_Outcome.result`), so going on from step
+        to step is one write each; a step that does not is recorded and announced here."""
         running = WorkflowState.COMPENSATING if compensating else WorkflowState.RUNNING
         change = Transition(
-            running, attempts=workflow.attempts, step=name, step_state=StepState.STARTED
+            running,
+            attempts=workflow.attempts,
+            step=name,
+            step_state=StepState.STARTED,
+            completed=completed,
+            tenant_id=None if completed is None else _tenant_in(completed.result),
         )
         workflow = await self.store.transition(workflow, change)
         await self._announce(workflow, change)
@@ -371,15 +389,6 @@ class WorkflowEngine:
             )
             change = self._waiting(workflow, name, f"{name} failed unexpectedly", None)
         else:
-            change = Transition(
-                running,
-                step=name,
-                step_state=StepState.COMPLETED,
-                step_result=result,
-                tenant_id=_tenant_in(result),
-            )
-            workflow = await self.store.transition(workflow, change)
-            await self._announce(workflow, change)
             return _Outcome(workflow, result, None)
         workflow = await self.store.transition(workflow, change)
         await self._announce(workflow, change)
@@ -416,6 +425,9 @@ class WorkflowEngine:
             "step_state": None
             if change is None or change.step_state is None
             else change.step_state.value,
+            "completed_step": None
+            if change is None or change.completed is None
+            else change.completed.step,
         }
         await self.event_log.append(
             EventEnvelope(
@@ -439,7 +451,8 @@ class WorkflowEngine:
 class _Outcome:
     workflow: WorkflowRecord
     result: Mapping[str, Any] | None
-    """The step's result; None when it did not complete (waiting, held or failed)."""
+    """The step's result, not yet recorded (the caller records it with the next change);
+    None when it did not complete (waiting, held or failed: recorded already)."""
     failure: str | None
 
 
