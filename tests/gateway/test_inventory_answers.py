@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from tests.gateway.conftest import (
     callers_requests,
     gateway_process,
     stock_of,
+    wait_for_orders,
     write_config,
 )
 from tests.gateway.test_warehouse_writes import open_tasks, set_stock
@@ -264,3 +266,36 @@ def test_the_largest_stock_page_answers_quickly_and_costs_no_backend_call(
     assert mine.json() == theirs.json() and "errors" not in mine.json(), mine.text
     assert elapsed_s < 2.0, f"a page of 500 took {elapsed_s:.2f}s"
     assert [r for r in callers_requests(clean_faults, "wms") if r["path"] == "/v2/inventory"] == []
+
+
+ORDER_STOCK = """query($id: ID!) { order(id: $id) { lines { warehouseId item {
+    sku stock(warehouseId: "WH-AMS") { bin onHand availableToPromise } availableToPromise } } } }"""
+
+
+def order_stock(gateway: RunningGateway, order_id: str) -> dict[str, Any]:
+    response = httpx.post(
+        gateway.graphql_url(),
+        json={"query": ORDER_STOCK, "variables": {"id": order_id}},
+        headers={"X-API-Key": gateway.api_key("C-1001")},
+        timeout=30.0,
+    )
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]["order"]["lines"][0]["item"]
+
+
+def test_an_order_lines_item_stock_comes_from_the_inventory_read_model(
+    gateway: RunningGateway, clean_faults: Sandbox
+):
+    """Through the federation entity path (orders → item → stock), during a WMS outage too."""
+    (order_id, *_) = wait_for_orders(gateway.graphql_url(), gateway.api_key("C-1001"))
+    sku = order_stock(gateway, order_id)["sku"]
+    in_amsterdam = stock_of(gateway, sku, warehouse="WH-AMS")
+    everywhere = stock_of(gateway, sku, until=lambda found: len(found) > len(in_amsterdam))
+    clean_faults.set_faults("wms", outage=True)
+    item = order_stock(gateway, order_id)
+    assert item["stock"] == [
+        {k: p[k] for k in ("bin", "onHand", "availableToPromise")} for p in in_amsterdam
+    ]
+    total = sum(Decimal(p["availableToPromise"]) for p in everywhere)
+    assert Decimal(item["availableToPromise"]) == total, (item, everywhere)
