@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -16,7 +17,7 @@ import orjson
 import pytest
 
 from tests.gateway.conftest import RunningGateway, gateway_process, write_config
-from tests.gateway.test_end_to_end import graphql
+from tests.gateway.test_end_to_end import graphql, post_webhook, swift_body, swift_signature
 from tests.gateway.test_live_over_websocket import opened, receive
 from tests.sandbox_processes import Sandbox, free_port
 from tests.shipped_orders import _erp, shipped_order
@@ -146,6 +147,35 @@ async def test_an_order_ships_through_its_workflow_watched_live_and_read_by_its_
     shown = (await admin(gateway, "GET", f"/admin/workflows/{workflow_id}")).json()
     label = {s["step"]: s for s in shown["steps"]}["label"]["result"]
     assert label["label"].startswith("^XA") and label["tracking_number"]
+
+
+async def test_a_carriers_proof_of_delivery_invoices_the_order_it_shipped(gateway, sandbox):
+    """Order to ship, then the carrier's DELIVERED webhook: the gateway's log consumer starts
+    ship-to-invoice for the shipment, and the invoice is posted, not before."""
+    order = await shipped_order(sandbox, "C-1001", [("MAT-0001", 1)], shipped=False)
+    shipped = await start(gateway, "order-to-ship", order["doc_no"])
+    done = await wait_for_state(gateway, shipped["id"], {"COMPLETED", "FAILED", "HELD"})
+    assert done["workflow"]["state"] == "COMPLETED", done
+    tracking = {s["step"]: s for s in done["steps"]}["book"]["result"]["tracking_number"]
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        before = await _erp(client, sandbox, "GET", f"/api/v1/invoices?sales_doc={order['doc_no']}")
+    assert before["records"] == [], "no invoice before proof of delivery"
+    body = swift_body(tracking, "DL", datetime.now(UTC), f"pod-{tracking}")
+    headers = {"X-Swift-Signature": swift_signature(body), "content-type": "application/json"}
+    accepted = await post_webhook(gateway, "swiftparcel", body, headers)
+    assert accepted.status_code == 202, accepted.text
+    invoicing_id = f"ship-to-invoice.{tracking}"
+    deadline = time.monotonic() + WAIT_S
+    while (await admin(gateway, "GET", f"/admin/workflows/{invoicing_id}")).status_code == 404:
+        assert time.monotonic() < deadline, "the delivery started no invoicing"
+        await asyncio.sleep(0.1)
+    invoiced = await wait_for_state(gateway, invoicing_id, {"COMPLETED", "FAILED", "HELD"})
+    assert invoiced["workflow"]["state"] == "COMPLETED", invoiced
+    assert invoiced["workflow"]["tenant_id"] == "C-1001"
+    invoice_id = {s["step"]: s for s in invoiced["steps"]}["post_invoice"]["result"]["invoice_id"]
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        after = await _erp(client, sandbox, "GET", f"/api/v1/invoices?sales_doc={order['doc_no']}")
+    assert [i["inv_no"] for i in after["records"]] == [invoice_id]
 
 
 async def test_a_held_invoice_is_listed_with_its_reason_and_an_operator_retries_it(
