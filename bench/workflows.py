@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def sandbox(folder: Path, erp_rate_limit: float):  # type: ignore[no-untyped-def]
+def sandbox(folder: Path, erp_rate_limit: float) -> Iterator[dict[str, str]]:
     """The ERP, WMS and TMS as processes on free loopback ports; their URLs by name."""
     processes, urls = [], {}
     try:

@@ -23,6 +23,7 @@ from process_apis.workflows.engine import (
     RetryLater,
     Step,
     StepFailed,
+    StepFunction,
     StepInput,
     WorkflowDefinition,
 )
@@ -98,7 +99,7 @@ def order_to_ship(clients: SystemClients) -> WorkflowDefinition:
             ]
         }
 
-    def confirming(task_type: TaskType):  # type: ignore[no-untyped-def]
+    def confirming(task_type: TaskType) -> StepFunction:
         async def confirm(given: StepInput) -> Mapping[str, Any]:
             confirmed = []
             for task in given.results["release_to_warehouse"]["tasks"]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -42,7 +43,9 @@ async def shown(gateway: RunningGateway, workflow_id: str) -> dict[str, Any] | N
     return response.json() if response.status_code == 200 else None
 
 
-async def wait_until(gateway: RunningGateway, workflow_id: str, test) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+async def wait_until(
+    gateway: RunningGateway, workflow_id: str, test: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
     deadline = time.monotonic() + WAIT_S
     current = None
     while time.monotonic() < deadline:
