@@ -17,6 +17,7 @@ from gateway.admin import admin_error, require_admin
 from process_apis.workflows.engine import NotRetryable
 from process_apis.workflows.service import Workflows, WorkflowView
 from process_apis.workflows.triggers import SUBJECT
+from stores.event_log import EventLogUnavailable
 from stores.workflows import MAX_WORKFLOW_ID, StepRecord, WorkflowRecord, WorkflowState
 
 MAX_PAGE = 200
@@ -117,18 +118,12 @@ async def start_workflow(request: Request) -> Response:
             "subject must be an order id or tracking number (1 to 48 "
             "letters, digits, '.', '_' or '-')",
         )
-    inputs = {
-        "order-to-ship": {"order_id": subject},
-        "ship-to-invoice": {"tracking_number": subject},
-        "return-to-restock": {"rma_id": subject},
-    }[kind]
-    record, created = await workflows.engine.start(
-        kind,
-        subject,
-        inputs,
-        tenant_id=None,
-        correlation_id=request.state.correlation_id,
-    )
+    try:
+        record, created = await workflows.start_by_hand(
+            kind, subject, correlation_id=request.state.correlation_id
+        )
+    except EventLogUnavailable:
+        return admin_error(503, "unavailable", "the event log is out of reach; try again")
     return JSONResponse({"workflow": workflow_summary(record)}, 201 if created else 200)
 
 

@@ -92,7 +92,7 @@ def build_services(
             owners=owners,
             history=stores.milestones,
         ),
-        workflows=build_workflows(clients, stores, retry_policy=workflow_retry),
+        workflows=build_workflows(clients, stores, retry_policy=workflow_retry, owners=owners),
         freshness=freshness,
         reconciliation=StockReconciliation(clients.erp, clients.wms, stores.reconciliation),
     )

@@ -121,9 +121,10 @@ async def test_an_order_ships_through_its_workflow_watched_live_and_read_by_its_
     finally:
         await socket.close()
     steps_seen = [u["step"] for u in updates if u["step"]]
-    # Started by an operator, the workflow learns its tenant from the order in its first step:
-    # from then on its changes reach the customer.
-    assert steps_seen[0] == "release_to_warehouse" and steps_seen[-1] == "goods_issue"
+    assert steps_seen[0] == "reserve_stock" and steps_seen[-1] == "goods_issue", (
+        "an operator's start looks the order's customer up: it sees every change"
+    )
+    assert started["tenant_id"] == "C-1001"
     assert updates[-1]["workflow"] == {
         "id": workflow_id,
         "state": "COMPLETED",
