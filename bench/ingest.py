@@ -27,16 +27,10 @@ import argparse
 import asyncio
 import hashlib
 import hmac
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,80 +39,14 @@ import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from gateway.commands import SANDBOX_BACKENDS
-from gateway.config import DEMO_CLIENTS, GatewayConfig
+from bench.demo import Gateway, demo_gateway
+from gateway.config import DEMO_CLIENTS
 
 TENANT_KEY = DEMO_CLIENTS["portal-c1001"].api_key
 PROTOCOL = "graphql-transport-ws"
 UPDATES = """subscription($tn: String!) {
   shipmentUpdated(trackingNumber: $tn) { eventId milestone { occurredAt } }
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Gateway:
-    url: str
-    swift_secret: str
-
-    @property
-    def websocket_url(self) -> str:
-        return self.url.replace("http://", "ws://", 1) + "/graphql"
-
-
-@contextmanager
-def demo_gateway(engine: str, nats_url: str, folder: Path, timeout: float) -> Iterator[Gateway]:
-    """`logistics-gateway demo` on free ports with its state under `folder`."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "LG_SERVER__PORT": str(port),
-        "LG_STORES__DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'gateway.sqlite3'}",
-    }
-    for name in SANDBOX_BACKENDS:
-        environment[f"LG_BACKENDS__{name.upper()}__URL"] = f"http://127.0.0.1:{free_port()}"
-    if engine == "jetstream":
-        environment["LG_STORES__EVENT_LOG"] = nats_url
-        suffix = uuid.uuid4().hex[:8]
-        environment["LG_STORES__EVENT_STREAM"] = f"BENCH_INGEST_{suffix.upper()}"
-        environment["LG_STORES__EVENT_SUBJECT_PREFIX"] = f"bench{suffix}.events"
-    command = [
-        sys.executable,
-        *("-m", "gateway.cli", "demo"),
-        *("--state-dir", str(folder / "sandbox")),
-        *("--simulate", "3600"),
-    ]
-    log = (folder / "demo.log").open("wb")
-    process = subprocess.Popen(
-        command, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise SystemExit(f"the demo stopped; see {folder / 'demo.log'}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            raise SystemExit("the demo did not start in time")
-        yield Gateway(url, GatewayConfig.model_construct().webhooks.swiftparcel_secret)
-    finally:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-        log.close()
 
 
 async def swift_trackings(

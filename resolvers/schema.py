@@ -13,6 +13,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
 
 from resolvers.errors import PublicError, error_mask
 
@@ -21,9 +22,23 @@ logger = logging.getLogger("resolvers")
 CALLERS_ERRORS = frozenset({"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED", "UNAUTHENTICATED"})
 
 
+DOCUMENT_CACHE_SIZE = 1024
+"""Parsed and validated documents kept (strawberry's caches live at module level, shared by
+every subgraph schema): the router sends each operation shape as the same text, so most
+requests skip parsing and validation. Bounded, least recently used."""
+
+
 class SubgraphSchema(strawberry.federation.Schema):
     def __init__(self, *, extensions: Sequence[Any] = (), **options: Any) -> None:
-        super().__init__(extensions=[error_mask, *extensions], **options)
+        super().__init__(
+            extensions=[
+                error_mask,
+                lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+                lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+                *extensions,
+            ],
+            **options,
+        )
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: Any | None = None

@@ -1,0 +1,91 @@
+"""The demo as a benchmark's subject: `logistics-gateway demo` (the reference backends and the
+gateway on embedded defaults) on free ports, with its state in a folder of the benchmark's."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from gateway.commands import SANDBOX_BACKENDS
+from gateway.config import GatewayConfig
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Gateway:
+    url: str
+    swift_secret: str
+    backends: dict[str, str]
+    """Each reference backend's URL."""
+
+    @property
+    def websocket_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1) + "/graphql"
+
+
+@contextmanager
+def demo_gateway(engine: str, nats_url: str, folder: Path, timeout: float) -> Iterator[Gateway]:
+    """`logistics-gateway demo` on free ports with its state under `folder`."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "LG_SERVER__PORT": str(port),
+        "LG_STORES__DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'gateway.sqlite3'}",
+    }
+    for name in SANDBOX_BACKENDS:
+        environment[f"LG_BACKENDS__{name.upper()}__URL"] = f"http://127.0.0.1:{free_port()}"
+    if engine == "jetstream":
+        environment["LG_STORES__EVENT_LOG"] = nats_url
+        suffix = uuid.uuid4().hex[:8]
+        environment["LG_STORES__EVENT_STREAM"] = f"BENCH_INGEST_{suffix.upper()}"
+        environment["LG_STORES__EVENT_SUBJECT_PREFIX"] = f"bench{suffix}.events"
+    command = [
+        sys.executable,
+        *("-m", "gateway.cli", "demo"),
+        *("--state-dir", str(folder / "sandbox")),
+        *("--simulate", "3600"),
+    ]
+    log = (folder / "demo.log").open("wb")
+    process = subprocess.Popen(
+        command, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit(f"the demo stopped; see {folder / 'demo.log'}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        else:
+            raise SystemExit("the demo did not start in time")
+        backends = {
+            name: environment[f"LG_BACKENDS__{name.upper()}__URL"] for name in SANDBOX_BACKENDS
+        }
+        yield Gateway(url, GatewayConfig.model_construct().webhooks.swiftparcel_secret, backends)
+    finally:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+        log.close()
