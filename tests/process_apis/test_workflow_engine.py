@@ -458,3 +458,36 @@ async def test_a_runner_whose_workflows_all_fail_pauses_instead_of_spinning(stor
     await task
     batches = len(attempts) / runner.concurrency
     assert len(attempts) >= 1 and batches <= 4, f"{len(attempts)} attempts in half a second"
+
+
+async def test_on_jetstream_a_crash_mid_step_resumes_and_every_change_is_announced_once(
+    tmp_path, nats_url
+):
+    from dataclasses import replace
+
+    from stores.event_log import SignallingEventLog
+    from stores.jetstream import JetStreamEventLog
+
+    opened = await open_stores(f"sqlite+aiosqlite:///{tmp_path / 'state.sqlite3'}")
+    log = await JetStreamEventLog.connect(
+        nats_url,
+        stream=f"WF_{uuid.uuid4().hex[:10].upper()}",
+        subject_prefix=f"wf.{uuid.uuid4().hex[:10]}",
+    )
+    await opened.event_log.close()
+    stores = replace(opened, event_log=SignallingEventLog(log, opened.appended))
+    try:
+        backend = Backend(script={"book": [Crash()]})
+        workflow, _ = await engine_for(stores, backend).start(
+            "demo", subject(), {}, tenant_id="C-1", correlation_id="c"
+        )
+        with pytest.raises(Crash):
+            await engine_for(stores, backend).advance(workflow.workflow_id)
+        done = await engine_for(stores, backend).advance(workflow.workflow_id)
+        assert done is not None and done.state is WorkflowState.COMPLETED
+        versions = [e["version"] for e in await events_of(stores, workflow.workflow_id)]
+        assert versions == list(range(1, done.version + 1))
+        assert backend.of(workflow.workflow_id) == ["reserve", "pick", "book", "book", "label"]
+    finally:
+        await log._js.delete_stream(log._stream)
+        await stores.close()
