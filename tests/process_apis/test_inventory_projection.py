@@ -33,6 +33,7 @@ from stores import Stores, open_stores
 from stores.inventory import PositionFact
 from system_apis.wms.events import position_envelope
 from system_apis.wms.webhooks import read_wms_webhook
+from tests.conftest import fresh_postgres_database
 from tests.process_apis.conftest import open_deployment
 
 START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -202,11 +203,16 @@ async def test_a_rebuild_forgets_the_positions_later_events_brought(stores: Stor
     assert held == [newest["A-01-01"]], held
 
 
-async def test_on_postgresql_the_read_model_keeps_the_same_rule_and_rebuilds_the_same(
-    postgres_url: str,
-) -> None:
-    """The scale-out SQL engine: PostgreSQL holds the read model and the log."""
-    stores = await open_stores(postgres_url)
+async def test_on_postgresql_the_read_model_keeps_the_same_rule_and_rebuilds_the_same() -> None:
+    """The scale-out SQL engine: PostgreSQL holds the read model and the log (a database of
+    this test's own: consumer positions are per database, and other tests' deployments follow
+    other logs from theirs)."""
+    with fresh_postgres_database() as database_url:
+        await on_postgresql(database_url)
+
+
+async def on_postgresql(database_url: str) -> None:
+    stores = await open_stores(database_url)
     try:
         skus = [f"SKU-{uuid.uuid4().hex[:8]}" for _ in range(2)]
         newest = [await a_skus_day(stores, sku) for sku in skus]
