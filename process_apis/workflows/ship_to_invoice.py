@@ -93,7 +93,7 @@ def ship_to_invoice(clients: SystemClients) -> WorkflowDefinition:
                 keep_refusals=True,
             )
         except BackendRejected as error:
-            if "already invoiced" not in error.public_message:
+            if "already invoiced" not in error.message:
                 raise HoldForReview(error.public_message) from None
             invoices = await backend_step(
                 erp.invoices_for_order(order_id, correlation_id=given.correlation_id)

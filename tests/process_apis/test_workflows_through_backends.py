@@ -361,3 +361,31 @@ async def test_return_to_restock_waits_for_the_goods_then_credits_what_inspectio
     notes = (await erp_get(sandbox, f"/api/v1/credit-notes?ref_doc={rma_no}"))["records"]
     assert [n["cn_no"] for n in notes] == [steps["credit_note"].result["credit_note_id"]]
     assert (await erp_get(sandbox, f"/api/v1/return-orders/{rma_no}"))["status"] == "CLSD"
+
+
+async def test_a_delivery_of_an_order_invoiced_already_completes_with_its_invoice(
+    sandbox, workflows
+):
+    invoiced = (await erp_get(sandbox, "/api/v1/sales-orders?status=INV&limit=50"))["records"]
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        answer = await client.get(
+            f"{sandbox.tms}/bookings",
+            params=[("order_ref", o["doc_no"]) for o in invoiced] + [("status", "BOOKED")],
+            headers=sandbox.headers("tms"),
+        )
+    booking = answer.json()["bookings"][0]
+    before = await erp_get(sandbox, f"/api/v1/invoices?sales_doc={booking['order_ref']}")
+    tracking = booking["tracking_number"]
+    started, _ = await workflows.engine.start(
+        "ship-to-invoice",
+        tracking,
+        {"tracking_number": tracking},
+        tenant_id=None,
+        correlation_id="t",
+    )
+    done = await settle(workflows, started.workflow_id)
+    assert done.state is WorkflowState.COMPLETED, done.reason
+    steps = {s.step: s for s in (await workflows.view(started.workflow_id)).steps}
+    assert steps["post_invoice"].result["invoice_id"] == before["records"][-1]["inv_no"]
+    after = await erp_get(sandbox, f"/api/v1/invoices?sales_doc={booking['order_ref']}")
+    assert after["records"] == before["records"], "no second invoice"
