@@ -128,8 +128,13 @@ class WebhookIngress:
             return
         try:
             await self.heard(source_name)
-        except Exception:
-            logger.warning("noting that %s was heard from failed", source_name, exc_info=True)
+        except Exception as error:
+            logger.warning(
+                "noting that %s was heard from failed: %s: %s",
+                source_name,
+                type(error).__name__,
+                error,
+            )
 
     async def replay(self, letter: DeadLetter) -> Response:
         """Run a dead letter through its source again and record the outcome on it."""

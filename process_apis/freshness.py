@@ -44,9 +44,10 @@ DEFAULT_WINDOWS_S: Mapping[str, float] = {
 seconds, so a minute or two of silence means they do not answer; SwiftParcel only pushes when
 something happens, so its silence says little and its window is long."""
 
-NOTE_EVERY_S = 0.5
-"""A source heard again this soon by this process is not written again: a burst of webhooks
-costs one write, and no window is shorter than a second."""
+NOTE_AT_MOST_EVERY_S = 1.0
+"""A source heard again within a quarter of its window (and at most this long) by this process
+is not written again: a burst of webhooks or a feed polled each second costs one write now and
+then, and `as_of` is never older than a quarter of the window for it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,8 @@ class SourceFreshness:
         if source not in self.windows_s:
             raise ValueError(f"unknown source {source!r}")
         now = time.monotonic()
-        if now - self._noted.get(source, float("-inf")) < NOTE_EVERY_S:
+        every_s = min(NOTE_AT_MOST_EVERY_S, self.windows_s[source] / 4)
+        if now - self._noted.get(source, float("-inf")) < every_s:
             return
         await self.store.heard(source, self.clock())
         self._noted[source] = now

@@ -510,8 +510,10 @@ async def _tell(heard: Heard, source: str) -> None:
     """A store that cannot note the round must not end polling: the answers only look older."""
     try:
         await heard()
-    except Exception:
-        logger.warning("noting that %s answered failed", source, exc_info=True)
+    except Exception as error:
+        logger.warning(
+            "noting that %s answered failed: %s: %s", source, type(error).__name__, error
+        )
 
 
 def _backoff(interval_s: float, failures: int, error: BackendError | None) -> float:

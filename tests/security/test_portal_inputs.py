@@ -72,6 +72,9 @@ def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Itera
     # what pollers ask of the backends (this gateway's, and the session's other gateway's) is
     # told apart by `polled`; this one polls to fill its orders read model
     with running_gateway(sandbox, tmp_path_factory.mktemp("portal-inputs")) as running:
+        # the first reads of every feed write the most: let them finish before the tests read
+        # the log for tracebacks
+        wait_for_orders(running.graphql_url(), running.api_key("C-1001"))
         yield running
 
 

@@ -214,7 +214,7 @@ def test_an_accepted_delivery_is_hearing_from_its_source_a_refused_one_is_not(
     def heard_at():  # type: ignore[no-untyped-def]
         return webhook_app.client.portal.call(runtime.stores.heard.last_heard).get("swiftparcel")
 
-    time.sleep(0.6)  # past the in-process note interval of any delivery before
+    time.sleep(1.1)  # past the in-process note interval of any delivery before
     before = heard_at()
     assert webhook_app.deliver("swiftparcel", encoded(swift(code="??"))).status_code == 422
     assert webhook_app.deliver("swiftparcel", b"{").status_code == 400
