@@ -42,13 +42,16 @@ async def graphql(
     return response.json()
 
 
-async def first_order_with_carrier(gateway: RunningGateway, tenant: str, carrier: str) -> dict:
+async def first_order_with_carrier(
+    gateway: RunningGateway, tenant: str, carrier: str, *, delivered: bool = False
+) -> dict:
     """An order of `tenant` shipped with `carrier`, with a status, found through the public API.
 
     Shipments are answered from the read models, which the gateway fills from the TMS's
     bookings and the carriers' events after it starts: the first answers may come before.
-    A shipment already returned to its shipper is passed over: no later milestone outranks it,
-    so the tests that deliver one would find it still RETURNED."""
+    A shipment already returned to its shipper is passed over. Tests that send milestones ask
+    for a `delivered` one: a shipment still under way may be on its way back to the shipper
+    (its carrier's history still being read), and RETURNED outranks whatever they send."""
     deadline = time.monotonic() + READ_MODEL_WAIT_S
     while time.monotonic() < deadline:
         after = None
@@ -63,10 +66,11 @@ async def first_order_with_carrier(gateway: RunningGateway, tenant: str, carrier
             page = result["data"]["orders"]
             for order in page["orders"]:
                 for shipment in order["shipments"] or ():
-                    if shipment["carrier"] == carrier and shipment["status"] not in (
-                        None,
-                        "RETURNED",
-                    ):
+                    status = shipment["status"]
+                    wanted = (
+                        status == "DELIVERED" if delivered else status not in (None, "RETURNED")
+                    )
+                    if shipment["carrier"] == carrier and wanted:
                         return {"order_id": order["id"], "tracking": shipment["trackingNumber"]}
             after = page["nextCursor"]
             if after is None:
@@ -264,7 +268,7 @@ async def test_carrier_webhooks_are_recorded_and_a_late_in_transit_never_undoes_
     gateway, clean_faults
 ):
     sandbox: Sandbox = clean_faults
-    found = await first_order_with_carrier(gateway, "C-1001", "SWFT")
+    found = await first_order_with_carrier(gateway, "C-1001", "SWFT", delivered=True)
     tracking = found["tracking"]
     await sandbox.aset_webhook(
         "swiftparcel", gateway.webhook_url("swiftparcel"), WEBHOOK_SECRETS["swiftparcel"]
@@ -291,7 +295,7 @@ async def test_carrier_webhooks_are_recorded_and_a_late_in_transit_never_undoes_
 
 async def test_duplicate_and_out_of_order_deliveries_record_each_event_once(gateway, clean_faults):
     sandbox: Sandbox = clean_faults
-    found = await first_order_with_carrier(gateway, "C-1001", "SWFT")
+    found = await first_order_with_carrier(gateway, "C-1001", "SWFT", delivered=True)
     tracking = found["tracking"]
     await sandbox.aset_webhook(
         "swiftparcel", gateway.webhook_url("swiftparcel"), WEBHOOK_SECRETS["swiftparcel"]
