@@ -56,6 +56,12 @@ async def wait_until(
     raise AssertionError(f"{workflow_id} never got there: {current}")
 
 
+def wms_task(sandbox: Sandbox, task_id: str) -> dict[str, Any]:
+    return httpx.get(
+        f"{sandbox.wms}/v2/tasks/{task_id}", headers=sandbox.headers("wms"), timeout=10
+    ).json()
+
+
 def step(view: dict[str, Any], name: str) -> dict[str, Any] | None:
     return {s["step"]: s for s in view["steps"]}.get(name)
 
@@ -103,20 +109,18 @@ def test_a_gateway_killed_mid_step_resumes_the_workflow_and_does_each_step_once(
         )
         release = step(picking, "release_to_warehouse")["result"]
         pick_task = next(t for t in release["tasks"] if t["type"] == "PICK")
-        time.sleep(1.0)  # the WMS has applied the pick; its answer is still 3 s away
+        deadline = time.monotonic() + 10
+        while wms_task(sandbox, pick_task["task_id"])["state"] != "done":
+            assert time.monotonic() < deadline, "the WMS never applied the pick"
+            time.sleep(0.05)
+        # The WMS has applied the pick; its answer to the gateway is still seconds away.
         assert first.process is not None
         first.process.send_signal(signal.SIGKILL)
         first.process.wait(timeout=10)
     sandbox.reset_faults("wms")
 
-    async def task_bin() -> tuple[str, str]:
-        async with httpx.AsyncClient(timeout=10.0) as client:
-            task = await client.get(
-                f"{sandbox.wms}/v2/tasks/{pick_task['task_id']}", headers=sandbox.headers("wms")
-            )
-        return task.json()["warehouse"], task.json()["bin"]
-
-    warehouse, bin_code = asyncio.run(task_bin())
+    task = wms_task(sandbox, pick_task["task_id"])
+    warehouse, bin_code = task["warehouse"], task["bin"]
     picked_before_restart = asyncio.run(on_hand(sandbox, warehouse, bin_code))
     with gateway_process(config, port) as second:
         done = asyncio.run(
