@@ -7,7 +7,10 @@ refusing anonymous callers, other tenants, oversized, malformed and expensive in
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +19,12 @@ import httpx
 import orjson
 import pytest
 
-from tests.gateway.conftest import RunningGateway, gateway_process, write_config
+from tests.gateway.conftest import (
+    WEBHOOK_SECRETS,
+    RunningGateway,
+    gateway_process,
+    write_config,
+)
 from tests.gateway.test_end_to_end import graphql, post_webhook, swift_body, swift_signature
 from tests.gateway.test_live_over_websocket import opened, receive
 from tests.sandbox_processes import Sandbox, free_port
@@ -180,6 +188,86 @@ async def test_a_carriers_proof_of_delivery_invoices_the_order_it_shipped(gatewa
     async with httpx.AsyncClient(timeout=30.0) as client:
         after = await _erp(client, sandbox, "GET", f"/api/v1/invoices?sales_doc={order['doc_no']}")
     assert [i["inv_no"] for i in after["records"]] == [invoice_id]
+
+
+def wms_signed(body: bytes, event_type: str) -> dict[str, str]:
+    stamp = str(int(time.time()))
+    digest = hmac.new(
+        WEBHOOK_SECRETS["wms"].encode(), stamp.encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
+    return {
+        "content-type": "application/json",
+        "X-WMS-Event": event_type,
+        "X-WMS-Timestamp": stamp,
+        "X-WMS-Signature": f"sha256={digest}",
+        "X-WMS-Delivery": uuid.uuid4().hex,
+    }
+
+
+async def test_a_return_is_restocked_and_credited_once_the_warehouse_reports_its_receipt(
+    gateway, sandbox
+):
+    order = await shipped_order(sandbox, "C-1002", [("MAT-0001", 2)])
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        rma = await _erp(
+            client,
+            sandbox,
+            "POST",
+            "/api/v1/return-orders",
+            {
+                "ref_doc": order["doc_no"],
+                "sold_to": "C-1002",
+                "items": [{"ref_pos": 10, "qty": 1, "reason_code": "NND"}],
+            },
+        )
+    started = await start(gateway, "return-to-restock", rma["rma_no"])
+    assert started["tenant_id"] == "C-1002"
+    waiting = await wait_for_state(gateway, started["id"], {"WAITING"})
+    assert waiting["workflow"]["reason"] == "awaiting the goods at the warehouse"
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        received = await client.post(
+            f"{sandbox.wms}/v2/returns",
+            json={
+                "rma_ref": rma["rma_no"],
+                "owner": "C-1002",
+                "warehouse": rma["plant"],
+                "lines": [{"sku": "MAT-0001", "qty": 1, "condition": "sellable"}],
+            },
+            headers=sandbox.headers("wms"),
+        )
+        assert received.status_code == 201, received.text
+        receipt = received.json()
+        receipt |= {  # as the WMS pushes it on receipt: before inspection
+            "state": "received",
+            "inspected_at": None,
+            "lines": [line | {"condition": None, "bin": None} for line in receipt["lines"]],
+        }
+        body = orjson.dumps(
+            {
+                "event_id": f"evt_{uuid.uuid4().hex[:24]}",
+                "type": "return.received",
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "warehouse": rma["plant"],
+                "data": receipt,
+            }
+        )
+        pushed = await client.post(
+            gateway.webhook_url("wms"), content=body, headers=wms_signed(body, "return.received")
+        )
+        assert pushed.status_code == 202, pushed.text
+    done = await wait_for_state(gateway, started["id"], {"COMPLETED", "FAILED", "HELD"})
+    assert done["workflow"]["state"] == "COMPLETED", done
+    steps = {s["step"]: s for s in done["steps"]}
+    assert [line["quantity"] for line in steps["restock_or_write_off"]["result"]["restocked"]] == [
+        "1"
+    ]
+    note = steps["credit_note"]["result"]["credit_note_id"]
+    mine = await graphql(gateway, WORKFLOW, {"id": started["id"]}, tenant="C-1002")
+    assert mine["data"]["workflow"]["state"] == "COMPLETED"
+    assert (await graphql(gateway, WORKFLOW, {"id": started["id"]}))["data"]["workflow"] is None
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        notes = await _erp(client, sandbox, "GET", f"/api/v1/credit-notes?ref_doc={rma['rma_no']}")
+    assert [n["cn_no"] for n in notes["records"]] == [note]
 
 
 async def test_a_held_invoice_is_listed_with_its_reason_and_an_operator_retries_it(
