@@ -247,20 +247,19 @@ class CarrierPoller(FeedPoller):
 
 
 def order_change_recorder(event_log: EventLog) -> RecordBatch:
-    """Appends each ERP order change to the log as an `order.changed` event."""
+    """Appends each ERP order change to the log as an `order.changed` event. A page's changes
+    are appended at once, in the ERP's order (the log takes appends in the order they are
+    made, and the SQL log commits them together)."""
 
     async def record(changes: Sequence[OrderChange], correlation_id: str) -> tuple[int, int]:
         received_at = utc_now()
-        new = known = 0
-        for change in changes:
-            appended = await event_log.append(
-                order_changed_envelope(
-                    change, received_at=received_at, correlation_id=correlation_id
-                )
-            )
-            known += appended.duplicate
-            new += not appended.duplicate
-        return new, known
+        envelopes = [
+            order_changed_envelope(change, received_at=received_at, correlation_id=correlation_id)
+            for change in changes
+        ]
+        appended = await asyncio.gather(*map(event_log.append, envelopes))
+        new = sum(not result.duplicate for result in appended)
+        return new, len(appended) - new
 
     return record
 

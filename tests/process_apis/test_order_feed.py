@@ -4,6 +4,8 @@ compare-and-set under the `poll:erp-orders` lease, an outage keeps the cursor.""
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -13,7 +15,7 @@ from domain.events import SourceSystem
 from domain.orders import OrderStatus, order_from_record
 from process_apis.polling import ERP_ORDERS_FEED, FeedLease, FeedPoller, build_pollers
 from process_apis.tracking import MilestoneRecorder
-from stores import Stores
+from stores import Stores, open_stores
 from system_apis import BackendUnavailable, SystemClients
 from system_apis.erp.events import ORDER_CHANGED_EVENT_TYPE
 
@@ -54,6 +56,8 @@ async def test_the_first_poll_logs_every_change_as_an_order_event_and_stores_the
     assert await stores.cursors.get(ERP_ORDERS_FEED) == outcome.cursor
     events = await order_events(stores)
     assert len(events) == outcome.recorded
+    numbers = [event.envelope.payload["change_number"] for event in events]
+    assert numbers == sorted(numbers), "the log keeps the ERP's order of changes"
     first = events[0].envelope
     assert first.event_id == f"ERP:order-change:{first.payload['change_number']}"
     assert (first.source, first.aggregate_type) == (SourceSystem.ERP, "Order")
@@ -117,3 +121,28 @@ async def test_a_maintenance_window_keeps_the_cursor(
     with pytest.raises(BackendUnavailable):
         await poller.poll_once()
     assert await stores.cursors.get(ERP_ORDERS_FEED) == cursor
+
+
+async def test_on_jetstream_each_change_is_logged_once_in_the_erps_order(
+    clients: SystemClients, tmp_path: Path, nats_url: str
+) -> None:
+    suffix = uuid.uuid4().hex[:10]
+    stores = await open_stores(
+        f"sqlite+aiosqlite:///{tmp_path / 'js.sqlite3'}",
+        nats_url,
+        stream=f"ORDERS_{suffix.upper()}",
+        subject_prefix=f"orders.{suffix}",
+    )
+    try:
+        poller = order_feed(clients, stores, MilestoneRecorder(stores.event_log))
+        first = await poller.poll_once()
+        await stores.cursors.put(ERP_ORDERS_FEED, "", expected=first.cursor)
+        again = await poller.poll_once()
+        assert (again.recorded, again.duplicates) == (0, first.recorded), again
+        events = await order_events(stores)
+        numbers = [event.envelope.payload["change_number"] for event in events]
+        assert numbers == sorted(set(numbers)) and len(numbers) == first.recorded
+    finally:
+        inner = getattr(stores.event_log, "inner", stores.event_log)
+        await inner._js.delete_stream(f"ORDERS_{suffix.upper()}")
+        await stores.close()
