@@ -86,7 +86,8 @@ class OrderKey:
     def from_token(cls, token: str) -> OrderKey:
         """Raises ValueError for anything `token()` did not make."""
         day, separator, order_id = token.partition("~")
-        if not separator or not order_id or len(order_id) > ORDER_TEXT_LIMITS["order_id"]:
+        too_long = len(order_id) > ORDER_TEXT_LIMITS["order_id"]
+        if not separator or not order_id or too_long or "\x00" in order_id:
             raise ValueError("not a page key of the orders read model")
         return cls(date.fromisoformat(day), order_id)
 

@@ -92,7 +92,15 @@ async def test_a_page_of_zero_is_refused_and_an_empty_tenant_has_no_pages(engine
 def test_a_page_key_reads_back_only_what_it_wrote() -> None:
     key = OrderKey(DAY, "SO-1~x")
     assert OrderKey.from_token(key.token()) == key
-    for token in ("", "~", "SO-1", "2026-11-01~", "nope~SO-1", f"2026-11-01~{'S' * 101}"):
+    for token in (
+        "",
+        "~",
+        "SO-1",
+        "2026-11-01~",
+        "nope~SO-1",
+        f"2026-11-01~{'S' * 101}",
+        "2026-11-01~SO\x00",
+    ):
         with pytest.raises(ValueError):
             OrderKey.from_token(token)
 
