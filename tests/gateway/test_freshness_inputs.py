@@ -111,6 +111,7 @@ ORDERS_AFTER = "query($after: String) { orders(first: 5, after: $after) { orders
         "2026-11-02~" + "S" * 101,
         "2026-11-02" + "~" * 700,
         "2026-11-02\x00~SO-1",
+        "2026-11-02~SO-1\x00",
     ],
 )
 def test_a_signed_cursor_without_a_page_key_of_the_orders_listing_is_the_callers_error(
