@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -107,7 +108,7 @@ class ReconciliationSchedule:
                         seconds=self.interval_s
                     )
                     if due:
-                        run = await self.reconciliation.run()
+                        run = await self._run_holding_the_lease()
                         logger.info(
                             "stock reconciliation %s: %d variances", run.run_id, run.variances
                         )
@@ -116,3 +117,25 @@ class ReconciliationSchedule:
                 wait_s = self.failure_backoff_s
             if await stopped_within(stop, wait_s):
                 return
+
+    async def _run_holding_the_lease(self) -> ReconciliationRun:
+        """A run reads both backends whole and may outlast the lease: it is renewed meanwhile,
+        so no other process starts the same run."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.lease_ttl_s / 3)
+                try:
+                    await self.leases.acquire(
+                        RECONCILIATION_LEASE, self.holder_id, self.lease_ttl_s
+                    )
+                except Exception:  # the run goes on; the next renewal may succeed
+                    logger.warning("renewing the reconciliation lease failed", exc_info=True)
+
+        keeper = asyncio.create_task(renew())
+        try:
+            return await self.reconciliation.run()
+        finally:
+            keeper.cancel()
+            with suppress(asyncio.CancelledError):
+                await keeper

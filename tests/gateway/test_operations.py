@@ -61,7 +61,16 @@ def test_ready_lists_every_backend_store_and_subgraph(clean_faults: Sandbox, tmp
     assert body["stores"] == {name: {"state": "ok"} for name in ("cache", "database", "event_log")}
     assert body["subgraphs"] == {
         name: {"state": "ok"}
-        for name in ("billing", "inventory", "live", "orders", "returns", "shipments", "warehouse")
+        for name in (
+            "billing",
+            "inventory",
+            "live",
+            "orders",
+            "returns",
+            "shipments",
+            "warehouse",
+            "workflows",
+        )
     }
 
 

@@ -87,7 +87,7 @@ async def test_a_warehouse_count_the_erp_never_heard_of_is_a_recorded_variance(
 async def test_the_schedule_reconciles_once_per_interval_in_one_process(clients, stores):
     reconciliation = StockReconciliation(clients.erp, clients.wms, stores.reconciliation)
     schedules = [
-        ReconciliationSchedule(reconciliation, stores.leases, holder, 3600, lease_ttl_s=0.3)
+        ReconciliationSchedule(reconciliation, stores.leases, holder, 3600, lease_ttl_s=1.0)
         for holder in ("process-a", "process-b")
     ]
     stop = asyncio.Event()
@@ -97,7 +97,7 @@ async def test_the_schedule_reconciles_once_per_interval_in_one_process(clients,
             if await stores.reconciliation.latest() is not None:
                 break
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)  # both schedules look again: the last run is not an hour old
+        await asyncio.sleep(1.5)  # both schedules look again: the last run is not an hour old
     finally:
         stop.set()
         await asyncio.gather(*tasks)
