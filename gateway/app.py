@@ -165,7 +165,12 @@ def create_app(
             background += [
                 asyncio.create_task(
                     runner.run(
-                        WorkflowTriggers(engine, since=config.workflows.since), stop_background
+                        WorkflowTriggers(
+                            engine,
+                            since=config.workflows.since,
+                            shipments=runtime.stores.shipments,
+                        ),
+                        stop_background,
                     )
                 ),
                 asyncio.create_task(workflow_runner.run(stop_background)),

@@ -22,6 +22,7 @@ from domain.events import EventEnvelope
 from process_apis.workflows import order_to_ship, return_to_restock, ship_to_invoice
 from process_apis.workflows.engine import WorkflowEngine, workflow_id_of
 from stores.event_log import StoredEvent
+from stores.shipments import ShipmentStore
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,10 @@ class WorkflowTriggers:
     engine: WorkflowEngine
     since: datetime | None = None
     """Events that happened before this start no workflow."""
+    shipments: ShipmentStore | None = None
+    """Where a carrier's delivery, which names no customer, finds the shipment's: its invoicing
+    is then the customer's to see (`workflow(id)`, `workflowChanged`) from the start, even
+    while it waits for the ERP."""
     name: str = TRIGGERS
 
     async def apply(self, events: Sequence[StoredEvent]) -> None:
@@ -89,6 +94,12 @@ class WorkflowTriggers:
                 start.kind,
                 start.subject,
                 start.inputs,
-                tenant_id=start.tenant_id,
+                tenant_id=start.tenant_id or await self._shipment_tenant(start),
                 correlation_id=start.correlation_id or stored.envelope.event_id,
             )
+
+    async def _shipment_tenant(self, start: WorkflowStart) -> str | None:
+        if self.shipments is None or start.kind != ship_to_invoice.KIND:
+            return None
+        shipment = await self.shipments.by_tracking_number(start.subject)
+        return shipment.tenant_id if shipment else None

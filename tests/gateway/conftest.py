@@ -18,8 +18,6 @@ import pytest
 
 from tests.sandbox_processes import Sandbox, free_port
 
-READ_MODEL_WAIT_S = 60.0
-"""How long a gateway's read models may take to show what a backend was just told."""
 START_TIMEOUT_S = 90.0
 """Generous: a loaded 2-core machine takes tens of seconds to import and start a process."""
 WEBHOOK_SECRETS = {

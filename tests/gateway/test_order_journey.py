@@ -145,11 +145,19 @@ class Updates:
     def __init__(self, name: str) -> None:
         self.name = name
         self.received: list[dict[str, Any]] = []
+        self.listening = False
+        """A warm-up manifest (MR) came: the subscription is certainly live."""
 
     def add(self, update: dict[str, Any]) -> None:
-        """Milestones only: the shipment's other changes (booked, dispatched) come too."""
-        if update["milestone"] is not None:
-            self.received.append(update)
+        """Milestones only (the shipment's other changes, booked or dispatched, come too), the
+        warm-up manifests left out."""
+        milestone = update["milestone"]
+        if milestone is None:
+            return
+        if milestone["carrierCode"] == "MR":
+            self.listening = True
+            return
+        self.received.append(update)
 
     def ids(self) -> list[str]:
         return [update["eventId"] for update in self.received]
@@ -249,6 +257,20 @@ async def emit(sandbox: Sandbox, tracking: str, code: str, at: datetime) -> None
     await sandbox.aemit("swiftparcel", tracking, code, at.isoformat())
 
 
+async def all_listening(
+    sandbox: Sandbox, tracking: str, live: dict[str, Updates], before: datetime
+) -> None:
+    """Manifest scans (each new, each earlier than `before`) until every subscriber got one."""
+    for attempt in range(1, 31):
+        await emit(sandbox, tracking, "MR", before - timedelta(minutes=attempt))
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            if all(updates.listening for updates in live.values()):
+                return
+            await asyncio.sleep(0.05)
+    pytest.fail(f"not listening: {[n for n, u in live.items() if not u.listening]}")
+
+
 async def erp_invoices(sandbox: Sandbox, order_id: str) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(timeout=30.0) as client:
         answer = await _erp(client, sandbox, "GET", f"/api/v1/invoices?sales_doc={order_id}")
@@ -271,6 +293,7 @@ def journey_config(directory: Path, sandbox: Sandbox, event_log: str) -> tuple[P
         f"poll_s = 0.2\nlease_ttl_s = {LEASE_TTL_S}\nsince = {since.isoformat()}\n",
         backend_timeout_s=5.0,
         lease_ttl_s=LEASE_TTL_S,
+        poll_interval_s=1.0,
     )
     return config, port
 
@@ -300,6 +323,17 @@ async def test_an_order_from_release_to_invoice_with_live_updates_an_outage_and_
         assert shipped["state"] == "COMPLETED", shipped
         assert all(step["state"] == "COMPLETED" for step in shipped["steps"])
         tracking = await tracking_of(gateway, shipping)
+        await eventually(  # the TMS's booking, read by its poller, names the customer
+            lambda: graphql(gateway, PORTAL, {"id": order_id}),
+            lambda a: (
+                tracking
+                in {
+                    s["trackingNumber"]
+                    for s in ((a["data"] or {}).get("order") or {}).get("shipments") or ()
+                }
+            ),
+            "the portal showing the shipment",
+        )
 
         start = datetime.now(UTC).replace(microsecond=0)
         listeners = {
@@ -308,7 +342,7 @@ async def test_an_order_from_release_to_invoice_with_live_updates_an_outage_and_
             "multipart": lambda u: over_multipart(gateway, tracking, u),
         }
         async with subscribed(listeners) as live:
-            await asyncio.sleep(1.0)  # every subscription listening
+            await all_listening(sandbox, tracking, live, start)
             await emit(sandbox, tracking, "PU", start)
             await sandbox.aset_faults("swiftparcel", duplicate_rate=1.0)
             await emit(sandbox, tracking, "IT", start + timedelta(hours=2))  # delivered twice
