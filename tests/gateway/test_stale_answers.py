@@ -134,8 +134,9 @@ def test_with_the_erp_in_maintenance_and_the_tms_out_answers_stand_and_say_they_
     page = ask(gateway, ORDERS)
     assert "errors" not in page, page
     orders = page["data"]["orders"]["orders"]
+    # the newest 20 (which need not hold `order_id`: orders created by other tests may still
+    # be arriving through the change feed), every one from the read model and stale
     assert len(orders) == 20 and all(order["stale"] for order in orders), orders
-    assert order_id in {order["id"] for order in orders}
     shipment = until(gateway, SHIPMENT, lambda a: a["data"]["shipment"]["stale"], t=tracking)
     assert "errors" not in shipment, shipment
     assert shipment["data"]["shipment"]["trackingNumber"] == tracking
