@@ -9,6 +9,7 @@ follows `domain.current_milestone`, so a late event never moves a shipment backw
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -42,7 +43,9 @@ class MilestoneRecorder:
     Once `record` returns, every milestone is durable in the log (the ingress may acknowledge,
     the poller may move its cursor); the milestone history and the shipments read model are
     projections of the log (`process_apis.projections`) and catch up on their own, also after
-    a crash between the append and the projection."""
+    a crash between the append and the projection. A delivery's milestones are appended at
+    once, in their order (the log takes appends in the order they are made; the SQL log
+    commits them together), so a batch costs one commit, not one per milestone."""
 
     event_log: EventLog
 
@@ -51,17 +54,19 @@ class MilestoneRecorder:
     ) -> RecordingOutcome:
         correlation = resolve_correlation_id(correlation_id)
         received_at = utc_now()
-        recorded: list[Milestone] = []
-        duplicates = 0
-        for milestone in milestones:
-            appended = await self.event_log.append(
-                milestone_envelope(milestone, received_at=received_at, correlation_id=correlation)
+        batch = list(milestones)
+        appended = await asyncio.gather(
+            *(
+                self.event_log.append(
+                    milestone_envelope(m, received_at=received_at, correlation_id=correlation)
+                )
+                for m in batch
             )
-            if appended.duplicate:
-                duplicates += 1
-            else:
-                recorded.append(milestone)
-        return RecordingOutcome(recorded=tuple(recorded), duplicates=duplicates)
+        )
+        recorded = tuple(
+            m for m, result in zip(batch, appended, strict=True) if not result.duplicate
+        )
+        return RecordingOutcome(recorded=recorded, duplicates=len(batch) - len(recorded))
 
 
 @dataclass(frozen=True, slots=True)
