@@ -32,6 +32,7 @@ class Gateway:
     swift_secret: str
     backends: dict[str, str]
     """Each reference backend's URL."""
+    tms_key: str
 
     @property
     def websocket_url(self) -> str:
@@ -46,6 +47,7 @@ def demo_gateway(engine: str, nats_url: str, folder: Path, timeout: float) -> It
         **os.environ,
         "LG_SERVER__PORT": str(port),
         "LG_STORES__DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'gateway.sqlite3'}",
+        "LG_POLLING__INTERVAL_S": "2",  # bookings a benchmark makes reach the read models soon
     }
     for name in SANDBOX_BACKENDS:
         environment[f"LG_BACKENDS__{name.upper()}__URL"] = f"http://127.0.0.1:{free_port()}"
@@ -81,7 +83,13 @@ def demo_gateway(engine: str, nats_url: str, folder: Path, timeout: float) -> It
         backends = {
             name: environment[f"LG_BACKENDS__{name.upper()}__URL"] for name in SANDBOX_BACKENDS
         }
-        yield Gateway(url, GatewayConfig.model_construct().webhooks.swiftparcel_secret, backends)
+        defaults = GatewayConfig.model_construct()
+        yield Gateway(
+            url,
+            defaults.webhooks.swiftparcel_secret,
+            backends,
+            defaults.backends.tms.credential,
+        )
     finally:
         os.killpg(process.pid, 15)
         try:
