@@ -16,12 +16,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
 from typing import Protocol
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, String, Table, Text, delete, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    Text,
+    case,
+    delete,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.shipments import (
     MILESTONE_TEXT_LIMITS,
+    PROGRESS_RANK,
     Milestone,
+    MilestoneStatus,
     milestone_fields,
     milestone_from_fields,
 )
@@ -57,6 +70,8 @@ class MilestoneStore(Protocol):
     ) -> Sequence[Milestone]: ...
 
     async def history(self, tracking_number: str) -> Sequence[Milestone]: ...
+
+    async def deciding(self, tracking_number: str) -> tuple[Milestone, ...]: ...
 
     async def histories(
         self, tracking_numbers: Sequence[str]
@@ -98,6 +113,42 @@ class SqlMilestoneStore:
 
     async def history(self, tracking_number: str) -> Sequence[Milestone]:
         return (await self.histories([tracking_number]))[tracking_number]
+
+    async def deciding(self, tracking_number: str) -> tuple[Milestone, ...]:
+        """The milestones `current_milestone` decides between, and no others: the furthest
+        progress and the latest exception (at most two). The status as of a new event is
+        `current_milestone` of these and the event's milestone, two indexed lookups however
+        long the history (a live update asks it for every event)."""
+        # event ids break ties as Python compares them: by code point, not by locale
+        event_id = MILESTONES.c.event_id.collate(
+            "C" if self._engine.dialect.name == "postgresql" else "BINARY"
+        )
+        rank = case(
+            {status.value: rank for status, rank in PROGRESS_RANK.items()},
+            value=MILESTONES.c.status,
+            else_=0,
+        )
+        ours = MILESTONES.c.tracking_number == tracking_number
+        exception = MilestoneStatus.EXCEPTION.value
+        furthest = (
+            select(MILESTONES)
+            .where(ours, MILESTONES.c.status != exception)
+            .order_by(rank.desc(), MILESTONES.c.occurred_at.desc(), event_id.desc())
+            .limit(1)
+        )
+        latest_exception = (
+            select(MILESTONES)
+            .where(ours, MILESTONES.c.status == exception)
+            .order_by(MILESTONES.c.occurred_at.desc(), event_id.desc())
+            .limit(1)
+        )
+        async with self._engine.connect() as connection:
+            rows = [
+                row
+                for query in (furthest, latest_exception)
+                for row in (await connection.execute(query)).all()
+            ]
+        return tuple(_from_row(row) for row in rows)
 
     async def histories(
         self, tracking_numbers: Sequence[str]

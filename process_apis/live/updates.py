@@ -92,7 +92,7 @@ class _CurrentStatuses:
             raise
 
     async def _ask(self, event: StoredEvent) -> MilestoneStatus | None:
-        milestones = list(await self._history.history(event.envelope.aggregate_id))
+        milestones = list(await self._history.deciding(event.envelope.aggregate_id))
         if event.envelope.event_type == MILESTONE_EVENT_TYPE:
             milestones.append(milestone_from_payload(event.envelope.payload))
         current = current_milestone(milestones)

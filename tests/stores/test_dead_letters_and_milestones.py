@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from domain import Milestone, MilestoneStatus, current_milestone
 from stores import SqlDeadLetterStore, SqlMilestoneStore, create_tables, open_engine
@@ -128,3 +131,49 @@ async def test_a_milestone_keeps_all_three_shipment_references(engine, request):
         "ODFL",
     )
     assert stored == sent
+
+
+STATUSES = st.sampled_from(list(MilestoneStatus))
+HISTORIES = st.lists(
+    st.tuples(STATUSES, st.integers(0, 12), st.sampled_from(["a", "b", "B", "é", "z1"])),
+    min_size=0,
+    max_size=12,
+)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(history=HISTORIES, new=st.tuples(STATUSES, st.integers(0, 12)))
+def test_the_deciding_milestones_give_the_status_the_whole_history_gives(
+    database, request, tmp_path, history, new
+):
+    """`current_milestone` of the deciding milestones and a new event equals it over the whole
+    history and the event, whatever the statuses, times and tie-breaking event ids."""
+    url = (
+        request.getfixturevalue("postgres_url")
+        if database == "postgresql"
+        else f"sqlite+aiosqlite:///{tmp_path / 'deciding.sqlite3'}"
+    )
+    tracking = f"SP{uuid.uuid4().int % 10**10:010d}"
+    stored = [
+        milestone(f"{suffix}-{n}-{tracking}", status, hour, tracking)  # ids are unique keys
+        for n, (status, hour, suffix) in enumerate(history)
+    ]
+    arriving = milestone(f"new-{tracking}", new[0], new[1], tracking)
+
+    async def deciding() -> tuple[Milestone, ...]:
+        engine = open_engine(url)
+        try:
+            await create_tables(engine)
+            store = SqlMilestoneStore(engine)
+            await store.add(stored)
+            return await store.deciding(tracking)
+        finally:
+            await engine.dispose()
+
+    kept = asyncio.run(deciding())
+    assert len(kept) <= 2
+    assert current_milestone([*kept, arriving]) == current_milestone([*stored, arriving])
+    assert current_milestone(kept) == current_milestone(stored)
