@@ -38,6 +38,7 @@ from tests.gateway.conftest import (
     gateway_process,
     write_config,
 )
+from tests.gateway.test_end_to_end import graphql
 from tests.gateway.test_live_over_websocket import opened, receive
 from tests.sandbox_processes import Sandbox, free_port, started_sandbox
 from tests.shipped_orders import _erp, shipped_order
@@ -102,17 +103,6 @@ async def eventually(
         if time.monotonic() > deadline:
             pytest.fail(f"{what} never happened; last answer: {answer}")
         await asyncio.sleep(0.25)
-
-
-async def graphql(gateway: RunningGateway, query: str, variables: dict) -> dict[str, Any]:
-    async with httpx.AsyncClient(timeout=30.0) as client:
-        answer = await client.post(
-            gateway.graphql_url(),
-            json={"query": query, "variables": variables},
-            headers={"X-API-Key": API_KEYS["C-1001"]},
-        )
-    assert answer.status_code == 200, answer.text
-    return answer.json()
 
 
 async def workflow(gateway: RunningGateway, workflow_id: str) -> dict[str, Any] | None:
