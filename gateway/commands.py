@@ -144,7 +144,9 @@ def _key_table(config: GatewayConfig) -> str:
         client = config.clients.get(name)
         if client is None or client.api_key_sha256 != digest_api_key(demo.api_key):
             continue
-        lines.append(f"  {demo.api_key:<20} {name} (tenant {client.tenant}): {demo.may}")
+        lines.append(
+            f"  {demo.api_key:<20} {name} (tenant {client.tenant}, plan {client.plan}): {demo.may}"
+        )
     if len(lines) == 1:
         lines.append("  (the configuration holds none of the demo clients: use your own keys)")
     return "\n".join(lines)

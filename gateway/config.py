@@ -35,8 +35,10 @@ from pydantic_settings import (
 from federation.router.headers import HeaderRule, Insert, Propagate, Remove
 from federation.router.limits import DEFAULT_LIMITS, OperationLimits
 from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
+from gateway.plans import PlanConfig, default_plans
 from policies.authn import digest_api_key
 from policies.identity import signing_key
+from policies.principal import DEFAULT_PLAN
 from process_apis.freshness import DEFAULT_WINDOWS_S, SOURCES
 from system_apis.settings import BackendSettings
 
@@ -400,6 +402,8 @@ class ClientConfig(_Section):
     scopes: frozenset[str] = frozenset({"read"})
     warehouses: frozenset[WarehouseId] = Field(frozenset(), max_length=100)
     """Warehouse ids (`WH-AMS`) the client may write in; needed with the warehouse scope."""
+    plan: str = DEFAULT_PLAN
+    """An entry of `[plans]`: the client's rate limits, cost budget and caps."""
     introspection: bool | None = None
     """May query the schema (`__schema`, `__type`); unset: in development only."""
 
@@ -492,6 +496,7 @@ class DemoClient:
     scopes: frozenset[str]
     may: str
     warehouses: frozenset[str] = frozenset()
+    plan: str = DEFAULT_PLAN
 
 
 DEMO_CLIENTS = {
@@ -527,6 +532,7 @@ DEMO_CLIENTS = {
         "demo-key-partner",
         frozenset({"read"}),
         "partner acting for C-1002: its orders, shipments and invoices, reading only",
+        plan="basic",
     ),
 }
 """Clear-text keys exist only for the local demo; production configuration holds digests
@@ -540,6 +546,7 @@ def _default_clients() -> dict[str, ClientConfig]:
             api_key_sha256=digest_api_key(client.api_key),
             scopes=client.scopes,
             warehouses=client.warehouses,
+            plan=client.plan,
         )
         for name, client in DEMO_CLIENTS.items()
     }
@@ -632,6 +639,7 @@ class GatewayConfig(BaseSettings):
     reconciliation: ReconciliationConfig = ReconciliationConfig()
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)
+    plans: dict[str, PlanConfig] = Field(default_factory=default_plans)
     supergraph: str | None = None
     environment: Literal["development", "production"] = "development"
 
@@ -657,6 +665,18 @@ class GatewayConfig(BaseSettings):
                         "key": key,
                         "interval": f"{interval:g}",
                     },
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _clients_on_known_plans(self) -> GatewayConfig:
+        for name, client in self.clients.items():
+            if client.plan not in self.plans:
+                raise PydanticCustomError(
+                    "unknown_plan",
+                    "clients.{name}.plan names '{plan}', which [plans] does not define "
+                    "(defined: {known})",
+                    {"name": name, "plan": client.plan, "known": ", ".join(sorted(self.plans))},
                 )
         return self
 

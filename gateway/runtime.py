@@ -60,6 +60,7 @@ def api_key_registry(config: GatewayConfig) -> ApiKeyRegistry:
             api_key_sha256=client.api_key_sha256,
             scopes=frozenset(client.scopes),
             warehouses=frozenset(client.warehouses),
+            plan=client.plan,
         )
         for name, client in config.clients.items()
     )

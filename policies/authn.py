@@ -22,7 +22,7 @@ import orjson
 from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from policies.principal import Principal
+from policies.principal import DEFAULT_PLAN, Principal
 
 PUBLIC_ROUTES = frozenset(
     {"/health", "/ready", "/graphiql", "/webhooks/{source}", "/.well-known/jwks.json"}
@@ -51,6 +51,7 @@ class RegisteredClient:
     api_key_sha256: str
     scopes: frozenset[str]
     warehouses: frozenset[str] = frozenset()
+    plan: str = DEFAULT_PLAN
 
 
 class ApiKeyRegistry:
@@ -65,7 +66,9 @@ class ApiKeyRegistry:
         client = self._by_digest.get(digest_api_key(api_key))
         if client is None:
             return None
-        return Principal(client.client_id, client.tenant_id, client.scopes, client.warehouses)
+        return Principal(
+            client.client_id, client.tenant_id, client.scopes, client.warehouses, client.plan
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 ADMIN_SCOPE = "admin"
 """Operations: dead letters, replays, query plans in production."""
 
+DEFAULT_PLAN = "standard"
+"""The plan of a client the configuration gives none: what it may spend (rate, cost, ...)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -17,6 +20,8 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
     warehouses: frozenset[str] = field(default_factory=frozenset)
     """The warehouses the client may act in (warehouse writes); none for a portal."""
+    plan: str = DEFAULT_PLAN
+    """The plan the client is on (`[plans.<name>]`): its rate limits, budgets and caps."""
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes

@@ -99,6 +99,13 @@ def test_file_values_keep_the_other_defaults_and_environment_overrides_the_file(
             "clients.app.warehouses.0: String should match pattern",
         ),
         ("[idempotency]\nttl_s = 1\n", "idempotency.ttl_s: Input should be greater than"),
+        (
+            f"[clients.app]\ntenant = 'C-1'\napi_key_sha256 = '{'a' * 64}'\nplan = 'gold'\n",
+            "clients.app.plan names 'gold', which [plans] does not define "
+            "(defined: basic, premium, standard)",
+        ),
+        ("[plans.gold]\nprice = 5\n", "plans.gold.price: unknown key"),
+        (f"[plans.gold]\ndescription = '{'x' * 201}'\n", "plans.gold.description: String"),
     ],
 )
 def test_a_bad_key_fails_at_start_naming_the_key(tmp_path: Path, text: str, expected: str):
