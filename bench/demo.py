@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,14 +40,22 @@ class Gateway:
 
 
 @contextmanager
-def demo_gateway(engine: str, nats_url: str, folder: Path, timeout: float) -> Iterator[Gateway]:
-    """`logistics-gateway demo` on free ports with its state under `folder`."""
+def demo_gateway(
+    engine: str,
+    nats_url: str,
+    folder: Path,
+    timeout: float,
+    overrides: Mapping[str, str] | None = None,
+) -> Iterator[Gateway]:
+    """`logistics-gateway demo` on free ports with its state under `folder`; ``overrides``
+    are configuration variables (``LG_*``) set on top of the embedded defaults."""
     port = free_port()
     environment = {
         **os.environ,
         "LG_SERVER__PORT": str(port),
         "LG_STORES__DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'gateway.sqlite3'}",
         "LG_POLLING__INTERVAL_S": "2",  # bookings a benchmark makes reach the read models soon
+        **(overrides or {}),
     }
     for name in SANDBOX_BACKENDS:
         environment[f"LG_BACKENDS__{name.upper()}__URL"] = f"http://127.0.0.1:{free_port()}"
