@@ -1,7 +1,8 @@
 """The product's ASGI app: the request pipeline in front of the router, webhooks and operations.
 
 Pipeline, outermost first: correlation id → unhandled errors (a masked 500 that closes the
-connection) → authentication (API keys) → route. `/graphql` runs
+connection) → failed-authentication throttle (per source address) → authentication (API
+keys) → rate limits (per client, `gateway.throttling`) → route. `/graphql` runs
 the federation router over the configured subgraphs, subscriptions included: over a
 WebSocket (graphql-transport-ws; the key on the upgrade or in `connection_init`) and as SSE
 or multipart streams for requests accepting them; `/webhooks/*` take the backends' pushes
@@ -48,6 +49,7 @@ from gateway.readiness import check_readiness
 from gateway.reconciliation_admin import reconciliation_routes
 from gateway.runtime import GatewayRuntime, api_key_registry, start_runtime
 from gateway.security_headers import SecurityHeaders
+from gateway.throttling import build_throttling
 from gateway.tracing import trace_headers
 from gateway.unhandled import UnhandledErrors
 from gateway.webhooks import WebhookIngress
@@ -105,6 +107,7 @@ def create_app(
             forwarded=_forwarded(connection),
             options=disclosure.options_for(principal),
             sharing_key=principal.sharing_key(),
+            admit=throttling.admission.for_principal(principal),
         )
 
     @asynccontextmanager
@@ -206,6 +209,7 @@ def create_app(
             stop_background.set()
             await asyncio.gather(*background, return_exceptions=True)
             await runtime.aclose()
+            await throttling.close()
 
     async def graphql(request: Request) -> Response:
         if requested_framing(request.headers.get("accept", "")) is not None:
@@ -279,11 +283,14 @@ def create_app(
     ]
     if config.serves_graphiql():
         routes.append(Route("/graphiql", graphiql, methods=["GET"]))
+    throttling = build_throttling(config, routes)
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(CorrelationId),
         Middleware(UnhandledErrors),
+        *throttling.before_authentication,
         Middleware(ApiKeyAuthentication, registry=registry, routes=routes),
+        *throttling.after_authentication,
         Middleware(PrincipalLogContext),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

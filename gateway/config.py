@@ -35,7 +35,8 @@ from pydantic_settings import (
 from federation.router.headers import HeaderRule, Insert, Propagate, Remove
 from federation.router.limits import DEFAULT_LIMITS, OperationLimits
 from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
-from gateway.plans import PlanConfig, default_plans
+from gateway.plans import PlanConfig, RateLimitList, default_plans
+from gateway.throttling_config import ThrottlingConfig
 from policies.authn import digest_api_key
 from policies.identity import signing_key
 from policies.principal import DEFAULT_PLAN
@@ -404,6 +405,8 @@ class ClientConfig(_Section):
     """Warehouse ids (`WH-AMS`) the client may write in; needed with the warehouse scope."""
     plan: str = DEFAULT_PLAN
     """An entry of `[plans]`: the client's rate limits, cost budget and caps."""
+    rate_limits: RateLimitList | None = None
+    """This client's own rate limits instead of its plan's (`["1200/minute"]`)."""
     introspection: bool | None = None
     """May query the schema (`__schema`, `__type`); unset: in development only."""
 
@@ -637,6 +640,7 @@ class GatewayConfig(BaseSettings):
     idempotency: IdempotencyConfig = IdempotencyConfig()
     workflows: WorkflowsConfig = WorkflowsConfig()
     reconciliation: ReconciliationConfig = ReconciliationConfig()
+    throttling: ThrottlingConfig = ThrottlingConfig()
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)
     plans: dict[str, PlanConfig] = Field(default_factory=default_plans)

@@ -18,6 +18,11 @@ import pytest
 
 pytest_plugins = ["tests.sandbox_processes"]
 
+os.environ.setdefault("LG_THROTTLING__ENABLED", "false")
+"""Rate limits are off in every gateway the tests build or start (the variable reaches their
+processes too), so tests that send bursts or bad keys on purpose are not throttled by the demo
+plans; the throttling tests turn them on (`tests.throttling.throttled_environment`)."""
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "LG_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -165,6 +165,8 @@ def test_the_example_configuration_is_valid_and_matches_the_defaults():
         "subgraphs",
         "limits",
         "idempotency",
+        "throttling",
+        "plans",
     )
     for section in sections:
         assert getattr(config, section) == getattr(defaults, section), section

@@ -9,6 +9,9 @@ from federation.router.streaming.http_streams import GraphQLStreams, requested_f
 from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
 from federation.router.streaming.shutdown import ShutdownServer, StreamShutdown
 from federation.router.streaming.source import (
+    ADMITTED,
+    Admission,
+    Admit,
     EventStream,
     Identify,
     Refusal,
@@ -20,8 +23,11 @@ from federation.router.streaming.source import (
 from federation.router.streaming.websocket import GRAPHQL_TRANSPORT_WS, GraphQLWebSocket
 
 __all__ = [
+    "ADMITTED",
     "DEFAULT_STREAM_SETTINGS",
     "GRAPHQL_TRANSPORT_WS",
+    "Admission",
+    "Admit",
     "EventStream",
     "GraphQLStreams",
     "GraphQLWebSocket",

@@ -49,6 +49,8 @@ from federation.router.streaming.operations import (
 from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
 from federation.router.streaming.shutdown import StreamShutdown
 from federation.router.streaming.source import (
+    ADMITTED,
+    Admission,
     Identify,
     Refusal,
     StreamEvent,
@@ -131,6 +133,15 @@ class GraphQLStreams:
             return await self._answer_plainly(request, params, decided)
         if request.method == "GET" and kind == "mutation":
             return _error(405, "Only queries and subscriptions can be sent with GET; use POST.")
+        admission = ADMITTED
+        if kind == "subscription":
+            transport = "sse" if isinstance(framing, SseFraming) else "multipart"
+            admission = await decided.admit(kind, transport)
+            if admission.refused:
+                body = orjson.dumps({"errors": list(admission.errors)})
+                return Response(
+                    body, admission.status, media_type=JSON, headers=dict(admission.headers)
+                )
         return _Stream(
             self,
             framing,
@@ -139,6 +150,7 @@ class GraphQLStreams:
             kind=kind,
             subscriber=decided,
             last_event_id=last_event_id,
+            admission=admission,
         )
 
     async def _params(self, request: Request) -> GraphQLParams | Response:
@@ -216,8 +228,10 @@ class _Stream(Response):
         kind: str = "query",
         subscriber: Subscriber | None = None,
         last_event_id: str | None = None,
+        admission: Admission = ADMITTED,
     ) -> None:
         self.streams = streams
+        self.admission = admission
         self.framing = framing
         self.request = request
         self.prepared = prepared
@@ -229,6 +243,12 @@ class _Stream(Response):
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._serve(receive, send)
+        finally:
+            self.admission.end()
+
+    async def _serve(self, receive: Receive, send: Send) -> None:
         disconnected = asyncio.Event()
 
         async def watch() -> None:

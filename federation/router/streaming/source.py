@@ -56,17 +56,57 @@ class Subscribe(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Admission:
+    """The embedding app's answer to one operation a streaming client starts.
+
+    Refused when ``errors`` is not empty: they are the operation's whole answer (over HTTP
+    with ``status`` and ``headers``). An admitted operation's ``release`` is called once,
+    when it ends however it ends, so the app can count what is open."""
+
+    errors: tuple[dict[str, Any], ...] = ()
+    status: int = 429
+    headers: tuple[tuple[str, str], ...] = ()
+    release: Callable[[], None] | None = None
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.errors)
+
+    def end(self) -> None:
+        if self.release is not None:
+            self.release()
+
+
+ADMITTED = Admission()
+
+
+class Admit(Protocol):
+    """Whether one operation may start: ``kind`` is ``query``, ``mutation``,
+    ``subscription`` or ``invalid`` (a document the router refused), ``transport`` is
+    ``websocket``, ``sse`` or ``multipart``. A WebSocket asks for every operation it carries;
+    an HTTP stream only for a subscription (its request went through the app already)."""
+
+    async def __call__(self, kind: str, transport: str) -> Admission: ...
+
+
+async def admit_everything(kind: str, transport: str) -> Admission:
+    return ADMITTED
+
+
+@dataclass(frozen=True, slots=True)
 class Subscriber:
     """Who a client is, as the embedding app decided: what its operations run with.
 
     ``context`` reaches resolvers; ``sharing_key`` says whose subscriptions may share one
-    upstream stream (never two tenants or two sets of permissions).
+    upstream stream (never two tenants or two sets of permissions); ``admit`` decides each
+    operation before it starts (rate limits, caps on open subscriptions).
     """
 
     context: Any
     forwarded: Forwarded = NOTHING_FORWARDED
     options: RequestOptions = DEFAULT_OPTIONS
     sharing_key: str | None = None
+    admit: Admit = admit_everything
 
 
 @dataclass(frozen=True, slots=True)

@@ -289,8 +289,40 @@ class _Connection:
         subscriber = self.subscriber
         if isinstance(subscriber.context, dict):  # resolvers may keep per-operation state in it
             subscriber = dataclasses.replace(subscriber, context=dict(subscriber.context))
+        router = self.endpoint.router
         try:
-            kind = operation_kind(self.endpoint.router, params.query, params.operation_name)
+            kind = operation_kind(router, params.query, params.operation_name)
+        except OperationError as error:
+            refused: OperationError | None = error
+            kind = "invalid"
+        else:
+            refused = None
+        try:
+            admission = await subscriber.admit(kind, "websocket")
+        except Exception:
+            _logger.exception("admitting a WebSocket operation failed")
+            await self._finish(operation_id, "error", internal_errors())
+            return
+        if admission.refused:
+            await self._finish(operation_id, "error", list(admission.errors))
+            return
+        try:
+            await self._run_admitted(operation_id, params, kind, subscriber, refused)
+        finally:
+            admission.end()
+
+    async def _run_admitted(
+        self,
+        operation_id: str,
+        params: GraphQLParams,
+        kind: str,
+        subscriber: Subscriber,
+        refused: OperationError | None,
+    ) -> None:
+        if refused is not None:
+            await self._finish(operation_id, "error", refused.errors)
+            return
+        try:
             outcome = await start(
                 self.endpoint.router,
                 self.endpoint.subscribe,
