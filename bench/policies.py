@@ -31,10 +31,17 @@ import httpx
 from bench.demo import Gateway, demo_gateway
 from bench.read_models import ORDERS, TENANT_KEY, loaded, paced, percentile, wait_for_read_model
 
-POLICIES_OFF: dict[str, str] = {}
+_OUT_OF_REACH = '{"rate_limits": ["1000000000/minute", "1000000000/second"]}'
+
+POLICIES_OFF: dict[str, str] = {"LG_THROTTLING__ENABLED": "false"}
 """Configuration overrides with every policy that can be off, off."""
 
-POLICIES_ON: dict[str, str] = {}
+POLICIES_ON: dict[str, str] = {
+    "LG_THROTTLING__ENABLED": "true",
+    "LG_PLANS": "{"
+    + ", ".join(f'"{plan}": {_OUT_OF_REACH}' for plan in ("standard", "basic", "premium"))
+    + "}",
+}
 """Configuration overrides with every policy on and its limits out of reach."""
 
 CACHE_ON: dict[str, str] = {}

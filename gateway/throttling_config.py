@@ -16,10 +16,11 @@ class ThrottlingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
-    strategy: Strategy = "moving-window"
-    """`moving-window` (exact), `fixed-window` (cheapest; up to twice the quota across a
-    window's edge) or `sliding-window-counter` (an approximation of the moving window in two
-    counters). limits offers no GCRA."""
+    strategy: Strategy = "sliding-window-counter"
+    """`sliding-window-counter` (two counters per quota, the moving window approximated),
+    `moving-window` (exact; a timestamp per request in the window, so its cost grows with the
+    quota) or `fixed-window` (one counter; up to twice the quota across a window's edge).
+    limits offers no GCRA."""
     storage: str = "cache"
     """Where the counters live: `cache` (wherever `[stores] cache` is: memory, or that Redis,
     shared by every process of the deployment), `memory` (this process only) or a redis://

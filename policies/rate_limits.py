@@ -7,8 +7,10 @@ deployment of several (see `stores.rate_limits`), so every process spends the sa
 
 The strategy is the `limits` one the configuration names. limits 5.8 (the installed version)
 offers fixed window, moving window and sliding window counter; it has no GCRA, so GCRA is not
-offered. Moving window is the default: it is exact (no double burst at a window edge), and a
-quota of a few hundred requests costs little to keep as timestamps.
+offered. Sliding window counter is the default: two counters per quota whatever its size, and
+no double burst across a window's edge as a fixed window allows. Moving window is exact but
+keeps a timestamp per request in the window and reads them all to answer the headers, a cost
+that grows with the quota.
 
 Why `limits` and not slowapi: slowapi decorates Starlette endpoints and keys each limit by a
 function of the `Request`. Our limits apply before any endpoint, to HTTP requests, WebSocket
@@ -177,7 +179,7 @@ class RateLimits:
     def __init__(
         self,
         storage: Storage,
-        strategy: Strategy = "moving-window",
+        strategy: Strategy = "sliding-window-counter",
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:

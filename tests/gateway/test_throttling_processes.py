@@ -34,6 +34,7 @@ enabled = false
 
 [throttling]
 enabled = true
+strategy = "moving-window"
 
 [plans.standard]
 [plans.partners]

@@ -75,7 +75,7 @@ def settings() -> dict[str, Any]:
             "tiny": {"rate_limits": ["5/minute"]},
             "streams": {"max_subscriptions": 2},
         },
-        "throttling": {"unauthenticated_failures": ["4/minute"]},
+        "throttling": {"unauthenticated_failures": ["4/minute"], "strategy": "moving-window"},
     }
 
 
