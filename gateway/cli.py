@@ -15,6 +15,7 @@ from pathlib import Path
 
 from federation.router.limits import DEFAULT_LIMITS, OperationLimits
 from gateway.commands import add_compose_command, add_demo_command, add_run_command
+from gateway.schema_command import add_schema_command
 
 
 def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
@@ -125,6 +126,7 @@ _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_run_command,
     add_demo_command,
     add_compose_command,
+    add_schema_command,
 ]
 
 

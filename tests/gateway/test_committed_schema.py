@@ -17,7 +17,7 @@ def test_schema_graphql_and_supergraph_match_the_subgraphs():
         "supergraph.graphql is stale: run logistics-gateway compose (see subgraphs.toml)"
     )
     assert (ROOT / "schema.graphql").read_text().strip() == result.api_schema_sdl.strip(), (
-        "schema.graphql is stale: run logistics-gateway compose (see subgraphs.toml)"
+        "schema.graphql is stale: run logistics-gateway schema check --accept"
     )
 
 

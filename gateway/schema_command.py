@@ -1,0 +1,173 @@
+"""``logistics-gateway schema``: the public schema as a reviewed, versioned artefact.
+
+``schema check`` composes the subgraphs and compares the API schema clients would get with
+the committed one (``schema.graphql``): each change is printed with its coordinate, and a
+breaking one fails the command (exit code 1) unless ``schema-changes.toml`` accepts it.
+``--accept --reason`` accepts them: it records the breaking ones there and writes the new
+schema and supergraph. ``schema print`` prints the API schema a gateway configuration
+serves, or one contract's (``--contract partner``).
+
+Exit codes: 0 nothing breaking left unaccepted; 1 breaking changes; 2 the inputs could not
+be read (a composition error, SDL that does not parse, a bad record of accepted changes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from graphql import GraphQLError, build_schema
+
+from federation.composition import CompositionError, compose_from_config
+from federation.composition.changes import SchemaChange, Severity, schema_changes
+from gateway.accepted_changes import (
+    AcceptedChangesError,
+    append_accepted,
+    check_reason,
+    read_accepted,
+)
+
+MAX_SCHEMA_BYTES = 10_000_000
+"""The committed schema of a large API is a few hundred kilobytes; this bounds a wrong file."""
+
+
+def add_schema_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "schema", help="check the public schema for breaking changes, print it or a contract"
+    )
+    commands = parser.add_subparsers(dest="schema_command", metavar="SCHEMA_COMMAND")
+    check = commands.add_parser(
+        "check",
+        help="compare the composed API schema with the committed one",
+        description="Compose the subgraphs and compare the API schema with the committed one; "
+        "breaking changes fail (exit 1) unless accepted.",
+    )
+    check.add_argument("--config", type=Path, default=Path("subgraphs.toml"), help="subgraphs")
+    check.add_argument(
+        "--against", type=Path, default=Path("schema.graphql"), help="committed API schema"
+    )
+    check.add_argument(
+        "--supergraph",
+        type=Path,
+        default=Path("supergraph.graphql"),
+        help="committed supergraph, rewritten with --accept",
+    )
+    check.add_argument(
+        "--changes",
+        type=Path,
+        help="record of accepted breaking changes (default: schema-changes.toml beside --against)",
+    )
+    check.add_argument(
+        "--accept",
+        action="store_true",
+        help="accept the changes: record the breaking ones, write the schema and supergraph",
+    )
+    check.add_argument("--reason", help="why the breaking changes may go out (with --accept)")
+    check.set_defaults(handler=_check)
+    parser.set_defaults(handler=lambda _: _usage(parser))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _read_schema_file(path: Path) -> str:
+    if path.stat().st_size > MAX_SCHEMA_BYTES:
+        raise ValueError(f"{path}: larger than {MAX_SCHEMA_BYTES} bytes")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+
+
+def _check(
+    arguments: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    changes_path: Path = arguments.changes or arguments.against.parent / "schema-changes.toml"
+    try:
+        composed = compose_from_config(arguments.config)
+    except CompositionError as error:
+        for message in error.errors:
+            print(f"error: {message}", file=err)
+        return 2
+    except Exception as error:  # a subgraph the composer could not even read
+        print(f"error: the subgraphs do not compose: {error}", file=err)
+        return 2
+    try:
+        accepted = read_accepted(changes_path)
+        new_schema = build_schema(composed.api_schema_sdl)
+        committed = _read_schema_file(arguments.against) if arguments.against.is_file() else None
+        old_schema = build_schema(committed) if committed is not None else None
+    except (AcceptedChangesError, ValueError, OSError) as error:
+        print(f"error: {error}", file=err)
+        return 2
+    except GraphQLError as error:
+        print(f"error: {arguments.against} is not a valid schema: {error.message}", file=err)
+        return 2
+    if old_schema is None:
+        if not arguments.accept:
+            print(
+                f"error: no committed schema at {arguments.against}; run with --accept to write it",
+                file=err,
+            )
+            return 2
+        changes: list[SchemaChange] = []
+    else:
+        changes = schema_changes(old_schema, new_schema)
+    unaccepted = [
+        change
+        for change in changes
+        if change.severity is Severity.BREAKING and change.id not in accepted
+    ]
+    for change in changes:
+        note = (
+            "  (accepted)"
+            if change.severity is Severity.BREAKING and change not in unaccepted
+            else ""
+        )
+        print(f"{change.line()}{note}", file=out)
+    print(_summary(changes, unaccepted, arguments.against), file=out)
+    if arguments.accept:
+        if unaccepted:
+            try:
+                reason = check_reason(arguments.reason)
+            except ValueError as error:
+                print(f"error: {error}", file=err)
+                return 2
+            append_accepted(changes_path, unaccepted, reason)
+            print(
+                f"recorded {len(unaccepted)} accepted breaking change(s) in {changes_path}",
+                file=out,
+            )
+        if (committed or "").strip() != composed.api_schema_sdl.strip():
+            arguments.against.write_text(composed.api_schema_sdl, encoding="utf-8")
+            arguments.supergraph.write_text(composed.supergraph_sdl + "\n", encoding="utf-8")
+            print(f"wrote {arguments.against} and {arguments.supergraph}", file=out)
+        return 0
+    if unaccepted:
+        print(
+            "breaking changes: tell the clients concerned, then accept them with "
+            '`logistics-gateway schema check --accept --reason "..."`',
+            file=err,
+        )
+        return 1
+    if (committed or "").strip() != composed.api_schema_sdl.strip():
+        print(f"{arguments.against} is not up to date: run with --accept to write it", file=out)
+    return 0
+
+
+def _summary(changes: list[SchemaChange], unaccepted: list[SchemaChange], against: Path) -> str:
+    if not changes:
+        return f"no changes against {against}"
+    counts = {severity: 0 for severity in Severity}
+    for change in changes:
+        counts[change.severity] += 1
+    breaking = counts[Severity.BREAKING]
+    accepted = breaking - len(unaccepted)
+    return (
+        f"{breaking} breaking ({accepted} accepted), {counts[Severity.DANGEROUS]} dangerous, "
+        f"{counts[Severity.SAFE]} safe change(s) against {against}"
+    )
