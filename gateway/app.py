@@ -49,6 +49,7 @@ from gateway.readiness import check_readiness
 from gateway.reconciliation_admin import reconciliation_routes
 from gateway.runtime import GatewayRuntime, api_key_registry, start_runtime
 from gateway.security_headers import SecurityHeaders
+from gateway.tenancy import BackendTenant
 from gateway.throttling import build_throttling
 from gateway.tracing import trace_headers
 from gateway.unhandled import UnhandledErrors
@@ -64,7 +65,7 @@ from process_apis.projections import build_projections, run_projections
 from process_apis.reconciliation import ReconciliationSchedule
 from process_apis.workflows.runner import WorkflowRunner
 from process_apis.workflows.triggers import WorkflowTriggers
-from system_apis.context import CORRELATION_HEADER
+from system_apis.context import CORRELATION_HEADER, bind_tenant
 
 PROJECTION_BATCH = 100
 """Events a projection applies at a time: small enough that a catch-up after a restart or a
@@ -100,6 +101,7 @@ def create_app(
             if isinstance(decided, Forbidden):
                 return Refusal(FORBIDDEN, decided.message)
             principal = connection.state.principal = decided.principal
+            bind_tenant(principal.tenant_id)  # for the operations this task starts
         if not isinstance(principal, Principal):
             return Refusal(UNAUTHORIZED, "an API key is required")
         return Subscriber(
@@ -292,6 +294,7 @@ def create_app(
         Middleware(ApiKeyAuthentication, registry=registry, routes=routes),
         *throttling.after_authentication,
         Middleware(PrincipalLogContext),
+        Middleware(BackendTenant),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 

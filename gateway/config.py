@@ -150,6 +150,13 @@ class BackendConfig(_Section):
     breaker_reset_s: PositiveSeconds = _BACKEND_DEFAULTS["breaker_reset_s"]
     max_concurrency: int = Field(_BACKEND_DEFAULTS["max_concurrency"], ge=1, le=10_000)
     concurrency_wait_s: PositiveSeconds = _BACKEND_DEFAULTS["concurrency_wait_s"]
+    tenant_max_concurrency: int = Field(
+        _BACKEND_DEFAULTS["tenant_max_concurrency"], ge=1, le=10_000
+    )
+    """One tenant's calls in flight; the tenants with calls waiting take turns."""
+    max_requests_per_s: int = Field(_BACKEND_DEFAULTS["max_requests_per_s"], ge=0, le=100_000)
+    """Attempts started in any one second, for every tenant together (0: no bound): a little
+    under the backend's own limit, divided by the processes sharing its key."""
 
     @field_validator("url")
     @classmethod
@@ -159,12 +166,16 @@ class BackendConfig(_Section):
         return value.rstrip("/")
 
 
-def _backend(port: int, credential: str) -> BackendConfig:
-    return BackendConfig(url=f"http://127.0.0.1:{port}", credential=credential)
+def _backend(port: int, credential: str, **settings: object) -> BackendConfig:
+    return BackendConfig(url=f"http://127.0.0.1:{port}", credential=credential, **settings)
+
+
+ERP_REQUESTS_PER_S = 18
+"""The reference ERP allows its key 20 requests a second for every caller together."""
 
 
 class BackendsConfig(_Section):
-    erp: BackendConfig = _backend(8101, "erp-demo-key")
+    erp: BackendConfig = _backend(8101, "erp-demo-key", max_requests_per_s=ERP_REQUESTS_PER_S)
     wms: BackendConfig = _backend(8102, "wms-demo-token")
     tms: BackendConfig = _backend(8103, "tms-demo-key")
     swiftparcel: BackendConfig = _backend(8104, "swift-demo-key")

@@ -20,6 +20,9 @@ class BackendSettings:
     calls that are safe to repeat (see `system_apis.resilience.retry`); `retry_after_max_s`
     is the longest Retry-After we honour before failing as throttled instead of waiting.
     `max_response_bytes` caps an answer's body: past it the answer is abandoned unread.
+    Each tenant may have `tenant_max_concurrency` calls in flight, and `max_requests_per_s`
+    (0: no bound) bounds the attempts started in any one second for everyone; calls beyond
+    either wait their tenant's turn (see `system_apis.resilience.fair_share`).
     """
 
     name: str
@@ -36,6 +39,8 @@ class BackendSettings:
     breaker_reset_s: float = 10.0
     max_concurrency: int = 32
     concurrency_wait_s: float = 1.0
+    tenant_max_concurrency: int = 8
+    max_requests_per_s: int = 0
 
     def __post_init__(self) -> None:
         problems = []
@@ -47,10 +52,15 @@ class BackendSettings:
         for key in (*positive, "breaker_reset_s"):
             if getattr(self, key) <= 0:
                 problems.append(f"{key} must be positive")
-        for key in ("max_retries", "retry_after_max_s", "concurrency_wait_s"):
+        for key in ("max_retries", "retry_after_max_s", "concurrency_wait_s", "max_requests_per_s"):
             if getattr(self, key) < 0:
                 problems.append(f"{key} must not be negative")
-        for key in ("breaker_failure_threshold", "max_concurrency", "max_response_bytes"):
+        for key in (
+            "breaker_failure_threshold",
+            "max_concurrency",
+            "max_response_bytes",
+            "tenant_max_concurrency",
+        ):
             if getattr(self, key) < 1:
                 problems.append(f"{key} must be at least 1")
         if problems:

@@ -7,7 +7,9 @@ returns a 2xx `httpx.Response` whose body is already read or raises one of
 it. In order, each call:
 
 1. asks the circuit breaker for permission (open: `CircuitOpen`, nothing sent);
-2. takes a slot of the concurrency bound (none free in time: `BackendUnavailable`);
+2. waits its tenant's turn (`fair_share`: the tenant's concurrent calls and the backend's
+   requests per second; not its turn in time: `BackendThrottled`), then takes a slot of the
+   concurrency bound (none free in time: `BackendUnavailable`);
 3. sends the request with the correlation id, the credentials and the attempt's deadline,
    which covers the whole answer however slowly its bytes arrive (httpx's own timeouts are
    per read, so a server that trickles its body would never trip them);
@@ -35,7 +37,7 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from domain.events import utc_now
-from system_apis.context import CORRELATION_HEADER, resolve_correlation_id
+from system_apis.context import CORRELATION_HEADER, current_tenant, resolve_correlation_id
 from system_apis.errors import (
     BackendError,
     BackendNotFound,
@@ -49,6 +51,7 @@ from system_apis.errors import (
 )
 from system_apis.resilience.breaker import CircuitBreaker
 from system_apis.resilience.bulkhead import Bulkhead
+from system_apis.resilience.fair_share import FairShare
 from system_apis.resilience.retry import (
     IDEMPOTENCY_HEADER,
     RETRYABLE_STATUS,
@@ -127,6 +130,13 @@ class BackendClient:
         self._bulkhead = Bulkhead(
             settings.name, limit=settings.max_concurrency, wait_s=settings.concurrency_wait_s
         )
+        self._fair_share = FairShare(
+            settings.name,
+            tenant_limit=settings.tenant_max_concurrency,
+            per_second=settings.max_requests_per_s,
+            wait_s=settings.concurrency_wait_s,
+            clock=clock,
+        )
         self._now = now
         self._sleep = sleep
         self._random = random
@@ -143,6 +153,10 @@ class BackendClient:
     @property
     def bulkhead(self) -> Bulkhead:
         return self._bulkhead
+
+    @property
+    def fair_share(self) -> FairShare:
+        return self._fair_share
 
     @property
     def requests_sent(self) -> int:
@@ -270,7 +284,10 @@ class BackendClient:
         self._breaker.acquire(call.operation)
         verdict: bool | None = None
         try:
-            async with self._bulkhead.slot(call.operation):
+            async with (
+                self._fair_share.slot(current_tenant(), call.operation),
+                self._bulkhead.slot(call.operation),
+            ):
                 self._requests_sent += 1
                 try:
                     async with asyncio.timeout(timeout):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import ConfigError, GatewayConfig, load_config
+from gateway.config import ERP_REQUESTS_PER_S, ConfigError, GatewayConfig, load_config
 from gateway.runtime import backend_settings
 from system_apis.settings import BackendSettings
 
@@ -182,8 +182,11 @@ def test_only_the_demo_warehouse_app_writes_in_a_warehouse_and_only_in_its_own()
 
 def test_backend_defaults_are_defined_once_by_the_client_settings():
     built = backend_settings(GatewayConfig())
+    known = {"erp": {"max_requests_per_s": ERP_REQUESTS_PER_S}}  # the reference ERP's own limit
     for name, settings in built.items():
-        plain = BackendSettings(name=name, url=settings.url, credential=settings.credential)
+        plain = BackendSettings(
+            name=name, url=settings.url, credential=settings.credential, **known.get(name, {})
+        )
         assert settings == plain, f"backends.{name} defaults differ from BackendSettings"
 
 
