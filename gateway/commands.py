@@ -149,6 +149,12 @@ def _key_table(config: GatewayConfig) -> str:
         )
     if len(lines) == 1:
         lines.append("  (the configuration holds none of the demo clients: use your own keys)")
+    elif config.throttling.enabled:
+        limits = "; ".join(
+            f"{name} {', '.join(plan.rate_limits) or 'unlimited'}"
+            for name, plan in config.plans.items()
+        )
+        lines.append(f"Rate limits per client (past them: 429 RATE_LIMITED): {limits}")
     return "\n".join(lines)
 
 
