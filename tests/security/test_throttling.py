@@ -292,8 +292,18 @@ async def test_open_subscriptions_are_capped_per_client_across_transports(
                 json={"query": TICKS, "variables": {"hold": True}},
                 headers={"x-api-key": key("streamer"), "accept": "text/event-stream"},
             )
-        assert over_sse.status_code == 429
-        assert over_sse.json()["errors"][0]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+            over_multipart = await session.post(
+                gateway.http,
+                json={"query": TICKS, "variables": {"hold": True}},
+                headers={
+                    "x-api-key": key("streamer"),
+                    "accept": "multipart/mixed;subscriptionSpec=1.0",
+                },
+            )
+        for refused_stream in (over_sse, over_multipart):
+            assert refused_stream.status_code == 429
+            (error,) = refused_stream.json()["errors"]
+            assert error["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
         other = await connected(gateway, "other-streamer")
         async with other:
             assert (await subscribe_ticks(other, "x"))["type"] == "next", "others unaffected"
