@@ -17,6 +17,14 @@ from typing import Any
 
 import orjson
 
+from federation.router.caching.request import RequestCaching
+from federation.router.caching.tags import (
+    ENTITY_TAGS,
+    ROOT_TAGS,
+    announced_tags,
+    representation_tag,
+    tag_strings,
+)
 from federation.router.errors import SubgraphError
 from federation.router.headers import NOTHING_FORWARDED, Forwarded
 from federation.router.operation import Conditions, Field, Fragment, Selection
@@ -45,8 +53,10 @@ class PlanExecution:
         context: Any,
         forwarded: Forwarded = NOTHING_FORWARDED,
         redacted: frozenset[str] = frozenset(),
+        caching: RequestCaching | None = None,
     ) -> None:
         self.plan = plan
+        self.caching = caching
         self.redacted = redacted
         self.transports = transports
         self.subgraph_names = subgraph_names
@@ -157,6 +167,33 @@ class PlanExecution:
             owners[index].append((target, path))
         if not representations:
             return
+        keys: list[str] = []
+        caching = self.caching
+        entity_cache = None
+        if caching is not None:
+            tags = self._representation_tags(fetch, representations)
+            caching.tags.update(tag for tag in tags if tag is not None)
+            policy = caching.fetch_policies.get(fetch.id)
+            if caching.entities is not None and policy is not None and policy.cacheable:
+                entity_cache = caching.entities
+                partition = caching.partition.for_scope(policy.private)
+                keys = entity_cache.keys(
+                    fetch.subgraph, fetch.operation, representations, partition
+                )
+                cached = await entity_cache.lookup(keys)
+                for index, hit in enumerate(cached):
+                    if hit is not None:
+                        entity, entity_tags = hit
+                        caching.tags.update(entity_tags)
+                        for target, _ in owners[index]:
+                            _merge(target, entity, self.abstract_types)
+                sent = [index for index, hit in enumerate(cached) if hit is None]
+                if not sent:
+                    return
+                if len(sent) < len(representations):
+                    owners = [owners[index] for index in sent]
+                    keys = [keys[index] for index in sent]
+                    representations = [representations[index] for index in sent]
         variables["representations"] = representations
         first_path = owners[0][0][1]
         response = await self._send(fetch, variables, first_path)
@@ -166,6 +203,7 @@ class PlanExecution:
         data, errors = answer
         if data is None and not errors and response.get("data") is not None:
             return  # data of the wrong type, already reported
+        failed: set[int] = set()
         for error in errors:
             error_path = _response_path(error)
             client_path = first_path
@@ -177,6 +215,9 @@ class PlanExecution:
                 and 0 <= error_path[1] < len(owners)
             ):
                 client_path = owners[error_path[1]][0][1] + error_path[2:]
+                failed.add(error_path[1])
+            else:
+                failed.update(range(len(owners)))
             self.errors.append(self._client_error(fetch, error, client_path))
         entities = data.get("_entities") if data is not None else None
         if not isinstance(entities, list):
@@ -194,6 +235,58 @@ class PlanExecution:
                 continue
             for target, _ in owners[index]:
                 _merge(target, entity, self.abstract_types)
+        if entity_cache is not None and caching is not None:
+            await self._keep_entities(fetch, keys, representations, entities, failed, response)
+
+    def _representation_tags(self, fetch: Fetch, representations: list[Any]) -> list[str | None]:
+        """Each representation's entity tag, by the first key of its type in the fetch's
+        subgraph that it holds entirely."""
+        assert self.caching is not None
+        tags: list[str | None] = []
+        for representation in representations:
+            typename = representation.get("__typename")
+            tag = None
+            for key in self.caching.key_fields(typename, fetch.subgraph):
+                tag = representation_tag(representation, key)
+                if tag is not None:
+                    break
+            tags.append(tag)
+        return tags
+
+    async def _keep_entities(
+        self,
+        fetch: Fetch,
+        keys: list[str],
+        representations: list[Any],
+        entities: list[Any],
+        failed: set[int],
+        response: Any,
+    ) -> None:
+        """Keep each well-formed entity answered without an error, tagged with its key and
+        what the subgraph announced for it (its own list, or the whole answer's tags)."""
+        caching = self.caching
+        assert caching is not None and caching.entities is not None
+        policy = caching.fetch_policies[fetch.id]
+        own_tags = self._representation_tags(fetch, representations)
+        extensions = response.get("extensions") if isinstance(response, dict) else None
+        extensions = extensions if isinstance(extensions, dict) else {}
+        root_tags = set(tag_strings(extensions.get(ROOT_TAGS)))
+        per_entity = extensions.get(ENTITY_TAGS)
+        if not isinstance(per_entity, list) or len(per_entity) != len(entities):
+            per_entity = None
+            root_tags = announced_tags(response)
+        kept = []
+        for index, entity in enumerate(entities):
+            if index in failed or not isinstance(entity, dict):
+                continue
+            tags = set(root_tags)
+            if own_tags[index] is not None:
+                tags.add(own_tags[index])
+            if per_entity is not None:
+                tags.update(tag_strings(per_entity[index]))
+            kept.append((keys[index], entity, sorted(tags)))
+        assert policy.max_age is not None
+        await caching.entities.keep(kept, ttl_s=policy.max_age, started_at=caching.started_at)
 
     def _read_answer(
         self, fetch: Fetch, response: Any, path: list[Any] | tuple[()]
@@ -283,6 +376,8 @@ class PlanExecution:
         except SubgraphError as error:
             self._subgraph_failure(fetch, str(error), path, already_named=True, code=error.code)
             return None
+        if self.caching is not None:
+            self.caching.tags.update(announced_tags(response))
         if fetch.aliased:
             _restore_aliases(response.get("data"))
         return response

@@ -27,9 +27,10 @@ from federation.router.bodies import read_bounded
 from federation.router.errors import OperationError
 from federation.router.graphiql import graphiql_response
 from federation.router.headers import NOTHING_FORWARDED, Forwarded
+from federation.router.http_caching import cache_headers, matches, strong_etag
 from federation.router.operation import select_operation
 from federation.router.options import DEFAULT_OPTIONS, RequestOptions
-from federation.router.router import Router
+from federation.router.router import Executed, Router
 from federation.router.streaming import http_streams, websocket
 from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
 from federation.router.streaming.shutdown import StreamShutdown
@@ -309,7 +310,7 @@ async def answer(
         )
     asks_for_plan = headers.get(_PLAN_HEADER, "").lower() in ("true", "1", "yes")
     try:
-        result = await router.execute(
+        executed = await router.run(
             query,
             variables,
             operation_name,
@@ -318,13 +319,29 @@ async def answer(
             forwarded=forwarded,
             include_plan=asks_for_plan and options.query_plan,
             introspection=options.introspection,
+            cache=options.cache,
         )
     except OperationError as error:
         status = 200
         if media_type == GRAPHQL_RESPONSE and error.kind in _REQUEST_ERRORS:
             status = 400
         return _reply({"errors": error.errors}, status, media_type)
-    return _reply(result, 200, media_type)
+    if method == "GET" and options.cache is not None and router.caching is not None:
+        return _cacheable_reply(executed, headers, media_type, router.caching.settings.vary)
+    return _reply(executed.result, 200, media_type)
+
+
+def _cacheable_reply(
+    executed: Executed, headers: Mapping[str, str], media_type: str, vary: tuple[str, ...]
+) -> Answer:
+    """A GET answer with its HTTP caching headers, or 304 when the client holds its body."""
+    body = orjson.dumps(executed.result)
+    extra = cache_headers(executed.policy, executed.age_s, vary)
+    if executed.policy.cacheable:
+        extra["etag"] = strong_etag(body)
+        if matches(headers.get("if-none-match"), extra["etag"]):
+            return 304, b"", media_type, extra
+    return 200, body, media_type, extra
 
 
 def _bad_request(message: str, media_type: str) -> Answer:

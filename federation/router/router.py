@@ -9,8 +9,9 @@ plan runs once per event (see ``federation.router.subscriptions`` for the stream
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
 
@@ -33,6 +34,11 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.language import SelectionNode, SelectionSetNode
 
+from federation.router.caching import CachePartition, CachePolicy, Caching
+from federation.router.caching.entities import EntityCache
+from federation.router.caching.hints import UNCACHEABLE, CacheHints, directive_name
+from federation.router.caching.request import RequestCaching
+from federation.router.caching.responses import CachedAnswer, ResponseCache, stale_answer
 from federation.router.errors import OperationError, SubgraphError
 from federation.router.executor import PlanExecution
 from federation.router.headers import (
@@ -91,11 +97,26 @@ class PreparedOperation:
     per document, not once per request (a full introspection costs milliseconds of CPU)."""
     digest: bytes = b""
     """The cache key of (document, operation name): identical subscriptions share by it."""
+    cache_policy: CachePolicy = UNCACHEABLE
+    """How long its answer may be reused and by whom (``@cacheControl``; queries only)."""
+    fetch_policies: dict[int, CachePolicy] = field(default_factory=dict)
+    """Per entity fetch id, how long each entity it answers may be reused."""
 
     @property
     def subscription_fetch(self) -> Fetch:
         """A subscription's one root fetch: the one its subgraph answers once per event."""
         return next(fetch for fetch in self.plan.fetches if fetch.entity is None)
+
+
+@dataclass(frozen=True, slots=True)
+class Executed:
+    """An answer and how it may be cached: ``policy`` is uncacheable for an answer with
+    errors, a stale one, or one made without a cache; ``age_s`` is how old a cached one is."""
+
+    result: dict[str, Any]
+    policy: CachePolicy = UNCACHEABLE
+    age_s: float = 0.0
+    stale: bool = False
 
 
 class Router:
@@ -118,6 +139,8 @@ class Router:
     ``graphql-transport-ws`` at the same URL with a ``ws(s)`` scheme, or at
     ``subscription_urls[name]``; each client stream buffers up to ``subscription_buffer``
     unread events before it is ended as too slow.
+    ``caching`` keeps query answers and `_entities` answers for the time their
+    ``@cacheControl`` hints allow, for requests whose options give a cache partition.
     """
 
     def __init__(
@@ -137,8 +160,26 @@ class Router:
         redact_errors_of: frozenset[str] = frozenset(),
         subscription_urls: Mapping[str, str] | None = None,
         subscription_buffer: int = 1024,
+        caching: Caching | None = None,
     ) -> None:
         self.supergraph = supergraph
+        self.caching = caching
+        self._cache_hints: CacheHints | None = None
+        self._responses: ResponseCache | None = None
+        self._entities: EntityCache | None = None
+        if caching is not None:
+            settings = caching.settings
+            self._cache_hints = CacheHints.from_document(
+                supergraph.schema,
+                supergraph.document,
+                directive=directive_name(supergraph.links),
+                default_max_age=settings.default_max_age,
+                type_max_ages=settings.type_max_ages,
+            )
+            self._responses = ResponseCache(caching.store, settings)
+            if settings.entities:
+                self._entities = EntityCache(caching.store, settings)
+        self._key_fields: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {}
         self.schema = supergraph.api_schema
         self.enabled_override_labels = enabled_override_labels
         self.limits = limits
@@ -234,6 +275,15 @@ class Router:
         if operation.operation == OperationType.SUBSCRIPTION:
             _check_subscription_plan(plan)
         introspection = _introspection_document(ast, operation)
+        cache_policy = UNCACHEABLE
+        fetch_policies: dict[int, CachePolicy] = {}
+        if self._cache_hints is not None and kind == "query":
+            cache_policy = self._cache_hints.operation_policy(root.name, normalized.selections)
+            fetch_policies = {
+                fetch.id: self._cache_hints.fetch_policy(fetch.operation)
+                for fetch in plan.fetches
+                if fetch.entity is not None
+            }
         return PreparedOperation(
             kind=kind,
             plan=plan,
@@ -247,6 +297,8 @@ class Router:
                 else None
             ),
             digest=digest,
+            cache_policy=cache_policy,
+            fetch_policies=fetch_policies,
         )
 
     def plan(self, document: str, operation_name: str | None = None) -> QueryPlan:
@@ -266,27 +318,106 @@ class Router:
         forwarded: Forwarded = NOTHING_FORWARDED,
         include_plan: bool = False,
         introspection: bool = True,
+        cache: CachePartition | None = None,
     ) -> dict[str, Any]:
         """Run an operation; the result is a GraphQL response dictionary.
 
         ``headers`` are the client's (each subgraph's header rules pick from them);
-        ``forwarded`` what the caller adds to every subgraph request (identity, trace).
+        ``forwarded`` what the caller adds to every subgraph request (identity, trace);
+        ``cache`` the partition its answer may be cached and found in (None: not cached).
 
         Raises ``OperationError`` only for requests that must not execute at all (limits,
         parse, validation and variable errors, introspection when ``introspection`` is
         false), so the HTTP layer can choose the status code.
+        """
+        executed = await self.run(
+            document,
+            variables,
+            operation_name,
+            context,
+            headers=headers,
+            forwarded=forwarded,
+            include_plan=include_plan,
+            introspection=introspection,
+            cache=cache,
+        )
+        return executed.result
+
+    async def run(
+        self,
+        document: str,
+        variables: Mapping[str, Any] | None = None,
+        operation_name: str | None = None,
+        context: Any = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        forwarded: Forwarded = NOTHING_FORWARDED,
+        include_plan: bool = False,
+        introspection: bool = True,
+        cache: CachePartition | None = None,
+    ) -> Executed:
+        """``execute``, with what the answer's caching needs: its policy and age.
+
+        With a ``cache`` partition (and the router's ``caching``), a query's answer is looked
+        up before any fetch and kept after an error-free run for its policy's age; its
+        `_entities` fetches are answered entity by entity from the entity cache. When a run
+        fails for a subgraph or backend and an answer past its age is still kept, that one
+        is served instead, marked stale.
         """
         try:
             prepared = self.prepare(document, operation_name)
         except OperationError as error:
             if error.kind != "planning":
                 raise
-            return {"errors": error.errors, "data": None}
+            return Executed({"errors": error.errors, "data": None})
         if prepared.kind == "subscription":
             message = "Subscriptions are not supported over this transport."
             raise OperationError([{"message": message}], kind="validation")
         self._check_introspection(prepared, introspection)
         coerced = self._coerce(prepared, variables)
+        if self.caching is None or cache is None:
+            result = await self._run_plan(
+                prepared, coerced, headers, context, forwarded, include_plan, None
+            )
+            return Executed(result)
+        caching = RequestCaching(
+            partition=cache,
+            started_at=time.time(),
+            key_fields=self._key_fields_of,
+            entities=self._entities,
+            fetch_policies=prepared.fetch_policies,
+        )
+        policy = prepared.cache_policy
+        responses = self._responses
+        key: str | None = None
+        cached: CachedAnswer | None = None
+        if responses is not None and policy.cacheable and not include_plan:
+            key = responses.key(prepared.digest, coerced, cache.for_scope(policy.private))
+            cached = await responses.lookup(key)
+            if cached is not None and cached.fresh:
+                return Executed(cached.result, policy, cached.age_s)
+        result = await self._run_plan(
+            prepared, coerced, headers, context, forwarded, include_plan, caching
+        )
+        if responses is None or key is None:
+            return Executed(result)
+        if result.get("errors"):
+            if cached is not None and responses.failed(result):
+                return Executed(stale_answer(cached), UNCACHEABLE, cached.age_s, stale=True)
+            return Executed(result)
+        await responses.keep(key, result, policy, caching.tags, caching.started_at)
+        return Executed(result, policy)
+
+    async def _run_plan(
+        self,
+        prepared: PreparedOperation,
+        coerced: dict[str, Any],
+        headers: Mapping[str, str] | None,
+        context: Any,
+        forwarded: Forwarded,
+        include_plan: bool,
+        caching: RequestCaching | None,
+    ) -> dict[str, Any]:
         execution = PlanExecution(
             prepared.plan,
             self.transports,
@@ -298,6 +429,7 @@ class Router:
             context,
             forwarded,
             self._redacted,
+            caching,
         )
         await execution.run()
         if prepared.introspection is not None:
@@ -314,6 +446,21 @@ class Router:
         if include_plan:
             result["extensions"] = {"queryPlan": prepared.plan.to_dict()}
         return result
+
+    def _key_fields_of(self, typename: str, graph: str) -> tuple[tuple[str, ...], ...]:
+        """The top-level fields of each resolvable key of a type in a subgraph (memoised)."""
+        found = self._key_fields.get((typename, graph))
+        if found is None:
+            found = tuple(
+                tuple(
+                    selection.name.value
+                    for selection in key.selection.selections
+                    if isinstance(selection, FieldNode)
+                )
+                for key in self.supergraph.resolvable_keys(typename, graph)
+            )
+            self._key_fields[(typename, graph)] = found
+        return found
 
     def _check_introspection(self, prepared: PreparedOperation, allowed: bool) -> None:
         if prepared.introspects and not allowed:

@@ -124,6 +124,7 @@ async def start(
                 headers=headers,
                 forwarded=subscriber.forwarded,
                 introspection=subscriber.options.introspection,
+                cache=subscriber.options.cache,
             )
         except OperationError as error:
             return Single({"errors": error.errors})

@@ -52,10 +52,7 @@ class InProcessTransport:
             trace = " ".join(f"{name}={value}" for name, value in request.forwarded.trace)
             _logger.exception("in-process subgraph %s failed [%s]", self.name, trace)
             raise SubgraphError(self.name, detail=f"{type(error).__name__}: {error}") from error
-        response: dict[str, Any] = {"data": result.data}
-        if result.errors:
-            response["errors"] = [_format(error) for error in result.errors]
-        return response
+        return _response(result)
 
     async def subscribe(
         self, request: SubgraphRequest, last_event_id: str | None = None
