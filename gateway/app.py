@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,6 +31,7 @@ from starlette.websockets import WebSocket
 from federation.router.graphiql import graphiql_response
 from federation.router.headers import Forwarded
 from federation.router.http_app import handle_graphql
+from federation.router.options import RequestOptions
 from federation.router.streaming import (
     GraphQLStreams,
     GraphQLWebSocket,
@@ -56,15 +58,20 @@ from gateway.unhandled import UnhandledErrors
 from gateway.webhooks import WebhookIngress
 from gateway.workflow_admin import workflow_routes
 from policies.authn import ApiKeyAuthentication, Forbidden, Refused, decide_connection
+from policies.cache_partition import cache_partition
 from policies.disclosure import DisclosurePolicy
 from policies.principal import Principal
-from process_apis.consumers import runner_for
+from process_apis.cache_invalidation import SharedCacheInvalidation, purge_in_process
+from process_apis.consumers import ConsumerRunner, runner_for
+from process_apis.live.gate import ReadModelGate
 from process_apis.polling import ERP_ORDERS_FEED, FeedLease, build_pollers
 from process_apis.polling_positions import build_position_poller
 from process_apis.projections import build_projections, run_projections
 from process_apis.reconciliation import ReconciliationSchedule
+from process_apis.services import LIVE_READ_MODELS
 from process_apis.workflows.runner import WorkflowRunner
 from process_apis.workflows.triggers import WorkflowTriggers
+from stores.tagged_cache import MemoryTaggedStore
 from system_apis.context import CORRELATION_HEADER, bind_tenant
 
 PROJECTION_BATCH = 100
@@ -88,6 +95,13 @@ def create_app(
     streams_shutdown = shutdown or StreamShutdown()
     stream_settings = config.subscriptions.stream_settings()
 
+    def request_options(principal: Principal) -> RequestOptions:
+        """What the principal's requests may learn and which cache partition they use."""
+        options = disclosure.options_for(principal)
+        if config.cache.enabled:
+            options = replace(options, cache=cache_partition(principal))
+        return options
+
     async def identify(
         connection: HTTPConnection, in_band: Mapping[str, object] | None
     ) -> Subscriber | Refusal:
@@ -107,7 +121,7 @@ def create_app(
         return Subscriber(
             context={"request": connection},
             forwarded=_forwarded(connection),
-            options=disclosure.options_for(principal),
+            options=request_options(principal),
             sharing_key=principal.sharing_key(),
             admit=throttling.admission.for_principal(principal),
         )
@@ -189,6 +203,10 @@ def create_app(
                 lease_ttl_s=config.reconciliation.lease_ttl_s,
             )
             background.append(asyncio.create_task(schedule.run(stop_background)))
+        if config.cache.enabled:
+            background.append(
+                asyncio.create_task(invalidate_cache(runtime, runner, stop_background))
+            )
         live = {
             "subscribe": subscribe,
             "identify": identify,
@@ -218,7 +236,7 @@ def create_app(
             streams: GraphQLStreams = request.state.streams
             return await streams.handle(request)
         runtime: GatewayRuntime = request.state.runtime
-        options = disclosure.options_for(request.state.principal)
+        options = request_options(request.state.principal)
         return await handle_graphql(
             runtime.router, request, options=options, forwarded=_forwarded(request)
         )
@@ -297,6 +315,19 @@ def create_app(
         Middleware(BackendTenant),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+async def invalidate_cache(
+    runtime: GatewayRuntime, runner: ConsumerRunner, stop: asyncio.Event
+) -> None:
+    """Purge cached answers as their entities change: this process's own when they live in
+    memory, the deployment's (once, by the process holding the lease) when on Redis."""
+    if isinstance(runtime.store, MemoryTaggedStore):
+        await purge_in_process(runtime.services.live.hub, runtime.store, stop)
+        return
+    stores = runtime.stores
+    gate = ReadModelGate(stores.positions, LIVE_READ_MODELS, stores.progressed)
+    await runner.run(SharedCacheInvalidation(runtime.store, gate, stop), stop)
 
 
 def _forwarded(request: HTTPConnection) -> Forwarded:

@@ -35,6 +35,7 @@ from pydantic_settings import (
 from federation.router.headers import HeaderRule, Insert, Propagate, Remove
 from federation.router.limits import DEFAULT_LIMITS, OperationLimits
 from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
+from gateway.cache_config import CacheConfig
 from gateway.plans import PlanConfig, RateLimitList, default_plans
 from gateway.throttling_config import ThrottlingConfig
 from policies.authn import digest_api_key
@@ -652,6 +653,7 @@ class GatewayConfig(BaseSettings):
     workflows: WorkflowsConfig = WorkflowsConfig()
     reconciliation: ReconciliationConfig = ReconciliationConfig()
     throttling: ThrottlingConfig = ThrottlingConfig()
+    cache: CacheConfig = CacheConfig()
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)
     plans: dict[str, PlanConfig] = Field(default_factory=default_plans)

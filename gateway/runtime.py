@@ -12,10 +12,11 @@ from pathlib import Path
 from aiocache.base import BaseCache
 
 from federation.composition import SubgraphSource, compose, fetch_sdl, load_sdl_from_module
+from federation.router.caching import Caching, TaggedStore
 from federation.router.headers import HeaderRules
 from federation.router.router import Router
 from federation.router.supergraph import Supergraph
-from gateway.config import GatewayConfig
+from gateway.config import ConfigError, GatewayConfig
 from policies.authn import ApiKeyRegistry, RegisteredClient
 from policies.cursors import CursorSigner
 from policies.identity import IdentityTokens
@@ -23,6 +24,7 @@ from process_apis.services import LogisticsServices, build_services
 from process_apis.workflows.engine import RetryPolicy
 from stores.bundle import Stores, open_stores
 from stores.cache import open_cache
+from stores.tagged_cache import tagged_store
 from system_apis.bundle import SystemClients
 from system_apis.settings import BackendSettings
 
@@ -34,6 +36,8 @@ class GatewayRuntime:
     services: LogisticsServices
     router: Router
     cache: BaseCache
+    store: TaggedStore
+    """The response and entity caches' entries, tagged by entity (over `cache`)."""
     cursors: CursorSigner
     identity: IdentityTokens
 
@@ -86,6 +90,19 @@ def identity_tokens(config: GatewayConfig) -> IdentityTokens:
     )
 
 
+def response_caching(
+    config: GatewayConfig, supergraph: Supergraph, store: TaggedStore
+) -> Caching | None:
+    """The router's caches when `[cache] enabled`; a per-type age for a type the supergraph
+    does not have stops the start, naming the key."""
+    if not config.cache.enabled:
+        return None
+    for name in config.cache.types:
+        if name not in supergraph.schema.type_map:
+            raise ConfigError(f"cache.types.{name}: the supergraph has no type named {name!r}")
+    return Caching(store, config.cache.settings())
+
+
 async def supergraph_sdl(config: GatewayConfig) -> str:
     """The configured supergraph file, or one composed now from the configured subgraphs."""
     if config.supergraph:
@@ -111,10 +128,12 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
     )
     clients = SystemClients.from_settings(**backend_settings(config))
     cache = open_cache(config.stores.cache, namespace=config.stores.cache_namespace)
+    store = tagged_store(cache)
     try:
         sdl = await supergraph_sdl(config)
+        supergraph = Supergraph.from_sdl(sdl)
         router = Router(
-            Supergraph.from_sdl(sdl),
+            supergraph,
             subgraphs={name: subgraph.url for name, subgraph in config.subgraphs.items()},
             subgraph_timeouts={name: s.timeout_s for name, s in config.subgraphs.items()},
             header_rules=header_rules(config),
@@ -122,6 +141,7 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
             redact_errors_of=frozenset(
                 name for name, subgraph in config.subgraphs.items() if not subgraph.passes_errors()
             ),
+            caching=response_caching(config, supergraph, store),
         )
     except BaseException:
         await cache.close()
@@ -143,6 +163,7 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
         ),
         router=router,
         cache=cache,
+        store=store,
         cursors=CursorSigner(config.cursors.signing_key.encode()),
         identity=identity_tokens(config),
     )

@@ -8,6 +8,7 @@ import strawberry
 
 from domain.billing import Invoice as DomainInvoice
 from domain.billing import InvoiceStatus as DomainInvoiceStatus
+from resolvers.cache_control import INHERIT, CacheControl
 from resolvers.context import context_of
 from resolvers.guard import or_none, or_raise
 from resolvers.loaders import loaders_of
@@ -17,14 +18,14 @@ from resolvers.values import Money, identifier
 InvoiceStatus = strawberry.enum(DomainInvoiceStatus, name="InvoiceStatus")
 
 
-@strawberry.type
+@strawberry.type(directives=[INHERIT])
 class FreightCharge:
     carrier: str
     tracking_number: str
     amount: Money
 
 
-@strawberry.type
+@strawberry.type(directives=[CacheControl(max_age=300)])
 class Invoice:
     id: strawberry.ID
     issued_on: date

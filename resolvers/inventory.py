@@ -10,8 +10,10 @@ import strawberry
 
 from domain.inventory import InventoryPosition as DomainPosition
 from policies.cursors import InvalidCursor
+from process_apis.cache_tags import item_tag
 from process_apis.freshness import Freshness
 from process_apis.inventory import InvalidPageToken, TooManyPositions
+from resolvers.cache_control import CacheControl, announce
 from resolvers.context import context_of
 from resolvers.errors import PublicError, invalid_cursor
 from resolvers.guard import or_raise
@@ -21,7 +23,10 @@ from resolvers.values import identifier, optional_identifier, page_size
 MAX_PAGE = 500
 
 
-@strawberry.type(description="Stock of one SKU in one bin; never a single 'quantity'.")
+@strawberry.type(
+    description="Stock of one SKU in one bin; never a single 'quantity'.",
+    directives=[CacheControl(max_age=10)],
+)
 class InventoryPosition:
     sku: str
     warehouse_id: str
@@ -64,7 +69,7 @@ class InventoryPosition:
         )
 
 
-@strawberry.type
+@strawberry.type(directives=[CacheControl(max_age=10)])
 class InventoryPage:
     positions: list[InventoryPosition]
     next_cursor: str | None = strawberry.field(
@@ -77,6 +82,7 @@ async def _positions(
 ) -> list[InventoryPosition]:
     checked = identifier(sku, "sku")
     warehouse = optional_identifier(warehouse_id, "warehouseId")
+    announce(item_tag(checked))
     inventory = context_of(info).services.inventory
     try:
         positions = await or_raise(inventory.positions(checked, warehouse))
@@ -99,7 +105,10 @@ class Item:
     ) -> list[InventoryPosition] | None:
         return await _positions(info, self.sku, warehouse_id)
 
-    @strawberry.field(description="Available to promise over all bins (or one warehouse's).")
+    @strawberry.field(
+        description="Available to promise over all bins (or one warehouse's).",
+        directives=[CacheControl(max_age=10)],
+    )
     async def available_to_promise(
         self, info: strawberry.Info, warehouse_id: str | None = None
     ) -> Decimal | None:
@@ -126,6 +135,7 @@ class Query:
     ) -> InventoryPage | None:
         checked = identifier(sku, "sku")
         warehouse = optional_identifier(warehouse_id, "warehouseId")
+        announce(item_tag(checked))
         size = page_size(first, MAX_PAGE)
         context = context_of(info)
         tenant_id = context.principal.tenant_id

@@ -9,7 +9,9 @@ import strawberry
 
 from domain.orders import OrderStatus as DomainOrderStatus
 from policies.cursors import InvalidCursor
+from process_apis.cache_tags import order_tag, orders_of_tenant_tag
 from process_apis.orders import InvalidPageToken, KnownOrder
+from resolvers.cache_control import INHERIT, CacheControl, announce
 from resolvers.context import context_of
 from resolvers.errors import invalid_cursor
 from resolvers.guard import or_none, or_raise
@@ -22,7 +24,11 @@ MAX_PAGE = 100
 ORDERS_LISTING = "orders"
 
 
-@strawberry.federation.type(keys=["sku"], description="An item of the ERP's item master.")
+@strawberry.federation.type(
+    keys=["sku"],
+    description="An item of the ERP's item master.",
+    directives=[CacheControl(max_age=300)],
+)
 class Item:
     sku: strawberry.ID
 
@@ -37,7 +43,7 @@ class Item:
         return cls(sku=sku)
 
 
-@strawberry.type
+@strawberry.type(directives=[INHERIT])
 class OrderLine:
     line_number: int
     quantity: Quantity
@@ -46,7 +52,11 @@ class OrderLine:
     item: Item
 
 
-@strawberry.federation.type(keys=["id"], description="A sales order; the ERP is its record.")
+@strawberry.federation.type(
+    keys=["id"],
+    description="A sales order; the ERP is its record.",
+    directives=[CacheControl(max_age=30)],
+)
 class Order:
     id: strawberry.ID
     customer_id: str
@@ -69,6 +79,7 @@ class Order:
     @classmethod
     def of(cls, known: KnownOrder) -> Order:
         order = known.order
+        announce(order_tag(order.order_id))
         return cls(
             id=strawberry.ID(order.order_id),
             customer_id=order.customer_id,
@@ -104,13 +115,13 @@ async def _order(info: strawberry.Info, order_id: str) -> Order | None:
     return Order.of(order) if order else None
 
 
-@strawberry.type
+@strawberry.type(directives=[CacheControl(max_age=30)])
 class OrderPage:
     orders: list[Order]
     next_cursor: str | None
 
 
-@strawberry.federation.type(keys=["id"])
+@strawberry.federation.type(keys=["id"], directives=[CacheControl(max_age=300)])
 class Customer:
     id: strawberry.ID
     name: str
@@ -141,6 +152,7 @@ class Query:
             )
         except InvalidPageToken:
             raise invalid_cursor("after") from None
+        announce(orders_of_tenant_tag(tenant_id))
         return OrderPage(
             orders=[Order.of(o) for o in page.items],
             next_cursor=context.cursors.issue(ORDERS_LISTING, tenant_id, page.next_token),

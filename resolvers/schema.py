@@ -15,6 +15,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 
+from resolvers.cache_control import CacheTags
 from resolvers.errors import PublicError, error_mask
 
 logger = logging.getLogger("resolvers")
@@ -35,6 +36,7 @@ class SubgraphSchema(strawberry.federation.Schema):
                 error_mask,
                 lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
                 lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+                CacheTags,
                 *extensions,
             ],
             **options,

@@ -10,7 +10,9 @@ import strawberry
 
 from domain.shipments import Milestone as DomainMilestone
 from domain.shipments import MilestoneStatus as DomainMilestoneStatus
+from process_apis.cache_tags import shipment_tag
 from process_apis.tracking import TrackedShipment
+from resolvers.cache_control import INHERIT, CacheControl, announce
 from resolvers.context import context_of
 from resolvers.guard import or_none, or_raise
 from resolvers.loaders import loaders_of
@@ -24,7 +26,10 @@ ShipmentStatus = strawberry.enum(
 )
 
 
-@strawberry.type(description="One carrier event: the canonical status and the carrier's words.")
+@strawberry.type(
+    description="One carrier event: the canonical status and the carrier's words.",
+    directives=[INHERIT],
+)
 class Milestone:
     status: ShipmentStatus
     occurred_at: datetime
@@ -49,13 +54,13 @@ class Milestone:
         )
 
 
-@strawberry.type
+@strawberry.type(directives=[INHERIT])
 class Package:
     package_id: str
     weight_kg: Decimal
 
 
-@strawberry.federation.type(keys=["trackingNumber"])
+@strawberry.federation.type(keys=["trackingNumber"], directives=[CacheControl(max_age=15)])
 class Shipment:
     tracking_number: strawberry.ID
     booking_id: str | None = strawberry.field(
@@ -92,6 +97,7 @@ class Shipment:
     def of(cls, tracked: TrackedShipment) -> Shipment:
         shipment = tracked.shipment
         current = shipment.current
+        announce(shipment_tag(shipment.tracking_number))
         return cls(
             tracking_number=strawberry.ID(shipment.tracking_number),
             booking_id=shipment.shipment_id or None,

@@ -11,6 +11,7 @@ import strawberry
 from domain.parties import Address as DomainAddress
 from domain.units import Money as DomainMoney
 from domain.units import Quantity as DomainQuantity
+from resolvers.cache_control import INHERIT
 from resolvers.errors import PublicError
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
@@ -43,7 +44,9 @@ def page_size(first: int, maximum: int, argument: str = "first") -> int:
     return first
 
 
-@strawberry.federation.type(shareable=True, description="An amount in an ISO 4217 currency.")
+@strawberry.federation.type(
+    shareable=True, description="An amount in an ISO 4217 currency.", directives=[INHERIT]
+)
 class Money:
     amount: Decimal
     currency: str
@@ -53,7 +56,9 @@ class Money:
         return cls(amount=money.amount, currency=money.currency)
 
 
-@strawberry.federation.type(shareable=True, description="A count in an explicit unit.")
+@strawberry.federation.type(
+    shareable=True, description="A count in an explicit unit.", directives=[INHERIT]
+)
 class Quantity:
     value: Decimal
     unit: str
@@ -63,7 +68,7 @@ class Quantity:
         return cls(value=quantity.value, unit=quantity.unit.value)
 
 
-@strawberry.federation.type(shareable=True)
+@strawberry.federation.type(shareable=True, directives=[INHERIT])
 class Address:
     name: str
     street: str

@@ -309,24 +309,27 @@ async def answer(
             allow="POST",
         )
     asks_for_plan = headers.get(_PLAN_HEADER, "").lower() in ("true", "1", "yes")
+    arguments: dict[str, Any] = {
+        "context": context if context is not None else {"request": request},
+        "headers": headers,
+        "forwarded": forwarded,
+        "include_plan": asks_for_plan and options.query_plan,
+        "introspection": options.introspection,
+    }
+    cached = options.cache is not None and router.caching is not None
     try:
-        executed = await router.run(
-            query,
-            variables,
-            operation_name,
-            context=context if context is not None else {"request": request},
-            headers=headers,
-            forwarded=forwarded,
-            include_plan=asks_for_plan and options.query_plan,
-            introspection=options.introspection,
-            cache=options.cache,
-        )
+        if cached:
+            executed = await router.run(
+                query, variables, operation_name, cache=options.cache, **arguments
+            )
+        else:
+            executed = Executed(await router.execute(query, variables, operation_name, **arguments))
     except OperationError as error:
         status = 200
         if media_type == GRAPHQL_RESPONSE and error.kind in _REQUEST_ERRORS:
             status = 400
         return _reply({"errors": error.errors}, status, media_type)
-    if method == "GET" and options.cache is not None and router.caching is not None:
+    if method == "GET" and cached and router.caching is not None:
         return _cacheable_reply(executed, headers, media_type, router.caching.settings.vary)
     return _reply(executed.result, 200, media_type)
 

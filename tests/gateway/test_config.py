@@ -167,6 +167,7 @@ def test_the_example_configuration_is_valid_and_matches_the_defaults():
         "idempotency",
         "throttling",
         "plans",
+        "cache",
     )
     for section in sections:
         assert getattr(config, section) == getattr(defaults, section), section
