@@ -2,14 +2,17 @@
 
 Pipeline, outermost first: correlation id → unhandled errors (a masked 500 that closes the
 connection) → failed-authentication throttle (per source address) → authentication (API
-keys) → rate limits (per client, `gateway.throttling`) → route. `/graphql` runs
-the federation router over the configured subgraphs, subscriptions included: over a
-WebSocket (graphql-transport-ws; the key on the upgrade or in `connection_init`) and as SSE
+keys, bearer tokens: `policies.authn`) → rate limits (per client, `gateway.throttling`) → route.
+`/graphql` runs the federation router over the configured subgraphs, subscriptions included:
+over a WebSocket (graphql-transport-ws; the key on the upgrade or in `connection_init`) and as SSE
 or multipart streams for requests accepting them; `/webhooks/*` take the backends' pushes
 (each authenticated by its own signature, not by API key); `/admin/*` needs the `admin` scope;
 `/health` (alive), `/ready` (each dependency's state, see `gateway.readiness`), the GraphiQL
 page `/graphiql` (when served) and `/.well-known/jwks.json` (the keys subgraphs verify the
-forwarded identity with) are open (`policies.authn.PUBLIC_ROUTES`). Everything stateful is built
+forwarded identity with) are open (`policies.authn.PUBLIC_ROUTES`), as are the OAuth endpoints
+(`/oauth/token`, `/oauth/revoke`, `/oauth/introspect` authenticate their clients themselves;
+`/oauth/jwks.json` and `/.well-known/oauth-authorization-server` are public documents).
+`/admin/keys` issues, lists and revokes API keys and OAuth clients. Everything stateful is built
 in the lifespan from the configuration and reaches handlers through the lifespan state
 (`request.state`), never through globals.
 """
@@ -46,10 +49,11 @@ from gateway.admin import require_admin
 from gateway.config import GatewayConfig
 from gateway.correlation import CorrelationId
 from gateway.inbound import inbound_sources
+from gateway.keys_admin import key_routes
 from gateway.logs import PrincipalLogContext
 from gateway.readiness import check_readiness
 from gateway.reconciliation_admin import reconciliation_routes
-from gateway.runtime import GatewayRuntime, api_key_registry, start_runtime
+from gateway.runtime import GatewayRuntime, start_runtime
 from gateway.security_headers import SecurityHeaders
 from gateway.tenancy import BackendTenant
 from gateway.throttling import build_throttling
@@ -57,9 +61,23 @@ from gateway.tracing import trace_headers
 from gateway.unhandled import UnhandledErrors
 from gateway.webhooks import WebhookIngress
 from gateway.workflow_admin import workflow_routes
-from policies.authn import ApiKeyAuthentication, Forbidden, Refused, decide_connection
+from policies.authn import (
+    AuthenticationMiddleware,
+    Authenticator,
+    Forbidden,
+    Refused,
+    decide_connection,
+)
 from policies.cache_partition import cache_partition
 from policies.disclosure import DisclosurePolicy
+from policies.oauth_server import (
+    INTROSPECT_PATH,
+    JWKS_PATH,
+    METADATA_PATH,
+    REVOKE_PATH,
+    TOKEN_PATH,
+    OAuthEndpoints,
+)
 from policies.principal import Principal
 from process_apis.cache_invalidation import SharedCacheInvalidation, purge_in_process
 from process_apis.consumers import ConsumerRunner, runner_for
@@ -91,7 +109,6 @@ def create_app(
         development=config.environment == "development",
         introspecting_clients=config.introspecting_clients(),
     )
-    registry = api_key_registry(config)
     streams_shutdown = shutdown or StreamShutdown()
     stream_settings = config.subscriptions.stream_settings()
 
@@ -109,7 +126,8 @@ def create_app(
         their key in connection_init; the principal becomes the operations' context."""
         principal = getattr(connection.state, "principal", None)
         if in_band is not None:
-            decided = decide_connection(principal, in_band, registry)
+            authenticator: Authenticator = connection.state.authenticator
+            decided = await decide_connection(principal, in_band, authenticator)
             if isinstance(decided, Refused):
                 return Refusal(UNAUTHORIZED, decided.message)
             if isinstance(decided, Forbidden):
@@ -216,6 +234,8 @@ def create_app(
         try:
             yield {
                 "runtime": runtime,
+                "authenticator": runtime.authentication.authenticator,
+                "oauth": runtime.authentication.oauth,
                 "services": runtime.services,
                 "cursors": runtime.cursors,
                 "ingress": ingress,
@@ -247,6 +267,13 @@ def create_app(
     async def public_keys(request: Request) -> Response:
         runtime: GatewayRuntime = request.state.runtime
         return JSONResponse(runtime.identity.public_keys())
+
+    def oauth(endpoint: str):  # type: ignore[no-untyped-def]
+        async def handle(request: Request) -> Response:
+            endpoints: OAuthEndpoints = request.state.oauth
+            return await getattr(endpoints, endpoint)(request)
+
+        return handle
 
     async def graphiql(_: Request) -> Response:
         return graphiql_response("/graphql")
@@ -298,6 +325,12 @@ def create_app(
         Route("/webhooks/{source}", webhook, methods=["POST"]),
         Route("/admin/dead-letters", dead_letters, methods=["GET"]),
         Route("/admin/dead-letters/{dead_letter_id}/replay", replay, methods=["POST"]),
+        Route(TOKEN_PATH, oauth("token"), methods=["POST"]),
+        Route(REVOKE_PATH, oauth("revoke"), methods=["POST"]),
+        Route(INTROSPECT_PATH, oauth("introspect"), methods=["POST"]),
+        Route(JWKS_PATH, oauth("jwks"), methods=["GET"]),
+        Route(METADATA_PATH, oauth("metadata"), methods=["GET"]),
+        *key_routes(),
         *workflow_routes(),
         *reconciliation_routes(),
     ]
@@ -309,7 +342,7 @@ def create_app(
         Middleware(CorrelationId),
         Middleware(UnhandledErrors),
         *throttling.before_authentication,
-        Middleware(ApiKeyAuthentication, registry=registry, routes=routes),
+        Middleware(AuthenticationMiddleware, routes=routes),
         *throttling.after_authentication,
         Middleware(PrincipalLogContext),
         Middleware(BackendTenant),

@@ -2,7 +2,8 @@
 
 Each subcommand is one ``add_<name>_command(subparsers)`` function that registers its parser
 and sets ``handler``; ``main`` only dispatches. ``serve`` runs the federation router over
-any supergraph; ``run``, ``demo`` and ``compose`` live in ``gateway.commands``.
+any supergraph; ``run``, ``demo`` and ``compose`` live in ``gateway.commands``, ``keys`` in
+``gateway.keys_command``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from federation.router.limits import DEFAULT_LIMITS, OperationLimits
 from gateway.commands import add_compose_command, add_demo_command, add_run_command
+from gateway.keys_command import add_keys_command
 from gateway.schema_command import add_schema_command
 
 
@@ -127,6 +129,7 @@ _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_demo_command,
     add_compose_command,
     add_schema_command,
+    add_keys_command,
 ]
 
 

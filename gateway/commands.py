@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from gateway.config import DEMO_CLIENTS, ConfigError, GatewayConfig, load_config
+from gateway.oauth_config import DEMO_OAUTH_CLIENTS
 from policies.authn import digest_api_key
 
 SANDBOX_BACKENDS = ("erp", "wms", "tms", "swiftparcel", "roadline", "heritage")
@@ -116,6 +117,7 @@ def _demo(arguments: argparse.Namespace) -> int:
         else:
             print(f"\nGraphQL endpoint: {base}/graphql   (GraphiQL is off: server.graphiql)")
         print(_key_table(config), flush=True)
+        print(_oauth_table(config), flush=True)
         print("Ctrl-C stops the gateway and the backends.\n", flush=True)
         _serve(config, arguments.log_level)
     finally:
@@ -155,6 +157,28 @@ def _key_table(config: GatewayConfig) -> str:
             for name, plan in config.plans.items()
         )
         lines.append(f"Rate limits per client (past them: 429 RATE_LIMITED): {limits}")
+    return "\n".join(lines)
+
+
+def _oauth_table(config: GatewayConfig) -> str:
+    """The demo OAuth clients the configuration still holds, and how to get a token."""
+    token_url = f"{config.oauth_issuer()}/oauth/token"
+    lines = ["Partners may use OAuth 2.0 client credentials instead of a key:"]
+    for client_id, demo in DEMO_OAUTH_CLIENTS.items():
+        client = config.oauth_clients.get(client_id)
+        if client is None or client.secret_hash != demo.secret_hash:
+            continue
+        scopes = " ".join(sorted(client.scopes))
+        lines += [
+            f"  client id {client_id}   secret {demo.secret}",
+            f"  (tenant {client.tenant}, plan {client.plan}, scopes {scopes}): {demo.may}",
+            "  get a token (valid "
+            f"{config.oauth.token_lifetime_s} s), then send it as Authorization: Bearer <token>:",
+            f"    curl -s -u {client_id}:{demo.secret} -d grant_type=client_credentials "
+            f"{token_url}",
+        ]
+    if len(lines) == 1:
+        return ""
     return "\n".join(lines)
 
 

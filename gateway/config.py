@@ -36,6 +36,13 @@ from federation.router.headers import HeaderRule, Insert, Propagate, Remove
 from federation.router.limits import DEFAULT_LIMITS, OperationLimits
 from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
 from gateway.cache_config import CacheConfig
+from gateway.jwt_config import JwtConfig
+from gateway.oauth_config import (
+    ApiKeysConfig,
+    OAuthClientConfig,
+    OAuthConfig,
+    default_oauth_clients,
+)
 from gateway.plans import PlanConfig, RateLimitList, default_plans
 from gateway.throttling_config import ThrottlingConfig
 from policies.authn import digest_api_key
@@ -589,6 +596,8 @@ PUBLISHED_SECRETS: tuple[str, ...] = (
     "clients.*.api_key_sha256",
     "cursors.signing_key",
     "identity.signing_key",
+    "oauth.signing_key",
+    "oauth_clients.*.secret_hash",
 )
 """Keys holding secrets whose embedded defaults are published with the code: production refuses
 to start while any of them keeps such a value. `*` stands for every entry of a section, and a
@@ -657,6 +666,10 @@ class GatewayConfig(BaseSettings):
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)
     plans: dict[str, PlanConfig] = Field(default_factory=default_plans)
+    jwt: JwtConfig = JwtConfig()
+    oauth: OAuthConfig = OAuthConfig()
+    oauth_clients: dict[str, OAuthClientConfig] = Field(default_factory=default_oauth_clients)
+    api_keys: ApiKeysConfig = ApiKeysConfig()
     supergraph: str | None = None
     environment: Literal["development", "production"] = "development"
 
@@ -697,6 +710,48 @@ class GatewayConfig(BaseSettings):
                 )
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _demo_credentials_together(cls, data: object) -> object:
+        """The demo OAuth client comes with the demo API keys: a configuration with its own
+        `[clients]` and no `[oauth_clients]` has no OAuth client."""
+        if isinstance(data, dict) and "clients" in data and "oauth_clients" not in data:
+            return {**data, "oauth_clients": {}}
+        return data
+
+    @model_validator(mode="after")
+    def _token_settings_agree(self) -> GatewayConfig:
+        """OAuth clients and bearer tokens name known plans; the identity provider's issuer
+        is not the gateway's own (its tokens would be checked against the wrong keys)."""
+        for name, client in self.oauth_clients.items():
+            if client.plan not in self.plans:
+                raise PydanticCustomError(
+                    "unknown_plan",
+                    "oauth_clients.{name}.plan names '{plan}', which [plans] does not define",
+                    {"name": name, "plan": client.plan},
+                )
+            if name in self.clients:
+                raise PydanticCustomError(
+                    "client_name_taken",
+                    "oauth_clients.{name}: [clients] has a client of that name already",
+                    {"name": name},
+                )
+        if self.jwt.default_plan not in self.plans:
+            raise PydanticCustomError(
+                "unknown_plan",
+                "jwt.default_plan names '{plan}', which [plans] does not define",
+                {"plan": self.jwt.default_plan},
+            )
+        if self.jwt.jwks_url and self.jwt.issuer == self.oauth_issuer():
+            raise PydanticCustomError(
+                "issuer_taken",
+                "jwt.issuer must differ from the gateway's own OAuth issuer ({issuer})",
+                {"issuer": self.oauth_issuer()},
+            )
+        if self.api_keys.default_lifetime_days > self.api_keys.max_lifetime_days:
+            raise ValueError("api_keys.default_lifetime_days exceeds api_keys.max_lifetime_days")
+        return self
+
     @model_validator(mode="after")
     def _no_published_secrets_in_production(self) -> GatewayConfig:
         if self.environment == "production" and (offending := secrets_at_published_defaults(self)):
@@ -707,6 +762,31 @@ class GatewayConfig(BaseSettings):
                 {"keys": ", ".join(offending)},
             )
         return self
+
+    @model_validator(mode="after")
+    def _public_token_urls_in_production(self) -> GatewayConfig:
+        """Keys fetched over TLS, and an issuer that is the gateway's public URL."""
+        if self.environment != "production":
+            return self
+        if (self.jwt.jwks_url or "https://").startswith("http://"):
+            raise ValueError('environment = "production" needs an https:// jwt.jwks_url')
+        if self.oauth_clients and not self.oauth.issuer:
+            raise ValueError(
+                'environment = "production" with [oauth_clients] needs oauth.issuer, the '
+                "gateway's public https URL"
+            )
+        return self
+
+    def oauth_issuer(self) -> str:
+        """The `iss` of the gateway's own tokens and the base of its OAuth endpoints' URLs."""
+        if self.oauth.issuer:
+            return self.oauth.issuer
+        host = self.server.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.server.port}"
 
     def serves_graphiql(self) -> bool:
         if self.server.graphiql is not None:

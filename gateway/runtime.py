@@ -16,8 +16,8 @@ from federation.router.caching import Caching, TaggedStore
 from federation.router.headers import HeaderRules
 from federation.router.router import Router
 from federation.router.supergraph import Supergraph
+from gateway.authentication import Authentication, start_authentication
 from gateway.config import ConfigError, GatewayConfig
-from policies.authn import ApiKeyRegistry, RegisteredClient
 from policies.cursors import CursorSigner
 from policies.identity import IdentityTokens
 from process_apis.services import LogisticsServices, build_services
@@ -40,8 +40,10 @@ class GatewayRuntime:
     """The response and entity caches' entries, tagged by entity (over `cache`)."""
     cursors: CursorSigner
     identity: IdentityTokens
+    authentication: Authentication
 
     async def aclose(self) -> None:
+        await self.authentication.aclose()
         await self.router.aclose()
         await self.services.live.close()
         await self.cache.close()
@@ -54,20 +56,6 @@ def backend_settings(config: GatewayConfig) -> dict[str, BackendSettings]:
         name: BackendSettings(name=name, **backend.model_dump())
         for name, backend in config.backends
     }
-
-
-def api_key_registry(config: GatewayConfig) -> ApiKeyRegistry:
-    return ApiKeyRegistry(
-        RegisteredClient(
-            client_id=name,
-            tenant_id=client.tenant,
-            api_key_sha256=client.api_key_sha256,
-            scopes=frozenset(client.scopes),
-            warehouses=frozenset(client.warehouses),
-            plan=client.plan,
-        )
-        for name, client in config.clients.items()
-    )
 
 
 def header_rules(config: GatewayConfig) -> dict[str, HeaderRules]:
@@ -129,7 +117,9 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
     clients = SystemClients.from_settings(**backend_settings(config))
     cache = open_cache(config.stores.cache, namespace=config.stores.cache_namespace)
     store = tagged_store(cache)
+    authentication = None
     try:
+        authentication = await start_authentication(config, stores)
         sdl = await supergraph_sdl(config)
         supergraph = Supergraph.from_sdl(sdl)
         router = Router(
@@ -144,6 +134,8 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
             caching=response_caching(config, supergraph, store),
         )
     except BaseException:
+        if authentication is not None:
+            await authentication.aclose()
         await cache.close()
         await clients.aclose()
         await stores.close()
@@ -166,4 +158,5 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
         store=store,
         cursors=CursorSigner(config.cursors.signing_key.encode()),
         identity=identity_tokens(config),
+        authentication=authentication,
     )

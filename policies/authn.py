@@ -2,19 +2,26 @@
 
 A request needs no credential only when the route the app's router will run for it is on a
 short, fixed allowlist (health, readiness, the GraphiQL page, webhooks that check their own
-signatures); everything else, unknown paths included, needs a known API key. The route is
-found with the router's own matching (`Route.matches`, first full match wins, as Starlette
-routes), so the decision and the handler can never read one request two ways: no guessing
-from query strings, Accept headers or path prefixes. HTTP of any method, WebSocket upgrades
-and anything later served over them (SSE, multipart) pass through the same function.
+signatures, the OAuth endpoints that authenticate their clients themselves); everything else,
+unknown paths included, needs a valid credential. The route is found with the router's own
+matching (`Route.matches`, first full match wins, as Starlette routes), so the decision and
+the handler can never read one request two ways: no guessing from query strings, Accept
+headers or path prefixes. HTTP of any method, WebSocket upgrades, the credential a WebSocket
+client sends in `connection_init`, and anything later served over them (SSE, multipart) pass
+through the same `Authenticator`.
 
-Keys are stored as SHA-256 digests, never in clear. Keys are long random strings, so a plain
-digest is as strong as a slow hash here and keeps the check to one dictionary look-up.
+A credential comes as `X-API-Key` or `Authorization: Bearer` (or `ApiKey`). A value shaped
+like a JWT (three dot-separated base64url parts) is verified as a bearer token of a trusted
+issuer (`policies.bearer_tokens`); anything else is an API key: a configured one (stored as a
+SHA-256 digest: keys are long random strings, so a plain digest is as strong as a slow hash
+and the check is one dictionary look-up) or one issued at run time (`policies.api_keys`).
+A refusal is a 401 whose `WWW-Authenticate` says what is wrong in RFC 6750's terms.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -22,12 +29,21 @@ import orjson
 from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from policies.api_keys import StoredCredentials
+from policies.bearer_tokens import BearerTokens, TokenRejected, looks_like_jwt
+from policies.oauth_server import CLIENT_AUTHENTICATED_PATHS, DOCUMENT_PATHS
 from policies.principal import DEFAULT_PLAN, Principal
 
 PUBLIC_ROUTES = frozenset(
     {"/health", "/ready", "/graphiql", "/webhooks/{source}", "/.well-known/jwks.json"}
+    | DOCUMENT_PATHS
 )
 """Route templates served without a credential (a route the app does not register is not served)."""
+
+CLIENT_AUTHENTICATED_ROUTES = CLIENT_AUTHENTICATED_PATHS
+"""Routes that authenticate their callers themselves (the OAuth endpoints: client id and
+secret, RFC 6749 §2.3), so they take no gateway credential; unlike `PUBLIC_ROUTES`, their
+refusals (401) are failed authentications like any other, for the per-address throttle."""
 
 IN_BAND_CREDENTIAL_ROUTES = frozenset({"/graphql"})
 """WebSocket routes whose clients may present their credential inside the connection
@@ -38,6 +54,9 @@ API_KEY_HEADER = b"x-api-key"
 _TOKEN_SCHEMES = frozenset({"bearer", "apikey"})
 WEBSOCKET_UNAUTHORIZED = 4401
 """The close code graphql-transport-ws uses for an unauthorised connection."""
+REALM = "logistics-gateway"
+MAX_CREDENTIAL_BYTES = 8192
+"""Longer credentials are refused before any look-up (the longest real one is a JWT)."""
 
 
 def digest_api_key(api_key: str) -> str:
@@ -55,7 +74,7 @@ class RegisteredClient:
 
 
 class ApiKeyRegistry:
-    """The known clients, looked up by the digest of the key they present."""
+    """The configured clients, looked up by the digest of the key they present."""
 
     def __init__(self, clients: Iterable[RegisteredClient]) -> None:
         self._by_digest: Mapping[str, RegisteredClient] = {
@@ -83,9 +102,11 @@ class Authenticated:
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """No principal: the message says what was wrong, never which keys exist."""
+    """No principal: the message says what was wrong, never which keys exist. `error` is the
+    RFC 6750 code (`invalid_request`, `invalid_token`), None when no credential came at all."""
 
     message: str
+    error: str | None = "invalid_token"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +124,49 @@ class InBand:
 
 Decision = Public | Authenticated | Refused | InBand
 
+MISSING = (
+    "an API key is required (X-API-Key header, or Authorization: Bearer with an API key or "
+    "an access token)"
+)
+
+
+class Authenticator:
+    """Every credential the gateway accepts, judged in one place."""
+
+    def __init__(
+        self,
+        configured: ApiKeyRegistry,
+        *,
+        stored: StoredCredentials | None = None,
+        tokens: BearerTokens | None = None,
+    ) -> None:
+        self.configured = configured
+        self.stored = stored
+        self.tokens = tokens
+
+    async def authenticate(self, credential: str) -> Authenticated | Refused:
+        if len(credential) > MAX_CREDENTIAL_BYTES:
+            return Refused(f"the credential is longer than {MAX_CREDENTIAL_BYTES} bytes")
+        if self.tokens is not None and looks_like_jwt(credential):
+            verified = await self.tokens.verify(credential)
+            if isinstance(verified, TokenRejected):
+                return Refused(verified.description)
+            return Authenticated(verified.principal)
+        principal = self.configured.authenticate(credential)
+        if principal is not None:
+            return Authenticated(principal)
+        if self.stored is not None:
+            issued = await self.stored.authenticate_api_key(credential)
+            if isinstance(issued, Principal):
+                return Authenticated(issued)
+            if isinstance(issued, str):
+                return Refused(issued)
+        return Refused("invalid API key")
+
 
 def presented_api_keys(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[str]:
-    """Every distinct key the request presents (`X-API-Key`, `Authorization: Bearer|ApiKey`)."""
+    """Every distinct credential the request presents (`X-API-Key`, `Authorization: Bearer`
+    or `ApiKey`)."""
     keys = set()
     for name, value in headers:
         if name == API_KEY_HEADER:
@@ -117,20 +178,20 @@ def presented_api_keys(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[str]
     return frozenset(keys)
 
 
-def authenticate_headers(
-    headers: Iterable[tuple[bytes, bytes]], registry: ApiKeyRegistry
+async def authenticate_headers(
+    headers: Iterable[tuple[bytes, bytes]], authenticator: Authenticator
 ) -> Authenticated | Refused:
-    """The principal of exactly one known key; two different keys are refused, not chosen."""
+    """The principal of exactly one valid credential; two different ones are refused, not
+    chosen."""
     keys = presented_api_keys(headers)
     if len(keys) > 1:
-        return Refused("more than one API key presented; send exactly one")
+        return Refused(
+            "more than one API key or token presented; send exactly one", "invalid_request"
+        )
     api_key = next(iter(keys), "")
     if not api_key:
-        return Refused("an API key is required (X-API-Key or Authorization: Bearer header)")
-    principal = registry.authenticate(api_key)
-    if principal is None:
-        return Refused("invalid API key")
-    return Authenticated(principal)
+        return Refused(MISSING, None)
+    return await authenticator.authenticate(api_key)
 
 
 def matched_route(routes: Sequence[BaseRoute], scope: Scope) -> BaseRoute | None:
@@ -142,10 +203,14 @@ def matched_route(routes: Sequence[BaseRoute], scope: Scope) -> BaseRoute | None
     return None
 
 
-def decide(scope: Scope, routes: Sequence[BaseRoute], registry: ApiKeyRegistry) -> Decision:
+async def decide(
+    scope: Scope, routes: Sequence[BaseRoute], authenticator: Authenticator
+) -> Decision:
     """The one authentication decision for an HTTP request or a WebSocket connection."""
     route = matched_route(routes, scope)
-    if isinstance(route, Route) and route.path in PUBLIC_ROUTES:
+    if isinstance(route, Route) and (
+        route.path in PUBLIC_ROUTES or route.path in CLIENT_AUTHENTICATED_ROUTES
+    ):
         return Public()
     if (
         isinstance(route, WebSocketRoute)
@@ -153,7 +218,7 @@ def decide(scope: Scope, routes: Sequence[BaseRoute], registry: ApiKeyRegistry) 
         and not presented_api_keys(scope["headers"])
     ):
         return InBand()
-    return authenticate_headers(scope["headers"], registry)
+    return await authenticate_headers(scope["headers"], authenticator)
 
 
 _CONNECTION_CREDENTIALS = frozenset({"x-api-key", "authorization"})
@@ -173,17 +238,19 @@ def connection_credentials(payload: Mapping[str, object]) -> list[tuple[bytes, b
             if name not in _CONNECTION_CREDENTIALS:
                 continue
             if not isinstance(value, str):
-                return Refused(f"the {name} connection parameter must be a string")
+                return Refused(
+                    f"the {name} connection parameter must be a string", "invalid_request"
+                )
             pairs.append((name.encode(), value.encode()))
     return pairs
 
 
-def decide_connection(
-    upgrade: Principal | None, payload: Mapping[str, object], registry: ApiKeyRegistry
+async def decide_connection(
+    upgrade: Principal | None, payload: Mapping[str, object], authenticator: Authenticator
 ) -> Authenticated | Refused | Forbidden:
     """Who a WebSocket connection acts for, from its upgrade's principal (None when the
-    upgrade carried no credential) and its ``connection_init`` payload: the same key rules
-    as `authenticate_headers`, and one connection acts for one client only."""
+    upgrade carried no credential) and its ``connection_init`` payload: the same rules as
+    `authenticate_headers`, and one connection acts for one client only."""
     pairs = connection_credentials(payload)
     if isinstance(pairs, Refused):
         return pairs
@@ -191,10 +258,11 @@ def decide_connection(
         if upgrade is None:
             return Refused(
                 "an API key is required (X-API-Key header on the upgrade, or x-api-key or "
-                "authorization in the connection_init payload)"
+                "authorization in the connection_init payload)",
+                None,
             )
         return Authenticated(upgrade)
-    decided = authenticate_headers(pairs, registry)
+    decided = await authenticate_headers(pairs, authenticator)
     if isinstance(decided, Refused) or upgrade is None or decided.principal == upgrade:
         return decided
     return Forbidden("the connection_init credential names another client than the upgrade's")
@@ -206,39 +274,65 @@ def unauthenticated_body(message: str) -> bytes:
     )
 
 
-class ApiKeyAuthentication:
-    """ASGI middleware applying `decide`; the principal goes into the scope's state."""
+_UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
-    def __init__(self, app: ASGIApp, registry: ApiKeyRegistry, routes: Sequence[BaseRoute]) -> None:
+
+def challenge(error: str | None = None, description: str = "", scope: str = "") -> str:
+    """A `WWW-Authenticate: Bearer` value (RFC 6750 §3): the realm, and when something was
+    presented, what was wrong with it (quotes and backslashes cannot occur in its words)."""
+    parts = [f'Bearer realm="{REALM}"']
+    if error:
+        parts.append(f'error="{error}"')
+        if description:
+            parts.append(f'error_description="{_UNSAFE.sub("", description)[:300]}"')
+    if scope:
+        parts.append(f'scope="{_UNSAFE.sub("", scope)}"')
+    return ", ".join(parts)
+
+
+class AuthenticationMiddleware:
+    """ASGI middleware applying `decide`; the principal goes into the scope's state.
+
+    The `Authenticator` comes from the app's lifespan state (`state_key`): it needs the
+    stores, which open with the app, not with the middleware. Without one nothing passes."""
+
+    def __init__(
+        self, app: ASGIApp, routes: Sequence[BaseRoute], state_key: str = "authenticator"
+    ) -> None:
         self.app = app
-        self.registry = registry
         self.routes = tuple(routes)
+        self.state_key = state_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in {"http", "websocket"}:
             await self.app(scope, receive, send)
             return
-        decision = decide(scope, self.routes, self.registry)
+        authenticator = scope.get("state", {}).get(self.state_key)
+        if not isinstance(authenticator, Authenticator):
+            await _refuse(scope, send, Refused("the gateway is not ready to authenticate", None))
+            return
+        decision = await decide(scope, self.routes, authenticator)
         if isinstance(decision, Refused):
-            await _refuse(scope, send, decision.message)
+            await _refuse(scope, send, decision)
             return
         if isinstance(decision, Authenticated):
             scope.setdefault("state", {})["principal"] = decision.principal
         await self.app(scope, receive, send)
 
 
-async def _refuse(scope: Scope, send: Send, message: str) -> None:
+async def _refuse(scope: Scope, send: Send, refused: Refused) -> None:
     headers = [
         (b"content-type", b"application/json"),
-        (b"www-authenticate", b'Bearer realm="logistics-gateway"'),
+        (b"www-authenticate", challenge(refused.error, refused.message).encode()),
     ]
-    body = unauthenticated_body(message)
+    status = 401  # invalid_request too: one status for every refused credential
+    body = unauthenticated_body(refused.message)
     if scope["type"] == "http":
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
     elif "websocket.http.response" in scope.get("extensions", {}):
         # The handshake itself answers 401, so clients see why, not a bare 403.
-        await send({"type": "websocket.http.response.start", "status": 401, "headers": headers})
+        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
         await send({"type": "websocket.http.response.body", "body": body})
     else:
         await send({"type": "websocket.close", "code": WEBSOCKET_UNAUTHORIZED})

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from stores.credentials import CredentialStore, SqlCredentialStore
 from stores.cursors import CursorStore, SqlCursorStore
 from stores.dead_letters import DeadLetterStore, SqlDeadLetterStore
 from stores.event_log import AppendSignal, EventLog, SignallingEventLog, SqlEventLog
@@ -20,6 +21,7 @@ from stores.milestones import MilestoneStore, SqlMilestoneStore
 from stores.orders import OrderStore, SqlOrderStore
 from stores.positions import PositionStore, SqlPositionStore
 from stores.reconciliation import SqlReconciliationStore
+from stores.revoked_tokens import RevokedTokenStore, SqlRevokedTokenStore
 from stores.shipments import ShipmentStore, SqlShipmentStore
 from stores.sql import create_tables, open_engine
 from stores.workflows import SqlWorkflowStore
@@ -46,6 +48,8 @@ class Stores:
     idempotency: SqlIdempotencyStore
     workflows: SqlWorkflowStore
     reconciliation: SqlReconciliationStore
+    credentials: CredentialStore
+    revoked_tokens: RevokedTokenStore
     appended: AppendSignal = field(default_factory=AppendSignal)
     """Notified after every new event appended by this process."""
     progressed: AppendSignal = field(default_factory=AppendSignal)
@@ -100,5 +104,7 @@ async def open_stores(
         ),
         workflows=SqlWorkflowStore(engine),
         reconciliation=SqlReconciliationStore(engine),
+        credentials=SqlCredentialStore(engine),
+        revoked_tokens=SqlRevokedTokenStore(engine),
         appended=appended,
     )

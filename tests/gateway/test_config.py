@@ -168,6 +168,10 @@ def test_the_example_configuration_is_valid_and_matches_the_defaults():
         "throttling",
         "plans",
         "cache",
+        "jwt",
+        "oauth",
+        "oauth_clients",
+        "api_keys",
     )
     for section in sections:
         assert getattr(config, section) == getattr(defaults, section), section

@@ -13,6 +13,7 @@ import time
 import httpx
 
 from gateway.config import DEMO_CLIENTS
+from gateway.oauth_config import DEMO_OAUTH_CLIENTS
 from tests.gateway.conftest import READ_MODEL_WAIT_S
 from tests.sandbox_processes import BACKENDS, free_port
 
@@ -55,6 +56,13 @@ def test_demo_serves_on_the_configured_ports_prints_its_keys_and_stops_its_backe
         for name, client in DEMO_CLIENTS.items():
             assert f"{client.api_key}" in printed and name in printed, printed
             assert client.may in printed, printed
+        for client_id, oauth in DEMO_OAUTH_CLIENTS.items():
+            assert f"client id {client_id}   secret {oauth.secret}" in printed, printed
+            assert f"(tenant {oauth.tenant}, plan {oauth.plan}, scopes read)" in printed, printed
+            assert f"curl -s -u {client_id}:{oauth.secret} -d grant_type=client_credentials " in (
+                printed
+            )
+            assert f"http://127.0.0.1:{port}/oauth/token" in printed, printed
         assert all(listening(p) for p in backend_ports.values()), "backends on their ports"
 
         def ask(key: str, query: str) -> httpx.Response:
@@ -76,6 +84,21 @@ def test_demo_serves_on_the_configured_ports_prints_its_keys_and_stops_its_backe
         assert answer.json()["data"]["me"]["id"] == "C-1001"
         partner = ask(DEMO_CLIENTS["partner-c1002"].api_key, "{ me { id } }")
         assert partner.json()["data"]["me"]["id"] == "C-1002"
+        client_id, oauth = next(iter(DEMO_OAUTH_CLIENTS.items()))
+        issued = httpx.post(
+            f"http://127.0.0.1:{port}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id, oauth.secret),
+            timeout=10,
+        )
+        assert issued.status_code == 200, issued.text
+        with_token = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": "{ me { id } }"},
+            headers={"Authorization": f"Bearer {issued.json()['access_token']}"},
+            timeout=10,
+        )
+        assert with_token.json()["data"]["me"]["id"] == oauth.tenant, with_token.text
         stocked = time.monotonic() + READ_MODEL_WAIT_S  # the first sweep of the WMS fills it
         while True:
             stock = ask(

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from tests.gateway.conftest import gateway_process
 from tests.sandbox_processes import free_port
@@ -39,6 +41,8 @@ PUBLISHED_SECRETS = [
     "clients.warehouse-app.api_key_sha256",
     "cursors.signing_key",
     "identity.signing_key",
+    "oauth.signing_key",
+    "oauth_clients.demo-partner-c1002.secret_hash",
     "webhooks.heritage_password",
     "webhooks.swiftparcel_secret",
     "webhooks.wms_secret",
@@ -48,6 +52,11 @@ HIDDEN_INTROSPECTION = (
     'query Q { ...Root } fragment Root on Query { ... on Query { __type(name: "Query") { name } } }'
 )
 PLANNED = "{ __typename }"
+OWN_OAUTH_KEY = (
+    Ed25519PrivateKey.generate()
+    .private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    .decode()
+)
 
 
 def own_secrets(directory: Path, port: int) -> str:
@@ -79,6 +88,11 @@ signing_key = "own-cursor-signing-key-of-the-operator"
 
 [identity]
 signing_key = "own-identity-signing-key-of-the-operator"
+
+[oauth]
+signing_key = '''{OWN_OAUTH_KEY}'''
+
+[oauth_clients]
 
 [clients.portal]
 tenant = "C-1001"
@@ -271,3 +285,24 @@ def test_the_graphiql_page_pins_its_files_and_sends_security_headers(open_gatewa
     assert policy["script-src"][0] == f"'sha256-{inline_hash.decode()}'"
     assert "'unsafe-inline'" not in policy["script-src"]
     assert "'unsafe-eval'" not in policy["script-src"]
+
+
+def test_production_needs_a_public_oauth_issuer_and_keys_fetched_over_tls(tmp_path: Path):
+    config = tmp_path / "gateway.toml"
+    text = own_secrets(tmp_path, free_port()).replace(
+        "[oauth_clients]\n",
+        '[oauth_clients.partner]\ntenant = "C-1002"\n'
+        'secret_hash = "scrypt$16384,8,1$c2FsdHNhbHRzYWx0c2FsdA==$'
+        'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="\n',
+    )
+    config.write_text(text)
+    finished = run_command(config)
+    assert finished.returncode == 2 and "needs oauth.issuer" in finished.stderr, finished.stderr
+    finished = run_command(
+        config,
+        LG_OAUTH__ISSUER="https://gateway.example.com",
+        LG_JWT__JWKS_URL="http://idp.example.com/keys",
+        LG_JWT__ISSUER="https://idp.example.com",
+        LG_JWT__AUDIENCE="logistics",
+    )
+    assert finished.returncode == 2 and "https:// jwt.jwks_url" in finished.stderr, finished.stderr
