@@ -220,8 +220,12 @@ class _Server(AuthorizationServer):
         """Every failed client authentication is a 401 (RFC 6749 §5.2 allows it, and the
         per-address throttle counts 401s), with the Basic challenge the endpoint accepts."""
         merged = {**dict(headers), **_NO_STORE}
-        if isinstance(body, dict) and body.get("error") == "invalid_client" and status == 400:
+        if isinstance(body, dict) and body.get("error") == "invalid_client":
             status = 401
+            body = {
+                "error": "invalid_client",
+                "error_description": "unknown client or wrong secret",
+            }
             merged["WWW-Authenticate"] = f'Basic realm="{REALM}", error="invalid_client"'
         return JSONResponse(body, status, headers=merged)
 

@@ -385,3 +385,34 @@ def test_own_clients_come_without_the_demo_oauth_client(tmp_path, monkeypatch):
         path.read_text() + f'[oauth_clients.p]\ntenant = "C-1"\nsecret_hash = "{hashed}"\n'
     )
     assert set(load_config(path).oauth_clients) == {"p"}
+
+
+def test_secret_guessing_at_the_token_endpoint_is_throttled_per_address(tmp_path, monkeypatch):
+    """Failed client authentications count like failed API keys: past the per-address
+    allowance the endpoint answers 429 before any secret is hashed."""
+    monkeypatch.delenv("LG_THROTTLING__ENABLED", raising=False)
+    config = gateway_config(
+        tmp_path,
+        oauth_clients=OAUTH_CLIENTS,
+        throttling={"unauthenticated_failures": ["3/minute"], "storage": "memory"},
+    )
+    with TestClient(create_app(config)) as gateway:
+        guesses = [get_token(gateway, OTHER_ID, f"guess {n}") for n in range(3)]
+        assert [guess.status_code for guess in guesses] == [401, 401, 401]
+        form_guess = gateway.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": OTHER_ID, "client_secret": "x"},
+        )
+        assert form_guess.status_code == 429
+        right = get_token(gateway, OTHER_ID, OTHER_SECRET)
+        assert right.status_code == 429 and "access_token" not in right.text
+        assert gateway.get("/.well-known/oauth-authorization-server").status_code == 200
+
+
+def test_a_wrong_secret_in_the_form_is_a_401_too(gateway: TestClient):
+    response = gateway.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": DEMO_ID, "client_secret": "no"},
+    )
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+    assert response.headers["www-authenticate"].startswith('Basic realm="logistics-gateway"')
