@@ -17,6 +17,7 @@ from pathlib import Path
 from federation.router.limits import DEFAULT_LIMITS, OperationLimits
 from gateway.commands import add_compose_command, add_demo_command, add_run_command
 from gateway.keys_command import add_keys_command
+from gateway.operator import add_admin_command
 from gateway.schema_command import add_schema_command
 
 
@@ -130,6 +131,7 @@ _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_compose_command,
     add_schema_command,
     add_keys_command,
+    add_admin_command,
 ]
 
 

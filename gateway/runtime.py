@@ -105,8 +105,10 @@ async def supergraph_sdl(config: GatewayConfig) -> str:
     return compose(sources).supergraph_sdl
 
 
-async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
-    stores = await open_stores(
+async def open_configured_stores(config: GatewayConfig) -> Stores:
+    """The stores `[stores]` names, as every process of the deployment opens them (the
+    gateway and the operator CLI alike)."""
+    return await open_stores(
         config.stores.database_url,
         config.stores.event_log,
         stream=config.stores.event_stream,
@@ -114,6 +116,25 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
         idempotency_ttl_s=config.idempotency.ttl_s,
         idempotency_lease_s=config.idempotency.lease_s,
     )
+
+
+def configured_services(
+    config: GatewayConfig, clients: SystemClients, stores: Stores, cache: BaseCache
+) -> LogisticsServices:
+    return build_services(
+        clients,
+        stores,
+        cache,
+        duplicate_wait_s=config.idempotency.wait_s,
+        workflow_retry=RetryPolicy(
+            initial_s=config.workflows.retry_initial_s, max_s=config.workflows.retry_max_s
+        ),
+        freshness_windows_s=config.freshness.windows_s(),
+    )
+
+
+async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
+    stores = await open_configured_stores(config)
     clients = SystemClients.from_settings(**backend_settings(config))
     cache = open_cache(config.stores.cache, namespace=config.stores.cache_namespace)
     store = tagged_store(cache)
@@ -143,16 +164,7 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
     return GatewayRuntime(
         stores=stores,
         clients=clients,
-        services=build_services(
-            clients,
-            stores,
-            cache,
-            duplicate_wait_s=config.idempotency.wait_s,
-            workflow_retry=RetryPolicy(
-                initial_s=config.workflows.retry_initial_s, max_s=config.workflows.retry_max_s
-            ),
-            freshness_windows_s=config.freshness.windows_s(),
-        ),
+        services=configured_services(config, clients, stores, cache),
         router=router,
         cache=cache,
         store=store,

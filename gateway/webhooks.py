@@ -67,6 +67,25 @@ class Accepted:
     new: int
 
 
+APPLIED = "applied"
+DUPLICATE = "duplicate"
+REJECTED = "rejected"
+UNAVAILABLE = "unavailable"
+UNKNOWN_SOURCE = "unknown_source"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOutcome:
+    """What replaying one dead letter came to: `applied` (the log took something new from
+    it), `duplicate` (everything it holds was in the log already), `rejected` (its source
+    still cannot read it), `unavailable` (a store failed; ask again) or `unknown_source`."""
+
+    status: str
+    events: int = 0
+    new: int = 0
+    message: str = ""
+
+
 class WebhookIngress:
     """Accepts deliveries from the configured sources, durably, or says precisely why not."""
 
@@ -116,8 +135,8 @@ class WebhookIngress:
             letter = await self._dead_letter(source, body, headers, correlation_id, error)
             return _problem(400, "malformed", error.reason, letter)
         outcome = await self._store(source, items, correlation_id)
-        if isinstance(outcome, Response):
-            return outcome
+        if outcome is None:
+            return _unavailable()
         await self._heard(source.name)
         return JSONResponse({"accepted": outcome.events, "new": outcome.new}, status_code=202)
 
@@ -138,29 +157,44 @@ class WebhookIngress:
 
     async def replay(self, letter: DeadLetter) -> Response:
         """Run a dead letter through its source again and record the outcome on it."""
+        outcome = await self.replay_letter(letter)
+        if outcome.status == UNKNOWN_SOURCE:
+            return _problem(409, "unknown_source", outcome.message)
+        if outcome.status == REJECTED:
+            return _problem(422, "still_rejected", outcome.message)
+        if outcome.status == UNAVAILABLE:
+            return _unavailable()
+        return JSONResponse({"accepted": outcome.events, "new": outcome.new}, status_code=200)
+
+    async def replay_letter(self, letter: DeadLetter) -> ReplayOutcome:
+        """The one replay path, for the admin route and the operator CLI alike: read the kept
+        body with its source's reader, store what it holds like a fresh delivery (keyed by
+        event id, so events already in the log count as duplicates), and note the outcome on
+        the letter. A store failure notes nothing: the replay can simply be asked again."""
         source = self.sources.get(letter.source)
         if source is None:
-            return _problem(409, "unknown_source", f"no inbound source named {letter.source}")
+            return ReplayOutcome(UNKNOWN_SOURCE, message=f"no inbound source named {letter.source}")
         try:
             items = source.read(letter.body, letter.headers)
         except MalformedPayload as error:
             await self.dead_letters.mark_replayed(
                 letter.dead_letter_id, f"rejected: {error.reason}"
             )
-            return _problem(422, "still_rejected", error.reason)
+            return ReplayOutcome(REJECTED, message=error.reason)
         outcome = await self._store(source, items, letter.correlation_id)
-        if isinstance(outcome, Response):
-            return outcome  # nothing is marked: the replay can simply be asked again
+        if outcome is None:
+            return ReplayOutcome(UNAVAILABLE, message="the event log could not store it")
         await self.dead_letters.mark_replayed(letter.dead_letter_id, f"accepted {outcome.events}")
-        return JSONResponse({"accepted": outcome.events, "new": outcome.new}, status_code=200)
+        status = APPLIED if outcome.new or not outcome.events else DUPLICATE
+        return ReplayOutcome(status, events=outcome.events, new=outcome.new)
 
     async def _store(
         self,
         source: InboundSource,
         items: Sequence[Milestone] | Sequence[EventEnvelope],
         correlation_id: str,
-    ) -> Accepted | Response:
-        """The items stored, or a 503 when a store failed on the way (every step is keyed by
+    ) -> Accepted | None:
+        """The items stored, or None when a store failed on the way (every step is keyed by
         event id, so asking again completes what is missing)."""
         try:
             return await self._store_all(items, correlation_id)
@@ -170,12 +204,7 @@ class WebhookIngress:
             )
         except Exception:
             logger.exception("storing a %s delivery failed (%s)", source.name, correlation_id)
-        return _problem(
-            503,
-            "unavailable",
-            "the delivery could not be stored completely; send it again",
-            retry_after_s=RETRY_AFTER_S,
-        )
+        return None
 
     async def _store_all(
         self, items: Sequence[Milestone] | Sequence[EventEnvelope], correlation_id: str
@@ -211,6 +240,15 @@ class WebhookIngress:
             "dead letter %s from %s: %s", letter.dead_letter_id, source.name, error.reason
         )
         return letter
+
+
+def _unavailable() -> JSONResponse:
+    return _problem(
+        503,
+        "unavailable",
+        "the delivery could not be stored completely; send it again",
+        retry_after_s=RETRY_AFTER_S,
+    )
 
 
 def _problem(

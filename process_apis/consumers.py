@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -76,8 +76,15 @@ class ConsumerRunner:
                 return position
             position = await self._apply(consumer, events)
 
-    async def rebuild(self, consumer: ResettableConsumer, *, from_position: int = 0) -> int:
-        """Re-apply the log from `from_position` (0: forget everything first, then replay all).
+    async def rebuild(
+        self,
+        consumer: ResettableConsumer,
+        *,
+        from_position: int = 0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Re-apply the log from `from_position` (0: forget everything first, then replay all);
+        `progress` is told (events applied so far, position) after each batch.
 
         Takes the consumer's lease for the duration, so no runner applies at the same time;
         raises `ConsumerBusy` when another process holds it.
@@ -90,11 +97,15 @@ class ConsumerRunner:
         await self.positions.reset(consumer.name, max(from_position, 0))
         position = max(from_position, 0)
         renewed_at = time.monotonic()
+        applied = 0
         while True:
             events = await self.event_log.read(after=position, limit=self.batch_size)
             if not events:
                 return position
             position = await self._apply(consumer, events)
+            applied += len(events)
+            if progress is not None:
+                progress(applied, position)
             if time.monotonic() - renewed_at > self.lease_ttl_s / 3:
                 await self.leases.acquire(lease, self.holder_id, self.lease_ttl_s)
                 renewed_at = time.monotonic()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from process_apis.consumers import LEASE_PREFIX, ConsumerBusy, ConsumerRunner
@@ -57,7 +57,13 @@ def build_projections(stores: Stores) -> tuple[Projection, ...]:
     )
 
 
-async def rebuild(runner: ConsumerRunner, projection: Projection, from_position: int = 0) -> int:
+async def rebuild(
+    runner: ConsumerRunner,
+    projection: Projection,
+    from_position: int = 0,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Rebuild `projection`'s read model from the log as of `from_position` (0: from scratch):
     what later events brought is forgotten, then the log is applied again from there; the
     result is the read model the projection had built by following the log.
@@ -70,7 +76,7 @@ async def rebuild(runner: ConsumerRunner, projection: Projection, from_position:
     if not await runner.leases.acquire(lease, runner.holder_id, runner.lease_ttl_s):
         raise ConsumerBusy(f"{projection.name} is being applied by another process")
     await projection.forget_after(from_position)
-    return await runner.rebuild(projection, from_position=from_position)
+    return await runner.rebuild(projection, from_position=from_position, progress=progress)
 
 
 async def run_projections(

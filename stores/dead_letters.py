@@ -22,6 +22,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
+    func,
+    or_,
     select,
     update,
 )
@@ -76,7 +79,15 @@ class DeadLetterStore(Protocol):
     async def get(self, dead_letter_id: str) -> DeadLetter | None: ...
 
     async def list(
-        self, *, source: str | None = None, limit: int = 100
+        self,
+        *,
+        source: str | None = None,
+        limit: int = 100,
+        reason: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        replayed: bool | None = None,
+        before: DeadLetter | None = None,
     ) -> Sequence[DeadLetter]: ...
 
     async def mark_replayed(self, dead_letter_id: str, outcome: str) -> None: ...
@@ -147,10 +158,49 @@ class SqlDeadLetterStore:
             ).first()
         return _from_row(row) if row else None
 
-    async def list(self, *, source: str | None = None, limit: int = 100) -> Sequence[DeadLetter]:
-        query = select(DEAD_LETTERS).order_by(DEAD_LETTERS.c.received_at.desc()).limit(limit)
+    async def list(
+        self,
+        *,
+        source: str | None = None,
+        limit: int = 100,
+        reason: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        replayed: bool | None = None,
+        before: DeadLetter | None = None,
+    ) -> Sequence[DeadLetter]:
+        """Newest first. `reason` matches any part of the reason, ignoring case; `since` and
+        `until` bound the time received (`until` excluded); `replayed` keeps the letters
+        replayed already (True) or never (False); `before` is the last letter of the previous
+        page."""
+        table = DEAD_LETTERS.c
+        query = (
+            select(DEAD_LETTERS)
+            .order_by(table.received_at.desc(), table.dead_letter_id.desc())
+            .limit(limit)
+        )
         if source is not None:
-            query = query.where(DEAD_LETTERS.c.source == source)
+            query = query.where(table.source == source)
+        if reason is not None:
+            query = query.where(func.lower(table.reason).contains(reason.lower(), autoescape=True))
+        if since is not None:
+            query = query.where(table.received_at >= since.astimezone(UTC))
+        if until is not None:
+            query = query.where(table.received_at < until.astimezone(UTC))
+        if replayed is not None:
+            query = query.where(
+                table.replayed_at.is_not(None) if replayed else table.replayed_at.is_(None)
+            )
+        if before is not None:
+            query = query.where(
+                or_(
+                    table.received_at < before.received_at,
+                    and_(
+                        table.received_at == before.received_at,
+                        table.dead_letter_id < before.dead_letter_id,
+                    ),
+                )
+            )
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [_from_row(row) for row in rows]

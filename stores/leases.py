@@ -34,6 +34,11 @@ class LeaseStore(Protocol):
 
     async def release(self, name: str, holder: str) -> None: ...
 
+    async def take_over(self, name: str, holder: str, ttl_s: float) -> str | None:
+        """Take the lease whoever holds it (an operator's tool does, to stop the holder's
+        work); answers the holder it was taken from, None when it was free."""
+        ...
+
     async def holder(self, name: str) -> str | None:
         """Who holds the lease now (None when free or expired)."""
         ...
@@ -59,6 +64,23 @@ class SqlLeaseStore:
         async with self._engine.begin() as connection:
             taken = (await connection.execute(statement)).scalar_one_or_none()
         return taken == holder
+
+    async def take_over(self, name: str, holder: str, ttl_s: float) -> str | None:
+        """The holder notices at its next renewal, which fails; until then it may still finish
+        the batch it is applying, so the taker waits out a renewal period before it works."""
+        if ttl_s <= 0:
+            raise ValueError("a lease needs a positive TTL")
+        previous = await self.holder(name)
+        expires_at = datetime.now(UTC) + timedelta(seconds=ttl_s)
+        statement = insert_into(self._engine, LEASES).values(
+            name=name, holder=holder, expires_at=expires_at
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[LEASES.c.name], set_={"holder": holder, "expires_at": expires_at}
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(statement)
+        return None if previous == holder else previous
 
     async def release(self, name: str, holder: str) -> None:
         async with self._engine.begin() as connection:

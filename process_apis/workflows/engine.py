@@ -14,6 +14,12 @@ twice. A step answers a JSON result, or raises:
 - `HoldForReview`: the workflow stops for a person (HELD, with the reason); an admin retry
   runs the step again.
 
+An operator may cancel a workflow that waits or is held: its completed steps are undone as
+after a business failure, and it ends FAILED with the operator's reason (a `cancel` row marks
+the run, so a runner resuming it after a crash goes on undoing). A running one is not
+cancelled: the step in flight may be taking effect at a backend right now, and only a
+completed step's effect is known well enough to undo.
+
 Every change of a workflow appends one `workflow.changed` event to the log (its id is the
 workflow id and version, so re-announcing after a crash never duplicates one), which the live
 `workflowChanged` subscription delivers.
@@ -47,6 +53,10 @@ logger = logging.getLogger(__name__)
 WORKFLOW_CHANGED = "workflow.changed"
 AGGREGATE_TYPE = "Workflow"
 COMPENSATION_PREFIX = "compensate:"
+CANCEL_STEP = "cancel"
+"""The row that marks a run cancelled by an operator; no definition may name a step so."""
+CANCELLED_REASON = "cancelled by an operator"
+CANCELLABLE = (WorkflowState.WAITING, WorkflowState.HELD)
 MAX_REMEMBERED = 100_000
 """Workflows whose last announced version a process remembers (then it starts afresh)."""
 
@@ -79,6 +89,10 @@ class HoldForReview(Exception):
 
 class NotRetryable(Exception):
     """Only a FAILED or HELD workflow can be retried."""
+
+
+class NotCancellable(Exception):
+    """Only a WAITING or HELD workflow can be cancelled."""
 
 
 class UnknownWorkflowKind(Exception):
@@ -119,7 +133,7 @@ class WorkflowDefinition:
         if not names or len(set(names)) != len(names):
             raise ValueError(f"{self.kind}: steps must be named, each name once")
         for name in names:
-            if name.startswith(COMPENSATION_PREFIX) or "#" in name:
+            if name.startswith(COMPENSATION_PREFIX) or "#" in name or name == CANCEL_STEP:
                 raise ValueError(f"{self.kind}: step name {name!r} is reserved")
 
 
@@ -222,6 +236,30 @@ class WorkflowEngine:
         self.wake.notify()
         return workflow
 
+    async def cancel(self, workflow_id: str, reason: str = CANCELLED_REASON) -> WorkflowRecord:
+        """Cancel a WAITING or HELD workflow: it turns COMPENSATING (the next `advance` undoes
+        its completed steps, newest first, and leaves it FAILED with `reason`). Raises
+        `KeyError`, `NotCancellable`, or `StaleWorkflow` when a runner moved it meanwhile."""
+        workflow = await self.store.get(workflow_id)
+        if workflow is None:
+            raise KeyError(workflow_id)
+        if workflow.state not in CANCELLABLE:
+            raise NotCancellable(
+                f"a {workflow.state.value} workflow cannot be cancelled "
+                "(only a WAITING or HELD one: a running step may be taking effect now)"
+            )
+        change = Transition(
+            WorkflowState.COMPENSATING,
+            reason=reason,
+            step=step_name(CANCEL_STEP, workflow.run),
+            step_state=StepState.FAILED,
+            step_error=reason,
+        )
+        workflow = await self.store.transition(workflow, change)
+        await self._announce(workflow, change)
+        self.wake.notify()
+        return workflow
+
     async def hurry(self, workflow_id: str) -> bool:
         """An event a waiting workflow waits for arrived: try its step now, not after its pause."""
         hurried = await self.store.hurry(workflow_id, self.clock())
@@ -263,7 +301,9 @@ class WorkflowEngine:
             if _state_of(records, step_name(step.name, run)) is StepState.FAILED
         ]
         if failed:
-            return await self._compensate(definition, workflow, records, failed[0])
+            return await self._compensate(definition, workflow, records, failed[0].name)
+        if _state_of(records, step_name(CANCEL_STEP, run)) is StepState.FAILED:
+            return await self._compensate(definition, workflow, records, CANCEL_STEP)
         completed: StepCompletion | None = None
         for step in definition.steps:
             name = step_name(step.name, run)
@@ -275,7 +315,7 @@ class WorkflowEngine:
             workflow = outcome.workflow
             if outcome.failure is not None:
                 records = {r.step: r for r in await self.store.steps(workflow.workflow_id)}
-                return await self._compensate(definition, workflow, records, step)
+                return await self._compensate(definition, workflow, records, step.name)
             if outcome.result is None:
                 return workflow
             results[step.name] = outcome.result
@@ -294,11 +334,12 @@ class WorkflowEngine:
         definition: WorkflowDefinition,
         workflow: WorkflowRecord,
         records: Mapping[str, StepRecord],
-        failed: Step,
+        failed: str,
     ) -> WorkflowRecord:
-        """Undo the completed steps before `failed`, newest first; then the workflow FAILED."""
+        """Undo the completed steps, newest first, then the workflow FAILED with the reason the
+        `failed` step (or the cancellation's row) gives."""
         run = workflow.run
-        reason = records[step_name(failed.name, run)].error or f"{failed.name} failed"
+        reason = records[step_name(failed, run)].error or f"{failed} failed"
         results = {
             step.name: records[step_name(step.name, run)].result or {}
             for step in definition.steps

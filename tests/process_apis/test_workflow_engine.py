@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from process_apis.workflows.engine import (
     HoldForReview,
+    NotCancellable,
     NotRetryable,
     RetryLater,
     RetryPolicy,
@@ -28,7 +29,7 @@ from process_apis.workflows.engine import (
 )
 from process_apis.workflows.runner import WorkflowRunner
 from stores import Stores, open_stores
-from stores.workflows import StepState, WorkflowState
+from stores.workflows import StaleWorkflow, StepState, Transition, WorkflowState
 
 
 class Crash(BaseException):
@@ -249,6 +250,52 @@ async def test_a_failed_workflow_retried_starts_over_with_new_keys(stores):
     assert f"{wid}:reserve#2" in backend.effects and f"{wid}:reserve" in backend.effects
     with pytest.raises(NotRetryable):
         await engine.retry(wid)
+
+
+async def test_a_cancelled_waiting_workflow_undoes_its_completed_steps_and_fails(stores):
+    backend = Backend(script={"book": [RetryLater("the TMS is down")]})
+    engine = engine_for(stores, backend)
+    workflow, _ = await engine.start("demo", subject(), {}, tenant_id="C-1", correlation_id="c")
+    waiting = await engine.advance(workflow.workflow_id)
+    assert waiting is not None and waiting.state is WorkflowState.WAITING
+    cancelled = await engine.cancel(workflow.workflow_id)
+    assert cancelled.state is WorkflowState.COMPENSATING
+    assert workflow.workflow_id in await stores.workflows.due(datetime.now(UTC), 1000)
+    done = await engine.advance(workflow.workflow_id)
+    assert done is not None and done.state is WorkflowState.FAILED
+    assert done.reason == "cancelled by an operator"
+    assert backend.of(workflow.workflow_id) == [
+        "reserve",
+        "pick",
+        "book",
+        "compensate:pick",
+        "compensate:reserve",
+    ], "the waiting step is not tried again; the completed ones are undone, newest first"
+    events = await events_of(stores, workflow.workflow_id)
+    assert events[-1]["state"] == "FAILED" and events[-1]["reason"] == "cancelled by an operator"
+    with pytest.raises(NotCancellable):
+        await engine.cancel(workflow.workflow_id)
+    retried = await engine.retry(workflow.workflow_id)
+    assert retried.run == 2, "a cancelled workflow can be started over"
+    again = await engine.advance(workflow.workflow_id)
+    assert again is not None and again.state is WorkflowState.COMPLETED
+
+
+async def test_a_running_or_finished_workflow_is_not_cancelled_and_a_stale_cancel_fails(stores):
+    backend = Backend(script={"book": [HoldForReview("check the rate")]})
+    engine = engine_for(stores, backend)
+    workflow, _ = await engine.start("demo", subject(), {}, tenant_id="C-1", correlation_id="c")
+    with pytest.raises(NotCancellable, match="RUNNING"):
+        await engine.cancel(workflow.workflow_id)
+    held = await engine.advance(workflow.workflow_id)
+    assert held is not None and held.state is WorkflowState.HELD
+    other = engine_for(stores, backend)
+    stale_read = await stores.workflows.get(workflow.workflow_id)
+    await engine.cancel(workflow.workflow_id)
+    with pytest.raises(StaleWorkflow):  # a runner that read it before the cancel
+        await other.store.transition(stale_read, Transition(WorkflowState.RUNNING))
+    with pytest.raises(KeyError):
+        await engine.cancel("demo.nothing-here")
 
 
 async def test_a_hold_stops_for_a_person_and_a_retry_runs_the_held_step_again(stores):
