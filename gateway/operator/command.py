@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from gateway.config import ConfigError, load_config
+from gateway.keys_command import add_keys_command
 from gateway.operator import dead_letters, read_models, reconciliation, workflows
 from gateway.operator.console import MALFORMED, CommandError, error_console
 from gateway.operator.context import UNREACHABLE, describe_stores, open_operator
@@ -22,7 +23,7 @@ def add_admin_command(subparsers: argparse._SubParsersAction) -> None:
     )
     parser = subparsers.add_parser(
         "admin",
-        help="operate a deployment: dead letters, read models, reconciliation, workflows",
+        help="operate a deployment: dead letters, read models, reconciliation, workflows, keys",
         description="Act on the stores the configuration names (the same file and LG_* "
         "variables the gateway reads). Exit codes: 0 done, 1 nothing there / not done, "
         "2 malformed input.",
@@ -30,6 +31,7 @@ def add_admin_command(subparsers: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="area", metavar="AREA", required=True)
     for area in (dead_letters, read_models, reconciliation, workflows):
         area.register(actions, common)
+    add_keys_command(actions)  # `admin keys …` is `keys …`: the same actions and handlers
     parser.set_defaults(handler=run_admin)
 
 

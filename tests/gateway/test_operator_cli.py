@@ -390,3 +390,31 @@ def test_a_store_out_of_reach_is_one_sentence_without_credentials(tmp_path):
     ran = admin(Deployment("unreachable", config, "", "sql", "", ""), "workflows", "list")
     assert ran.code == 1 and "cannot open the stores" in ran.err, ran.err
     assert "s3cret" not in ran.err and "Traceback" not in ran.err
+
+
+def test_admin_keys_reaches_the_keys_command(deployment, seeded):
+    created = admin(
+        deployment, "keys", "create", "--client", "cli-check", "--tenant", "C-1002", "--json"
+    )
+    assert created.code == 0, created.err
+    key = created.json()
+    revoked = admin(deployment, "keys", "revoke", key["key_id"])
+    assert revoked.code == 0, revoked.err
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "keys",
+            "list",
+            "--json",
+            "--config",
+            str(deployment.config),
+        ],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+    )
+    (shown,) = [k for k in orjson.loads(listed.stdout) if k["key_id"] == key["key_id"]]
+    assert shown["client"] == "cli-check" and shown["revoked_at"] is not None
