@@ -48,6 +48,10 @@ class CacheControl:
 INHERIT = CacheControl(inherit_max_age=True)
 """For value types: as fresh as the object that holds them."""
 
+FRESHNESS = CacheControl(max_age=10)
+"""For `asOf` and `stale`: they move when a source is heard from (or stays silent), which
+purges nothing, so an answer holding them is reused for seconds only."""
+
 _announced: ContextVar[set[str] | None] = ContextVar("announced_cache_tags", default=None)
 
 

@@ -13,7 +13,7 @@ from policies.cursors import InvalidCursor
 from process_apis.cache_tags import item_tag
 from process_apis.freshness import Freshness
 from process_apis.inventory import InvalidPageToken, TooManyPositions
-from resolvers.cache_control import CacheControl, announce
+from resolvers.cache_control import FRESHNESS, CacheControl, announce
 from resolvers.context import context_of
 from resolvers.errors import PublicError, invalid_cursor
 from resolvers.guard import or_raise
@@ -43,11 +43,13 @@ class InventoryPosition:
     updated_at: datetime | None
     as_of: datetime | None = strawberry.field(
         description="When the WMS was last heard from, which this answer is as current as; "
-        "null until it has been heard from."
+        "null until it has been heard from.",
+        directives=[FRESHNESS],
     )
     stale: bool = strawberry.field(
         description="True when the WMS has not been heard from within its configured window: "
-        "the stock may have moved since."
+        "the stock may have moved since.",
+        directives=[FRESHNESS],
     )
 
     @classmethod

@@ -11,7 +11,7 @@ from domain.orders import OrderStatus as DomainOrderStatus
 from policies.cursors import InvalidCursor
 from process_apis.cache_tags import order_tag, orders_of_tenant_tag
 from process_apis.orders import InvalidPageToken, KnownOrder
-from resolvers.cache_control import INHERIT, CacheControl, announce
+from resolvers.cache_control import FRESHNESS, INHERIT, CacheControl, announce
 from resolvers.context import context_of
 from resolvers.errors import invalid_cursor
 from resolvers.guard import or_none, or_raise
@@ -69,11 +69,13 @@ class Order:
     changed_at: datetime | None
     as_of: datetime | None = strawberry.field(
         description="When the ERP was last heard from, which this answer is as current as; "
-        "null until it has been heard from."
+        "null until it has been heard from.",
+        directives=[FRESHNESS],
     )
     stale: bool = strawberry.field(
         description="True when the ERP has not been heard from within its configured window: "
-        "the order is answered from what the gateway last heard, which may have changed since."
+        "the order is answered from what the gateway last heard, which may have changed since.",
+        directives=[FRESHNESS],
     )
 
     @classmethod

@@ -12,7 +12,7 @@ from domain.shipments import Milestone as DomainMilestone
 from domain.shipments import MilestoneStatus as DomainMilestoneStatus
 from process_apis.cache_tags import shipment_tag
 from process_apis.tracking import TrackedShipment
-from resolvers.cache_control import INHERIT, CacheControl, announce
+from resolvers.cache_control import FRESHNESS, INHERIT, CacheControl, announce
 from resolvers.context import context_of
 from resolvers.guard import or_none, or_raise
 from resolvers.loaders import loaders_of
@@ -85,11 +85,13 @@ class Shipment:
     )
     as_of: datetime | None = strawberry.field(
         description="When the TMS and the shipment's carrier were last heard from (the older "
-        "of the two), which this answer is as current as; null until both have been heard from."
+        "of the two), which this answer is as current as; null until both have been heard from.",
+        directives=[FRESHNESS],
     )
     stale: bool = strawberry.field(
         description="True when the TMS or the shipment's carrier has not been heard from "
-        "within its configured window: the status may have moved on since."
+        "within its configured window: the status may have moved on since.",
+        directives=[FRESHNESS],
     )
     order: OrderShipments
 
