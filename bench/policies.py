@@ -44,7 +44,7 @@ POLICIES_ON: dict[str, str] = {
 }
 """Configuration overrides with every policy on and its limits out of reach."""
 
-CACHE_ON: dict[str, str] = {}
+CACHE_ON: dict[str, str] = {"LG_CACHE__ENABLED": "true"}
 """Overrides that add the response cache to `POLICIES_ON`."""
 
 
