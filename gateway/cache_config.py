@@ -39,6 +39,9 @@ class CacheConfig(BaseModel):
     """A larger answer (or entity) is served but not kept."""
     entities: bool = True
     """Cache `_entities` answers entity by entity, shared by every query that needs them."""
+    max_memory_bytes: int = Field(268_435_456, ge=1_048_576, le=68_719_476_736)
+    """What a process's memory cache holds at most (the oldest entries go first); on Redis,
+    Redis's own `maxmemory` bounds it."""
 
     @field_validator("types")
     @classmethod

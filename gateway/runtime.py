@@ -137,7 +137,7 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
     stores = await open_configured_stores(config)
     clients = SystemClients.from_settings(**backend_settings(config))
     cache = open_cache(config.stores.cache, namespace=config.stores.cache_namespace)
-    store = tagged_store(cache)
+    store = tagged_store(cache, max_memory_bytes=config.cache.max_memory_bytes)
     authentication = None
     try:
         authentication = await start_authentication(config, stores)

@@ -13,10 +13,14 @@ from data older than a change must not be kept after the change purged its tag.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 
 from aiocache import RedisCache
 from aiocache.base import BaseCache
+
+MEMORY_BYTES = 256 * 1024 * 1024
+"""What the entries of a memory store may hold at most; past it the oldest go first."""
 
 PURGE_MEMORY_S = 600.0
 """How long a purge is remembered to refuse entries started before it: longer than any
@@ -64,15 +68,33 @@ def _raw(value: object) -> bytes | None:
 
 
 class MemoryTaggedStore:
-    """Entries in an aiocache memory cache; the tag index and purge marks in this process."""
+    """Entries in an aiocache memory cache; the tag index and purge marks in this process.
 
-    def __init__(self, cache: BaseCache, *, clock: Callable[[], float] = time.time) -> None:
+    The entries are bounded in bytes (``max_bytes``): a flood of distinct answers evicts the
+    oldest kept rather than growing the process.
+    """
+
+    def __init__(
+        self,
+        cache: BaseCache,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_bytes: int = MEMORY_BYTES,
+    ) -> None:
         self.cache = cache
         self.clock = clock
+        self.max_bytes = max_bytes
         self._tagged: dict[str, dict[str, float]] = {}
         """tag → {key: when the entry expires}"""
         self._purged: dict[str, float] = {}
+        self._sizes: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        """key → (size, when it expires), oldest first"""
+        self._bytes = 0
         self._writes = 0
+
+    @property
+    def held_bytes(self) -> int:
+        return self._bytes
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         values = await self.cache.multi_get(list(keys), loads_fn=_identity)
@@ -84,14 +106,28 @@ class MemoryTaggedStore:
         tags = tuple(tags)
         if any(self._purged.get(tag, float("-inf")) >= started_at for tag in tags):
             return False
+        if len(value) > self.max_bytes:
+            return False
         await self.cache.set(key, value, ttl=float(ttl_s), dumps_fn=_identity)
         expires = self.clock() + ttl_s
         for tag in tags:
             self._tagged.setdefault(tag, {})[key] = expires
+        self._account(key, len(value), expires)
+        while self._bytes > self.max_bytes:
+            oldest, (size, _) = self._sizes.popitem(last=False)
+            self._bytes -= size
+            await self.cache.delete(oldest)
         self._writes += 1
         if self._writes % 1024 == 0:
             self._forget_expired()
         return True
+
+    def _account(self, key: str, size: int, expires: float) -> None:
+        previous = self._sizes.pop(key, None)
+        if previous is not None:
+            self._bytes -= previous[0]
+        self._sizes[key] = (size, expires)
+        self._bytes += size
 
     async def purge(self, tags: Iterable[str]) -> int:
         now = self.clock()
@@ -100,6 +136,9 @@ class MemoryTaggedStore:
             self._purged[tag] = now
             for key in self._tagged.pop(tag, {}):
                 removed += int(bool(await self.cache.delete(key)))
+                held = self._sizes.pop(key, None)
+                if held is not None:
+                    self._bytes -= held[0]
         return removed
 
     def _forget_expired(self) -> None:
@@ -114,6 +153,8 @@ class MemoryTaggedStore:
                 del self._tagged[tag]
         for tag in [tag for tag, at in self._purged.items() if at < now - PURGE_MEMORY_S]:
             del self._purged[tag]
+        for key in [key for key, (_, expires) in self._sizes.items() if expires <= now]:
+            self._bytes -= self._sizes.pop(key)[0]
 
 
 class RedisTaggedStore:
@@ -152,8 +193,11 @@ class RedisTaggedStore:
         return int(removed or 0)
 
 
-def tagged_store(cache: BaseCache) -> MemoryTaggedStore | RedisTaggedStore:
-    """The tagged store over the cache `stores.cache.open_cache` built."""
+def tagged_store(
+    cache: BaseCache, *, max_memory_bytes: int = MEMORY_BYTES
+) -> MemoryTaggedStore | RedisTaggedStore:
+    """The tagged store over the cache `stores.cache.open_cache` built (Redis bounds its own
+    memory: `maxmemory`)."""
     if isinstance(cache, RedisCache):
         return RedisTaggedStore(cache)
-    return MemoryTaggedStore(cache)
+    return MemoryTaggedStore(cache, max_bytes=max_memory_bytes)

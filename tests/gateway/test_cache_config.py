@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
         ("[cache]\ntypes = { Order = -5 }\n", "cache.types.Order: Input should be greater"),
         ("[cache]\ntypes = { 'no such' = 5 }\n", "cache.types: Value error, 'no such' is not a"),
         ("[cache]\nttl = 5\n", "cache.ttl: unknown key"),
+        ("[cache]\nmax_memory_bytes = 5\n", "cache.max_memory_bytes: Input should be greater"),
     ],
 )
 def test_a_bad_cache_value_is_refused_naming_its_key(tmp_path: Path, text: str, expected: str):

@@ -32,6 +32,7 @@ from tests.gateway.test_end_to_end import (
     swift_body,
     swift_signature,
 )
+from tests.gateway.test_live_over_websocket import opened, receive
 from tests.sandbox_processes import Sandbox, free_port
 from tests.shipped_orders import shipped_order
 
@@ -247,3 +248,36 @@ def test_a_failing_backend_is_answered_with_the_last_good_answer_marked_stale(
     assert answered.headers["cache-control"] == "no-store"
     other = post(gateway, ORDER_INVOICES, "C-1002", id=order_id).json()
     assert "cache" not in other.get("extensions", {})
+
+
+async def test_queries_over_a_websocket_and_sse_share_the_callers_cache(gateway, sandbox, order_id):
+    time.sleep(INVOICE_AGE_S)
+    before = invoice_listings(sandbox, order_id)
+    kept = post(gateway, ORDER_INVOICES, id=order_id).json()
+    socket = await opened(gateway, "C-1001")
+    try:
+        message = {
+            "id": "q1",
+            "type": "subscribe",
+            "payload": {"query": ORDER_INVOICES, "variables": {"id": order_id}},
+        }
+        await socket.send(json.dumps(message))
+        answer = await receive(socket)
+        assert answer["type"] == "next" and answer["payload"] == kept
+    finally:
+        await socket.close()
+    other = await opened(gateway, "C-1002")
+    try:
+        await other.send(json.dumps({**message, "id": "q2"}))
+        foreign = await receive(other)
+        assert foreign["payload"]["data"]["order"] is None
+    finally:
+        await other.close()
+    streamed = httpx.post(
+        gateway.graphql_url(),
+        json={"query": ORDER_INVOICES, "variables": {"id": order_id}},
+        headers={"X-API-Key": gateway.api_key("C-1001"), "Accept": "text/event-stream"},
+        timeout=30.0,
+    )
+    assert json.dumps(kept["data"]).replace(" ", "") in streamed.text.replace(" ", "")
+    assert invoice_listings(sandbox, order_id) == before + 1

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from stores.cache import open_cache
-from stores.tagged_cache import RedisTaggedStore, tagged_store
+from stores.tagged_cache import MemoryTaggedStore, RedisTaggedStore, tagged_store
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -70,3 +70,18 @@ async def test_a_purge_on_redis_is_seen_by_another_process_store(redis_url):
         await one.clear()
         await one.close()
         await other.close()
+
+
+async def test_a_memory_store_over_its_bytes_evicts_the_oldest_entries_first():
+    cache = open_cache("memory", namespace="bounded")
+    store = MemoryTaggedStore(cache, max_bytes=1000)
+    started = time.time()
+    for number in range(25):
+        await store.put(f"k{number}", b"x" * 100, ttl_s=60, tags=["t"], started_at=started)
+    assert store.held_bytes <= 1000
+    values = await store.get_many([f"k{number}" for number in range(25)])
+    assert values[:15] == [None] * 15 and values[15:] == [b"x" * 100] * 10
+    assert await store.put("huge", b"x" * 1001, ttl_s=60, tags=[], started_at=started) is False
+    await store.purge(["t"])
+    assert store.held_bytes == 0
+    await cache.close()
