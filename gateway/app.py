@@ -12,7 +12,11 @@ page `/graphiql` (when served) and `/.well-known/jwks.json` (the keys subgraphs 
 forwarded identity with) are open (`policies.authn.PUBLIC_ROUTES`), as are the OAuth endpoints
 (`/oauth/token`, `/oauth/revoke`, `/oauth/introspect` authenticate their clients themselves;
 `/oauth/jwks.json` and `/.well-known/oauth-authorization-server` are public documents).
-`/admin/keys` issues, lists and revokes API keys and OAuth clients. Everything stateful is built
+`/admin/keys` issues, lists and revokes API keys and OAuth clients. `/metrics` (Prometheus,
+`gateway.metrics`) needs the admin scope, unless `[metrics] port` serves it apart. With
+`[tracing] otlp_endpoint` set, every request is a server span (`gateway.request_spans`) and
+the router, the backend clients and the webhook ingress record theirs under it
+(`gateway.telemetry`). Everything stateful is built
 in the lifespan from the configuration and reaches handlers through the lifespan state
 (`request.state`), never through globals.
 """
@@ -20,7 +24,7 @@ in the lifespan from the configuration and reaches handlers through the lifespan
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
@@ -44,17 +48,28 @@ from federation.router.streaming import (
     Subscriber,
     requested_framing,
 )
+from federation.router.streaming.operations import router_subscribe
 from federation.router.streaming.websocket import FORBIDDEN, UNAUTHORIZED, serve_websocket
+from federation.router.telemetry import RouterTelemetry
 from gateway.admin import require_admin
+from gateway.cache_metrics import CacheLookups
 from gateway.config import GatewayConfig
 from gateway.correlation import CorrelationId
+from gateway.figures import StoreFiguresCollector
 from gateway.inbound import inbound_sources
 from gateway.keys_admin import key_routes
 from gateway.logs import PrincipalLogContext
+from gateway.metrics import GatewayMetrics
+from gateway.metrics_routes import metrics_route, serve_metrics
 from gateway.readiness import check_readiness
 from gateway.reconciliation_admin import reconciliation_routes
+from gateway.request_metrics import RequestMetrics
+from gateway.request_spans import RequestSpans
 from gateway.runtime import GatewayRuntime, start_runtime
+from gateway.runtime_metrics import RuntimeCollector
 from gateway.security_headers import SecurityHeaders
+from gateway.subscription_metrics import counting_admit, counting_subscribe
+from gateway.telemetry import start_tracing
 from gateway.tenancy import BackendTenant
 from gateway.throttling import build_throttling
 from gateway.tracing import trace_headers
@@ -91,6 +106,7 @@ from process_apis.workflows.runner import WorkflowRunner
 from process_apis.workflows.triggers import WorkflowTriggers
 from stores.tagged_cache import MemoryTaggedStore
 from system_apis.context import CORRELATION_HEADER, bind_tenant
+from system_apis.telemetry import BackendTelemetry
 
 PROJECTION_BATCH = 100
 """Events a projection applies at a time: small enough that a catch-up after a restart or a
@@ -111,6 +127,13 @@ def create_app(
     )
     streams_shutdown = shutdown or StreamShutdown()
     stream_settings = config.subscriptions.stream_settings()
+    metrics = (
+        GatewayMetrics(max_operation_names=config.metrics.max_operation_names)
+        if config.metrics.enabled
+        else None
+    )
+    tracing = start_tracing(config.tracing)
+    tracer = tracing.tracer if tracing is not None else None
 
     def request_options(principal: Principal) -> RequestOptions:
         """What the principal's requests may learn and which cache partition they use."""
@@ -136,17 +159,27 @@ def create_app(
             bind_tenant(principal.tenant_id)  # for the operations this task starts
         if not isinstance(principal, Principal):
             return Refusal(UNAUTHORIZED, "an API key is required")
+        admit = throttling.admission.for_principal(principal)
         return Subscriber(
             context={"request": connection},
             forwarded=_forwarded(connection),
             options=request_options(principal),
             sharing_key=principal.sharing_key(),
-            admit=throttling.admission.for_principal(principal),
+            admit=counting_admit(admit, metrics) if metrics is not None else admit,
         )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, object]]:
-        runtime = await start_runtime(config)
+        runtime = await start_runtime(
+            config,
+            router_telemetry=RouterTelemetry(
+                tracer, metrics.subgraph_fetch if metrics is not None else None
+            ),
+            backend_telemetry=BackendTelemetry(
+                tracer, metrics.backend_call if metrics is not None else None
+            ),
+            cache_plugins=(CacheLookups(metrics),) if metrics is not None else (),
+        )
         ingress = WebhookIngress(
             inbound_sources(config),
             recorder=runtime.services.recorder,
@@ -154,11 +187,18 @@ def create_app(
             dead_letters=runtime.stores.dead_letters,
             max_body_bytes=config.webhooks.max_body_bytes,
             heard=runtime.services.freshness.heard_from,
+            on_failure=metrics.webhook_failed if metrics is not None else None,
+            tracer=tracer,
         )
         stop_background = asyncio.Event()
-        runner = runner_for(runtime.stores, batch_size=PROJECTION_BATCH)
+        runner = runner_for(
+            runtime.stores,
+            batch_size=PROJECTION_BATCH,
+            on_applied=metrics.events_applied if metrics is not None else None,
+        )
         projections = build_projections(runtime.stores)
         background = [asyncio.create_task(run_projections(runner, projections, stop_background))]
+        stop_metrics = _start_metrics(config, metrics, runtime, stop_background, background)
         if config.polling.enabled:
             lease = FeedLease(
                 runtime.stores.leases, runtime.stores.holder_id, config.polling.lease_ttl_s
@@ -225,8 +265,9 @@ def create_app(
             background.append(
                 asyncio.create_task(invalidate_cache(runtime, runner, stop_background))
             )
+        streamed = subscribe or router_subscribe(runtime.router)
         live = {
-            "subscribe": subscribe,
+            "subscribe": counting_subscribe(streamed, metrics) if metrics is not None else streamed,
             "identify": identify,
             "settings": stream_settings,
             "shutdown": streams_shutdown,
@@ -243,22 +284,35 @@ def create_app(
                 "websockets": GraphQLWebSocket(runtime.router, **live),  # type: ignore[arg-type]
                 "projections": projections,
                 "consumer_runner": runner,
+                "metrics": metrics,
             }
         finally:
             await streams_shutdown.drain(config.subscriptions.shutdown_grace_s)
             stop_background.set()
             await asyncio.gather(*background, return_exceptions=True)
+            stop_metrics()
             await runtime.aclose()
             await throttling.close()
+            if tracing is not None:
+                tracing.close()
 
     async def graphql(request: Request) -> Response:
         if requested_framing(request.headers.get("accept", "")) is not None:
+            request.state.graphql_report = (None, "stream", True)
             streams: GraphQLStreams = request.state.streams
             return await streams.handle(request)
         runtime: GatewayRuntime = request.state.runtime
         options = request_options(request.state.principal)
+
+        def report(name: str | None, outcome: str) -> None:
+            request.state.graphql_report = (name, outcome, False)
+
         return await handle_graphql(
-            runtime.router, request, options=options, forwarded=_forwarded(request)
+            runtime.router,
+            request,
+            options=options,
+            forwarded=_forwarded(request),
+            report=report if metrics is not None else None,
         )
 
     async def graphql_websocket(websocket: WebSocket) -> None:
@@ -336,10 +390,16 @@ def create_app(
     ]
     if config.serves_graphiql():
         routes.append(Route("/graphiql", graphiql, methods=["GET"]))
-    throttling = build_throttling(config, routes)
+    if metrics is not None and config.metrics.separate_port() is None:
+        routes.append(metrics_route(metrics))
+    throttling = build_throttling(
+        config, routes, on_refused=metrics.rate_limited if metrics is not None else None
+    )
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(CorrelationId),
+        *([Middleware(RequestSpans, tracer=tracer)] if tracer is not None else []),
+        *([Middleware(RequestMetrics, metrics=metrics)] if metrics is not None else []),
         Middleware(UnhandledErrors),
         *throttling.before_authentication,
         Middleware(AuthenticationMiddleware, routes=routes),
@@ -361,6 +421,36 @@ async def invalidate_cache(
     stores = runtime.stores
     gate = ReadModelGate(stores.positions, LIVE_READ_MODELS, stores.progressed)
     await runner.run(SharedCacheInvalidation(runtime.store, gate, stop), stop)
+
+
+def _start_metrics(
+    config: GatewayConfig,
+    metrics: GatewayMetrics | None,
+    runtime: GatewayRuntime,
+    stop: asyncio.Event,
+    background: list[asyncio.Task[None]],
+) -> Callable[[], None]:
+    """Register the collectors that read the runtime, start reading the store figures and,
+    when configured, serve the metrics on their own port; returns what undoes it all."""
+    if metrics is None:
+        return lambda: None
+    collectors = (
+        RuntimeCollector(runtime.clients.breakers, runtime.router.plan_cache_stats),
+        StoreFiguresCollector(runtime.stores.engine, config.metrics),
+    )
+    for collector in collectors:
+        metrics.watch(collector)
+    background.append(asyncio.create_task(collectors[1].keep_reading(stop)))
+    port = config.metrics.separate_port()
+    stop_server = serve_metrics(metrics, config.metrics.host, port) if port is not None else None
+
+    def undo() -> None:
+        if stop_server is not None:
+            stop_server()
+        for collector in collectors:
+            metrics.unwatch(collector)
+
+    return undo
 
 
 def _forwarded(request: HTTPConnection) -> Forwarded:

@@ -37,6 +37,7 @@ from federation.router.limits import DEFAULT_LIMITS, OperationLimits
 from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
 from gateway.cache_config import CacheConfig
 from gateway.jwt_config import JwtConfig
+from gateway.metrics_config import MetricsConfig
 from gateway.oauth_config import (
     ApiKeysConfig,
     OAuthClientConfig,
@@ -45,6 +46,7 @@ from gateway.oauth_config import (
 )
 from gateway.plans import PlanConfig, RateLimitList, default_plans
 from gateway.throttling_config import ThrottlingConfig
+from gateway.tracing_config import TracingConfig
 from policies.authn import digest_api_key
 from policies.identity import signing_key
 from policies.principal import DEFAULT_PLAN
@@ -663,6 +665,8 @@ class GatewayConfig(BaseSettings):
     reconciliation: ReconciliationConfig = ReconciliationConfig()
     throttling: ThrottlingConfig = ThrottlingConfig()
     cache: CacheConfig = CacheConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    tracing: TracingConfig = TracingConfig()
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)
     plans: dict[str, PlanConfig] = Field(default_factory=default_plans)
@@ -696,6 +700,16 @@ class GatewayConfig(BaseSettings):
                         "interval": f"{interval:g}",
                     },
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_port_not_the_servers(self) -> GatewayConfig:
+        if self.metrics.port == self.server.port:
+            raise PydanticCustomError(
+                "port_taken",
+                "metrics.port ({port}) is server.port too; use 'main' to serve /metrics there",
+                {"port": self.server.port},
+            )
         return self
 
     @model_validator(mode="after")

@@ -6,16 +6,19 @@ clients, process services, the supergraph and the router. Nothing here runs at i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiocache.base import BaseCache
+from aiocache.plugins import BasePlugin
 
 from federation.composition import SubgraphSource, compose, fetch_sdl, load_sdl_from_module
 from federation.router.caching import Caching, TaggedStore
 from federation.router.headers import HeaderRules
 from federation.router.router import Router
 from federation.router.supergraph import Supergraph
+from federation.router.telemetry import NO_TELEMETRY, RouterTelemetry
 from gateway.authentication import Authentication, start_authentication
 from gateway.config import ConfigError, GatewayConfig
 from policies.cursors import CursorSigner
@@ -27,6 +30,7 @@ from stores.cache import open_cache
 from stores.tagged_cache import tagged_store
 from system_apis.bundle import SystemClients
 from system_apis.settings import BackendSettings
+from system_apis.telemetry import NO_BACKEND_TELEMETRY, BackendTelemetry
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +137,20 @@ def configured_services(
     )
 
 
-async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
+async def start_runtime(
+    config: GatewayConfig,
+    *,
+    router_telemetry: RouterTelemetry = NO_TELEMETRY,
+    backend_telemetry: BackendTelemetry = NO_BACKEND_TELEMETRY,
+    cache_plugins: Sequence[BasePlugin] = (),
+) -> GatewayRuntime:
+    """Everything the configuration describes, opened; the router records its spans and
+    fetch timings to `router_telemetry`, the backend clients theirs to `backend_telemetry`,
+    and the cache runs `cache_plugins` after each command (hit and miss counts)."""
     stores = await open_configured_stores(config)
-    clients = SystemClients.from_settings(**backend_settings(config))
+    clients = SystemClients.from_settings(**backend_settings(config), telemetry=backend_telemetry)
     cache = open_cache(config.stores.cache, namespace=config.stores.cache_namespace)
+    cache.plugins = [*cache.plugins, *cache_plugins]
     store = tagged_store(cache, max_memory_bytes=config.cache.max_memory_bytes)
     authentication = None
     try:
@@ -153,6 +167,7 @@ async def start_runtime(config: GatewayConfig) -> GatewayRuntime:
                 name for name, subgraph in config.subgraphs.items() if not subgraph.passes_errors()
             ),
             caching=response_caching(config, supergraph, store),
+            telemetry=router_telemetry,
         )
     except BaseException:
         if authentication is not None:

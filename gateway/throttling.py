@@ -17,7 +17,12 @@ from starlette.routing import BaseRoute
 from gateway.config import GatewayConfig
 from policies.admission import OpenSubscriptions, OperationAdmission
 from policies.rate_limits import RateLimits, quotas_of
-from policies.throttling import ClientRateLimiting, FailedAuthenticationThrottle, QuotaBook
+from policies.throttling import (
+    ClientRateLimiting,
+    FailedAuthenticationThrottle,
+    QuotaBook,
+    Refused,
+)
 from stores.rate_limits import open_rate_limit_storage
 
 
@@ -33,13 +38,16 @@ async def _nothing() -> None:
     return None
 
 
-def build_throttling(config: GatewayConfig, routes: Sequence[BaseRoute]) -> Throttling:
+def build_throttling(
+    config: GatewayConfig, routes: Sequence[BaseRoute], *, on_refused: Refused | None = None
+) -> Throttling:
+    """``on_refused`` is told each refusal (see `policies.throttling.Refused`)."""
     caps = {name: plan.max_subscriptions for name, plan in config.plans.items()}
     open_subscriptions = OpenSubscriptions()
     settings = config.throttling
     if not settings.enabled:
         admission = OperationAdmission(
-            subscription_caps=caps, open_subscriptions=open_subscriptions
+            subscription_caps=caps, open_subscriptions=open_subscriptions, on_refused=on_refused
         )
         return Throttling((), (), admission, _nothing)
     storage = open_rate_limit_storage(
@@ -57,14 +65,23 @@ def build_throttling(config: GatewayConfig, routes: Sequence[BaseRoute]) -> Thro
     failures = quotas_of(settings.unauthenticated_failures)
     return Throttling(
         before_authentication=(
-            Middleware(FailedAuthenticationThrottle, limits=limits, quotas=failures, routes=routes),
+            Middleware(
+                FailedAuthenticationThrottle,
+                limits=limits,
+                quotas=failures,
+                routes=routes,
+                on_refused=on_refused,
+            ),
         ),
-        after_authentication=(Middleware(ClientRateLimiting, limits=limits, quotas=quotas),),
+        after_authentication=(
+            Middleware(ClientRateLimiting, limits=limits, quotas=quotas, on_refused=on_refused),
+        ),
         admission=OperationAdmission(
             subscription_caps=caps,
             open_subscriptions=open_subscriptions,
             limits=limits,
             quotas=quotas,
+            on_refused=on_refused,
         ),
         close=storage.close,
     )

@@ -27,6 +27,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from opentelemetry.trace import Tracer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -40,12 +41,19 @@ from system_apis.errors import InvalidSignature, MalformedPayload, UnknownStatus
 
 logger = logging.getLogger(__name__)
 
+SOURCE_LABEL_UNKNOWN = "unknown"
+"""How a delivery to a source nobody configured is named in metrics and spans."""
 SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 CONTENT_TYPE_MAX_LENGTH = 200
 RETRY_AFTER_S = 5
 
 Authenticate = Callable[[bytes, Mapping[str, str]], None]
 """Raises `InvalidSignature` unless the delivery comes from the backend it claims."""
+
+Failed = Callable[[str, str], None]
+"""Told (source, reason) of each delivery not accepted; the reason is the answer's `error`
+(`unauthenticated`, `malformed`, `unknown_code`, `too_large`, `unavailable`, and
+`unknown_source` under the source `unknown`)."""
 
 Heard = Callable[[str], Awaitable[None]]
 """Told the source's name after each accepted delivery."""
@@ -98,16 +106,37 @@ class WebhookIngress:
         dead_letters: DeadLetterStore,
         max_body_bytes: int,
         heard: Heard | None = None,
+        on_failure: Failed | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.sources = sources
         self.heard = heard
+        self.on_failure = on_failure
+        self.tracer = tracer
         self.recorder = recorder
         self.event_log = event_log
         self.dead_letters = dead_letters
         self.max_body_bytes = max_body_bytes
 
     async def receive(self, source_name: str, request: Request) -> Response:
-        """One delivery to `/webhooks/{source_name}`."""
+        """One delivery to `/webhooks/{source_name}`, in a span of its own when traced;
+        a refusal is told to `on_failure`."""
+        known = source_name if source_name in self.sources else SOURCE_LABEL_UNKNOWN
+        if self.tracer is None:
+            response = await self._receive(source_name, request)
+        else:
+            with self.tracer.start_as_current_span(
+                "webhook ingest", attributes={"webhook.source": known}
+            ) as span:
+                response = await self._receive(source_name, request)
+                span.set_attribute("http.response.status_code", response.status_code)
+                if isinstance(response, Problem):
+                    span.set_attribute("webhook.refusal", response.error)
+        if isinstance(response, Problem) and self.on_failure is not None:
+            self.on_failure(known, response.error)
+        return response
+
+    async def _receive(self, source_name: str, request: Request) -> Response:
         source = self.sources.get(source_name)
         if source is None:
             return _problem(404, "unknown_source", f"no inbound source named {source_name}")
@@ -251,6 +280,14 @@ def _unavailable() -> JSONResponse:
     )
 
 
+class Problem(JSONResponse):
+    """A refusal, which keeps its `error` for the metrics and the span."""
+
+    def __init__(self, content: dict[str, str], status: int, headers: dict[str, str] | None):
+        super().__init__(content, status_code=status, headers=headers)
+        self.error = content["error"]
+
+
 def _problem(
     status: int,
     error: str,
@@ -258,9 +295,9 @@ def _problem(
     letter: DeadLetter | None = None,
     *,
     retry_after_s: int | None = None,
-) -> JSONResponse:
+) -> Problem:
     content: dict[str, str] = {"error": error, "message": message}
     if letter is not None:
         content["dead_letter_id"] = letter.dead_letter_id
     headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
-    return JSONResponse(content, status_code=status, headers=headers)
+    return Problem(content, status, headers)

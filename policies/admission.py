@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from federation.router.streaming import ADMITTED, Admission, Admit
 from policies.principal import DEFAULT_PLAN, Principal
 from policies.rate_limits import RateLimits
-from policies.throttling import QuotaBook, client_key, rate_limited_error
+from policies.throttling import QuotaBook, Refused, client_key, rate_limited_error
 
 TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
 
@@ -66,11 +66,13 @@ class OperationAdmission:
         open_subscriptions: OpenSubscriptions,
         limits: RateLimits | None = None,
         quotas: QuotaBook | None = None,
+        on_refused: Refused | None = None,
     ) -> None:
         self._caps = dict(subscription_caps)
         self._open = open_subscriptions
         self._limits = limits
         self._quotas = quotas
+        self._on_refused = on_refused
 
     def cap_for(self, principal: Principal) -> int:
         cap = self._caps.get(principal.plan)
@@ -83,6 +85,8 @@ class OperationAdmission:
                     client_key(principal), self._quotas.quotas_for(principal)
                 )
                 if not verdict.allowed:
+                    if self._on_refused is not None:
+                        self._on_refused("client", principal.client_id)
                     headers = tuple((n.decode(), v.decode()) for n, v in verdict.headers())
                     error = rate_limited_error(verdict, "this client")
                     return Admission(errors=(error,), status=429, headers=headers)
@@ -91,6 +95,8 @@ class OperationAdmission:
             cap = self.cap_for(principal)
             release = self._open.take(principal.client_id, cap)
             if release is None:
+                if self._on_refused is not None:
+                    self._on_refused("subscriptions", principal.client_id)
                 error = {
                     "message": f"Too many open subscriptions: this client may hold {cap} at "
                     "once; complete one before starting another.",

@@ -18,7 +18,7 @@ takes no batched requests (a JSON array is refused with 400, counted as one requ
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import orjson
 from starlette.routing import BaseRoute, Route
@@ -29,6 +29,11 @@ from policies.principal import DEFAULT_PLAN, Principal
 from policies.rate_limits import Quota, RateLimits, Verdict
 
 RATE_LIMITED = "RATE_LIMITED"
+
+Refused = Callable[[str, str | None], None]
+"""``on_refused(limit, client id)`` for each refusal, for metrics: the limit is ``client``
+(its rate limits), ``failed_authentication`` (its address's failures) or ``subscriptions``
+(its open-subscription cap); the client is None before authentication."""
 WEBSOCKET_TRY_AGAIN_LATER = 1013
 """The close code (RFC 6455 registry) for a WebSocket refused for now; used only where the
 server cannot answer the upgrade with an HTTP 429."""
@@ -104,10 +109,18 @@ def with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
 class ClientRateLimiting:
     """After authentication: each request of a principal spends its quotas."""
 
-    def __init__(self, app: ASGIApp, *, limits: RateLimits, quotas: QuotaBook) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limits: RateLimits,
+        quotas: QuotaBook,
+        on_refused: Refused | None = None,
+    ) -> None:
         self.app = app
         self.limits = limits
         self.quotas = quotas
+        self.on_refused = on_refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         principal = scope.get("state", {}).get("principal")
@@ -117,6 +130,8 @@ class ClientRateLimiting:
         quotas = self.quotas.quotas_for(principal)
         verdict = await self.limits.hit(client_key(principal), quotas)
         if not verdict.allowed:
+            if self.on_refused is not None:
+                self.on_refused("client", principal.client_id)
             await refuse(scope, send, verdict, "this client")
             return
         await self.app(scope, receive, with_headers(send, verdict.headers()))
@@ -137,11 +152,13 @@ class FailedAuthenticationThrottle:
         limits: RateLimits,
         quotas: Sequence[Quota],
         routes: Sequence[BaseRoute],
+        on_refused: Refused | None = None,
     ) -> None:
         self.app = app
         self.limits = limits
         self.quotas = tuple(quotas)
         self.routes = tuple(routes)
+        self.on_refused = on_refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or not self.quotas or self._public(scope):
@@ -150,6 +167,8 @@ class FailedAuthenticationThrottle:
         key = ("unauthenticated", source_address(scope))
         verdict = await self.limits.peek(key, self.quotas)
         if not verdict.allowed:
+            if self.on_refused is not None:
+                self.on_refused("failed_authentication", None)
             await refuse(scope, send, verdict, "this address after failed authentications")
             return
         counted = False

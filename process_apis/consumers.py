@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 LEASE_PREFIX = "consumer:"
 
+AppliedObserver = Callable[[str, Sequence[StoredEvent]], None]
+"""``on_applied(consumer name, events)`` after a batch is applied."""
+
 
 class LogConsumer(Protocol):
     """Something that follows the log under a stable `name` (its position and lease key)."""
@@ -62,6 +65,8 @@ class ConsumerRunner:
     """How often to look for appends made by other processes."""
     lease_ttl_s: float = 10.0
     failure_backoff_s: float = 1.0
+    on_applied: AppliedObserver | None = None
+    """Told each batch once it is applied and its position stored (event lag metrics)."""
 
     async def catch_up(self, consumer: LogConsumer) -> int:
         """Apply everything appended so far, here and now (no lease); returns the position.
@@ -158,10 +163,14 @@ class ConsumerRunner:
         position = events[-1].position
         await self.positions.advance(consumer.name, position)
         self.progressed.notify()
+        if self.on_applied is not None:
+            self.on_applied(consumer.name, events)
         return position
 
 
-def runner_for(stores: Stores, **settings: float) -> ConsumerRunner:
+def runner_for(
+    stores: Stores, *, on_applied: AppliedObserver | None = None, **settings: float
+) -> ConsumerRunner:
     """A runner over `stores`' log, positions and leases, named by this process's holder id."""
     return ConsumerRunner(
         event_log=stores.event_log,
@@ -170,6 +179,7 @@ def runner_for(stores: Stores, **settings: float) -> ConsumerRunner:
         appended=stores.appended,
         progressed=stores.progressed,
         holder_id=stores.holder_id,
+        on_applied=on_applied,
         **settings,  # type: ignore[arg-type]
     )
 

@@ -2,6 +2,8 @@
 
 Counted outside the fault middleware: a request answered by an injected fault was still made.
 `/_admin` is never counted; the log keeps the most recent requests, the total counts them all.
+A request's W3C `traceparent`, when it carries one, is kept with it: a traced caller can check
+that its trace reached the backend.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ class RequestLog:
         self.total = 0
         self._recent: deque[dict[str, str]] = deque(maxlen=KEPT)
 
-    def record(self, method: str, path: str, query: str) -> None:
+    def record(self, method: str, path: str, query: str, traceparent: str | None = None) -> None:
         self.total += 1
-        self._recent.append({"method": method, "path": path, "query": query})
+        entry = {"method": method, "path": path, "query": query}
+        if traceparent is not None:
+            entry["traceparent"] = traceparent
+        self._recent.append(entry)
 
     def clear(self) -> None:
         self.total = 0
@@ -43,5 +48,13 @@ class RequestCounter:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith(ADMIN_PREFIX):
             query = scope.get("query_string", b"").decode("latin-1")
-            self.log.record(scope["method"], scope["path"], query)
+            traceparent = next(
+                (value for name, value in scope["headers"] if name == b"traceparent"), None
+            )
+            self.log.record(
+                scope["method"],
+                scope["path"],
+                query,
+                traceparent.decode("latin-1")[:100] if traceparent is not None else None,
+            )
         await self.app(scope, receive, send)

@@ -15,6 +15,7 @@ from system_apis.resilience.breaker import BreakerSnapshot
 from system_apis.roadline.client import RoadLineClient
 from system_apis.settings import BackendSettings
 from system_apis.swiftparcel.client import SwiftParcelClient
+from system_apis.telemetry import NO_BACKEND_TELEMETRY, BackendTelemetry
 from system_apis.tms.client import TmsClient
 from system_apis.wms.client import WmsClient
 
@@ -41,14 +42,17 @@ class SystemClients:
         roadline: BackendSettings,
         heritage: BackendSettings,
         heritage_home_zone: tzinfo | None = None,
+        telemetry: BackendTelemetry = NO_BACKEND_TELEMETRY,
     ) -> SystemClients:
         return cls(
-            erp=ErpClient.from_settings(erp),
-            wms=WmsClient.from_settings(wms),
-            tms=TmsClient.from_settings(tms),
-            swiftparcel=SwiftParcelClient.from_settings(swiftparcel),
-            roadline=RoadLineClient.from_settings(roadline),
-            heritage=HeritageClient.from_settings(heritage, home_zone=heritage_home_zone),
+            erp=ErpClient.from_settings(erp, telemetry=telemetry),
+            wms=WmsClient.from_settings(wms, telemetry=telemetry),
+            tms=TmsClient.from_settings(tms, telemetry=telemetry),
+            swiftparcel=SwiftParcelClient.from_settings(swiftparcel, telemetry=telemetry),
+            roadline=RoadLineClient.from_settings(roadline, telemetry=telemetry),
+            heritage=HeritageClient.from_settings(
+                heritage, home_zone=heritage_home_zone, telemetry=telemetry
+            ),
         )
 
     def _all(self) -> tuple[BackendApi, ...]:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
+from opentelemetry.trace import SpanKind
 
 from federation.router.caching.request import RequestCaching
 from federation.router.caching.tags import (
@@ -29,6 +31,7 @@ from federation.router.errors import SubgraphError
 from federation.router.headers import NOTHING_FORWARDED, Forwarded
 from federation.router.operation import Conditions, Field, Fragment, Selection
 from federation.router.plan import Fetch, QueryPlan, Schedule
+from federation.router.telemetry import NO_TELEMETRY, RouterTelemetry
 from federation.router.transports.base import SubgraphRequest, Transport
 
 TypeMatcher = Callable[[str | None, str], bool]
@@ -54,10 +57,12 @@ class PlanExecution:
         forwarded: Forwarded = NOTHING_FORWARDED,
         redacted: frozenset[str] = frozenset(),
         caching: RequestCaching | None = None,
+        telemetry: RouterTelemetry = NO_TELEMETRY,
     ) -> None:
         self.plan = plan
         self.caching = caching
         self.redacted = redacted
+        self.telemetry = telemetry
         self.transports = transports
         self.subgraph_names = subgraph_names
         self.type_applies = type_applies
@@ -372,7 +377,10 @@ class PlanExecution:
             mutation=fetch.kind == "mutation",
         )
         try:
-            response = await transport.execute(request)
+            if self.telemetry.active:
+                response = await self._observed(fetch, transport, request)
+            else:
+                response = await transport.execute(request)
         except SubgraphError as error:
             self._subgraph_failure(fetch, str(error), path, already_named=True, code=error.code)
             return None
@@ -381,6 +389,33 @@ class PlanExecution:
         if fetch.aliased:
             _restore_aliases(response.get("data"))
         return response
+
+    async def _observed(
+        self, fetch: Fetch, transport: Transport, request: SubgraphRequest
+    ) -> dict[str, Any]:
+        """The fetch in its own span (its `traceparent` then goes to the subgraph), timed."""
+        name = self.subgraph_names.get(fetch.subgraph, fetch.subgraph)
+        tracer, on_fetch = self.telemetry.tracer, self.telemetry.on_fetch
+        outcome = "ok"
+        started = time.perf_counter()
+        try:
+            if tracer is None:
+                return await transport.execute(request)
+            attributes = {
+                "graphql.subgraph.name": name,
+                "graphql.operation.type": fetch.kind,
+                "graphql.fetch.entities": fetch.entity is not None,
+            }
+            with tracer.start_as_current_span(
+                f"fetch {name}", kind=SpanKind.CLIENT, attributes=attributes
+            ):
+                return await transport.execute(request)
+        except SubgraphError as error:
+            outcome = error.code
+            raise
+        finally:
+            if on_fetch is not None:
+                on_fetch(name, outcome, time.perf_counter() - started)
 
     def record_failure(self, fetch: Fetch, error: SubgraphError) -> None:
         """Report a failed call of ``fetch`` made outside this run (a subscription's stream)."""

@@ -11,7 +11,7 @@ Unexpected failures answer 500 with a generic message; no stack trace leaves the
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -43,6 +43,14 @@ _logger = logging.getLogger("federation.router.http")
 
 #: status, body, media type and extra headers of one answer
 Answer = tuple[int, bytes, str, dict[str, str] | None]
+
+OK, ERRORS, INVALID, FAILED = "ok", "errors", "invalid", "failed"
+Report = Callable[[str | None, str], None]
+"""``report(operation name, outcome)``, once per request, for the app's metrics. The outcome
+is ``ok`` (executed, no error), ``errors`` (executed; errors, perhaps partial data),
+``invalid`` (not executed: the request's fault, whatever the status) or ``failed`` (500). The
+name is the ``operationName`` the client sent, else the executed operation's own; None when
+anonymous or unknown. It is the client's text: bound it before it becomes a label."""
 
 _REQUEST_ERRORS = ("limits", "parse", "validation", "variables")
 """Operation errors that are the request's fault: 400 for clients of the new media type."""
@@ -222,15 +230,19 @@ async def handle_graphql(
     max_body_bytes: int = MAX_BODY_BYTES,
     options: RequestOptions = DEFAULT_OPTIONS,
     forwarded: Forwarded = NOTHING_FORWARDED,
+    report: Report | None = None,
 ) -> Response:
     """One GraphQL-over-HTTP request; any app that routes to it gets the same semantics.
 
-    ``forwarded`` is what the app adds to this request's subgraph requests (identity, trace).
+    ``forwarded`` is what the app adds to this request's subgraph requests (identity, trace);
+    ``report`` is told the operation's name and the outcome (see ``Report``).
     """
     try:
         body = await read_bounded(request, max_body_bytes) if request.method == "POST" else b""
         if body is None:
             status, payload, media_type, extra = _too_large(max_body_bytes)
+            if report is not None:
+                report(None, INVALID)
         else:
             status, payload, media_type, extra = await answer(
                 router,
@@ -241,10 +253,13 @@ async def handle_graphql(
                 request,
                 options,
                 forwarded,
+                report=report,
             )
     except Exception:  # never leak internals to clients
         _logger.exception("unhandled error while serving a GraphQL request")
         status, payload, media_type, extra = _internal_error()
+        if report is not None:
+            report(None, FAILED)
     return Response(payload, status_code=status, media_type=media_type, headers=extra)
 
 
@@ -259,29 +274,64 @@ async def answer(
     forwarded: Forwarded = NOTHING_FORWARDED,
     *,
     context: Any = None,
+    report: Report | None = None,
 ) -> Answer:
     """The answer to one GraphQL request, from primitives: no framework objects needed.
 
-    ``context`` reaches resolvers; by default it holds the ``request``."""
+    ``context`` reaches resolvers; by default it holds the ``request``. ``report`` is told the
+    operation's name and the outcome (see ``Report``)."""
+    outcome, name, reply = await _answer(
+        router, method, headers, body, query_params, request, options, forwarded, context
+    )
+    if report is not None:
+        report(name, outcome)
+    return reply
+
+
+async def _answer(
+    router: Router,
+    method: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    query_params: Mapping[str, str],
+    request: Request,
+    options: RequestOptions,
+    forwarded: Forwarded,
+    context: Any,
+) -> tuple[str, str | None, Answer]:
+    """The outcome, the operation's name as far as it is known, and the answer."""
+    reported: str | None = None
     media_type = _negotiate(headers.get("accept", ""))
     if media_type is None:
-        return _reply(
-            {"errors": [{"message": "Not acceptable: use application/graphql-response+json"}]},
-            406,
-            JSON,
+        return (
+            INVALID,
+            reported,
+            _reply(
+                {"errors": [{"message": "Not acceptable: use application/graphql-response+json"}]},
+                406,
+                JSON,
+            ),
         )
     if method == "POST":
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in (JSON, GRAPHQL_RESPONSE):
-            return _reply(
-                {"errors": [{"message": "Unsupported media type: send application/json"}]},
-                415,
-                media_type,
+            return (
+                INVALID,
+                reported,
+                _reply(
+                    {"errors": [{"message": "Unsupported media type: send application/json"}]},
+                    415,
+                    media_type,
+                ),
             )
         try:
             params = orjson.loads(body)
         except orjson.JSONDecodeError:
-            return _bad_request("The request body is not valid JSON.", media_type)
+            return (
+                INVALID,
+                reported,
+                _bad_request("The request body is not valid JSON.", media_type),
+            )
     else:
         params = dict(query_params)
         for name in ("variables", "extensions"):
@@ -289,24 +339,50 @@ async def answer(
                 try:
                     params[name] = orjson.loads(params[name])
                 except orjson.JSONDecodeError:
-                    return _bad_request(f"The {name} parameter is not valid JSON.", media_type)
+                    return (
+                        INVALID,
+                        reported,
+                        _bad_request(f"The {name} parameter is not valid JSON.", media_type),
+                    )
     if not isinstance(params, dict):
-        return _bad_request("The request body must be a JSON object.", media_type)
+        return (
+            INVALID,
+            reported,
+            _bad_request("The request body must be a JSON object.", media_type),
+        )
     query = params.get("query")
     variables = params.get("variables")
     operation_name = params.get("operationName")
+    if isinstance(operation_name, str):
+        reported = operation_name
     if not isinstance(query, str) or not query:
-        return _bad_request("The query parameter must be a non-empty string.", media_type)
+        return (
+            INVALID,
+            reported,
+            _bad_request("The query parameter must be a non-empty string.", media_type),
+        )
     if variables is not None and not isinstance(variables, dict):
-        return _bad_request("The variables parameter must be an object.", media_type)
+        return (
+            INVALID,
+            reported,
+            _bad_request("The variables parameter must be an object.", media_type),
+        )
     if operation_name is not None and not isinstance(operation_name, str):
-        return _bad_request("The operationName parameter must be a string.", media_type)
+        return (
+            INVALID,
+            reported,
+            _bad_request("The operationName parameter must be a string.", media_type),
+        )
     if method == "GET" and _is_mutation(router, query, operation_name):
-        return _reply(
-            {"errors": [{"message": "Only queries can be sent with GET; use POST."}]},
-            405,
-            media_type,
-            allow="POST",
+        return (
+            INVALID,
+            reported,
+            _reply(
+                {"errors": [{"message": "Only queries can be sent with GET; use POST."}]},
+                405,
+                media_type,
+                allow="POST",
+            ),
         )
     asks_for_plan = headers.get(_PLAN_HEADER, "").lower() in ("true", "1", "yes")
     arguments: dict[str, Any] = {
@@ -328,10 +404,13 @@ async def answer(
         status = 200
         if media_type == GRAPHQL_RESPONSE and error.kind in _REQUEST_ERRORS:
             status = 400
-        return _reply({"errors": error.errors}, status, media_type)
+        return INVALID, reported, _reply({"errors": error.errors}, status, media_type)
+    reported = router.operation_name(query, operation_name)
+    outcome = ERRORS if "errors" in executed.result else OK
     if method == "GET" and cached and router.caching is not None:
-        return _cacheable_reply(executed, headers, media_type, router.caching.settings.vary)
-    return _reply(executed.result, 200, media_type)
+        vary = router.caching.settings.vary
+        return outcome, reported, _cacheable_reply(executed, headers, media_type, vary)
+    return outcome, reported, _reply(executed.result, 200, media_type)
 
 
 def _cacheable_reply(

@@ -10,9 +10,20 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 Entry = TypeVar("Entry")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanCacheStats:
+    """The cache at one moment: what it holds and how often it answered."""
+
+    entries: int
+    size_bytes: int
+    hits: int
+    misses: int
 
 
 def cache_key(document: str, operation_name: str | None) -> bytes:
@@ -31,6 +42,9 @@ class PlanCache(Generic[Entry]):
         self.max_bytes = max_bytes
         self._entries: OrderedDict[bytes, tuple[Entry, int]] = OrderedDict()
         self.size_bytes = 0
+        self.hits = 0
+        self.misses = 0
+        """Lookups answered and not, since the cache was made (for its hit rate)."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -38,9 +52,19 @@ class PlanCache(Generic[Entry]):
     def get(self, key: bytes) -> Entry | None:
         found = self._entries.get(key)
         if found is None:
+            self.misses += 1
             return None
+        self.hits += 1
         self._entries.move_to_end(key)
         return found[0]
+
+    def peek(self, key: bytes) -> Entry | None:
+        """The entry without counting a lookup or refreshing its place."""
+        found = self._entries.get(key)
+        return found[0] if found is not None else None
+
+    def stats(self) -> PlanCacheStats:
+        return PlanCacheStats(len(self._entries), self.size_bytes, self.hits, self.misses)
 
     def put(self, key: bytes, entry: Entry, size: int) -> None:
         """Keep ``entry``, unless it alone is larger than the whole cache may be."""

@@ -33,6 +33,7 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 from graphql.language import SelectionNode, SelectionSetNode
+from opentelemetry.trace import Span
 
 from federation.router.caching import CachePartition, CachePolicy, Caching
 from federation.router.caching.entities import EntityCache
@@ -58,7 +59,7 @@ from federation.router.limits import (
 from federation.router.operation import normalize, select_operation
 from federation.router.options import DEFAULT_OPTIONS, RequestOptions
 from federation.router.plan import Fetch, QueryPlan
-from federation.router.plan_cache import PlanCache, cache_key
+from federation.router.plan_cache import PlanCache, PlanCacheStats, cache_key
 from federation.router.planner import plan_operation
 from federation.router.projection import Projector
 from federation.router.subscription_upstream import SharedSubscriptions
@@ -67,6 +68,7 @@ from federation.router.subscriptions import (
     SubscriptionResult,
 )
 from federation.router.supergraph import Supergraph
+from federation.router.telemetry import NO_TELEMETRY, RouterTelemetry
 from federation.router.transports.base import SubgraphRequest, SubscriptionTransport, Transport
 from federation.router.transports.http import HttpTransport
 from federation.router.transports.inproc import PREFIX as INPROC_PREFIX
@@ -101,6 +103,8 @@ class PreparedOperation:
     """How long its answer may be reused and by whom (``@cacheControl``; queries only)."""
     fetch_policies: dict[int, CachePolicy] = field(default_factory=dict)
     """Per entity fetch id, how long each entity it answers may be reused."""
+    name: str | None = None
+    """The operation's own name in the document (None for an anonymous operation)."""
 
     @property
     def subscription_fetch(self) -> Fetch:
@@ -141,6 +145,7 @@ class Router:
     unread events before it is ended as too slow.
     ``caching`` keeps query answers and `_entities` answers for the time their
     ``@cacheControl`` hints allow, for requests whose options give a cache partition.
+    ``telemetry`` receives spans and fetch timings (``federation.router.telemetry``).
     """
 
     def __init__(
@@ -161,9 +166,11 @@ class Router:
         subscription_urls: Mapping[str, str] | None = None,
         subscription_buffer: int = 1024,
         caching: Caching | None = None,
+        telemetry: RouterTelemetry = NO_TELEMETRY,
     ) -> None:
         self.supergraph = supergraph
         self.caching = caching
+        self.telemetry = telemetry
         self._cache_hints: CacheHints | None = None
         self._responses: ResponseCache | None = None
         self._entities: EntityCache | None = None
@@ -299,7 +306,21 @@ class Router:
             digest=digest,
             cache_policy=cache_policy,
             fetch_policies=fetch_policies,
+            name=operation.name.value if operation.name else None,
         )
+
+    def operation_name(self, document: str, operation_name: str | None = None) -> str | None:
+        """The name of the operation a request ran: ``operation_name`` when given, else the
+        name its prepared document gives its one operation (None when anonymous, or when the
+        document was never prepared). Nothing is parsed here."""
+        if operation_name is not None:
+            return operation_name
+        found = self._cache.peek(cache_key(document, None))
+        return found.name if isinstance(found, PreparedOperation) else None
+
+    def plan_cache_stats(self) -> PlanCacheStats:
+        """How many prepared operations (and refusals) the cache holds, and its hits."""
+        return self._cache.stats()
 
     def plan(self, document: str, operation_name: str | None = None) -> QueryPlan:
         """The plan for an operation (from the cache when it was prepared before)."""
@@ -362,10 +383,30 @@ class Router:
         up before any fetch and kept after an error-free run for its policy's age; its
         `_entities` fetches are answered entity by entity from the entity cache. When a run
         fails for a subgraph or backend and an answer past its age is still kept, that one
-        is served instead, marked stale.
+        is served instead, marked stale. Traced (``telemetry``), the run is one span.
         """
+        arguments = (document, variables, operation_name, context, headers, forwarded)
+        tracer = self.telemetry.tracer
+        if tracer is None:
+            return await self._run(*arguments, include_plan, introspection, cache, None)
+        with tracer.start_as_current_span("graphql.operation") as span:
+            return await self._run(*arguments, include_plan, introspection, cache, span)
+
+    async def _run(
+        self,
+        document: str,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+        context: Any,
+        headers: Mapping[str, str] | None,
+        forwarded: Forwarded,
+        include_plan: bool,
+        introspection: bool,
+        cache: CachePartition | None,
+        span: Span | None,
+    ) -> Executed:
         try:
-            prepared = self.prepare(document, operation_name)
+            prepared = self._traced_prepare(document, operation_name, span)
         except OperationError as error:
             if error.kind != "planning":
                 raise
@@ -430,6 +471,7 @@ class Router:
             forwarded,
             self._redacted,
             caching,
+            self.telemetry,
         )
         await execution.run()
         if prepared.introspection is not None:
@@ -461,6 +503,27 @@ class Router:
             )
             self._key_fields[(typename, graph)] = found
         return found
+
+    def _traced_prepare(
+        self, document: str, operation_name: str | None, span: Span | None
+    ) -> PreparedOperation:
+        """``prepare``, in a span of its own when the operation is traced; the operation's
+        span is then named after it (``query GetOrders``), as the GraphQL conventions say."""
+        if span is None or self.telemetry.tracer is None:
+            return self.prepare(document, operation_name)
+        with self.telemetry.tracer.start_as_current_span("graphql.plan") as planning:
+            misses = self._cache.misses
+            try:
+                prepared = self.prepare(document, operation_name)
+            finally:
+                planning.set_attribute("graphql.plan.cached", self._cache.misses == misses)
+        name = prepared.name or operation_name
+        span.update_name(f"{prepared.kind} {name}" if name else prepared.kind)
+        span.set_attribute("graphql.operation.type", prepared.kind)
+        if name:
+            span.set_attribute("graphql.operation.name", name)
+        span.set_attribute("graphql.plan.fetches", len(prepared.plan.fetches))
+        return prepared
 
     def _check_introspection(self, prepared: PreparedOperation, allowed: bool) -> None:
         if prepared.introspects and not allowed:
@@ -540,6 +603,8 @@ class Router:
             )
             return transport.subscribe(request, last_event_id)
 
+        event_telemetry = self.telemetry.without_spans()
+
         async def resolve(response: dict[str, Any]) -> SubscriptionEvent:
             execution = PlanExecution(
                 prepared.plan,
@@ -552,6 +617,7 @@ class Router:
                 context,
                 forwarded,
                 self._redacted,
+                telemetry=event_telemetry,
             )
             await execution.run_after_answer(root, response)
             data = prepared.projector.project(execution.data, coerced, execution.errors)

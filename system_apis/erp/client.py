@@ -37,6 +37,7 @@ from system_apis.errors import BackendRejected
 from system_apis.paging import Page, iterate_pages, page_of
 from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
+from system_apis.telemetry import NO_BACKEND_TELEMETRY, BackendTelemetry
 from system_apis.urls import segment
 
 API = "/api/v1"
@@ -48,10 +49,19 @@ class ErpClient(BackendApi):
 
     @classmethod
     def from_settings(
-        cls, settings: BackendSettings, *, transport: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: BackendSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        telemetry: BackendTelemetry = NO_BACKEND_TELEMETRY,
     ) -> ErpClient:
         return cls(
-            BackendClient(settings, headers={"X-ERP-Key": settings.credential}, transport=transport)
+            BackendClient(
+                settings,
+                headers={"X-ERP-Key": settings.credential},
+                transport=transport,
+                telemetry=telemetry,
+            )
         )
 
     async def orders_page(

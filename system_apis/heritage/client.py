@@ -12,6 +12,7 @@ from system_apis.heritage.inbound import parse_heritage_outbox
 from system_apis.milestones import MilestoneBatch
 from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
+from system_apis.telemetry import NO_BACKEND_TELEMETRY, BackendTelemetry
 
 
 class HeritageClient(BackendApi):
@@ -28,8 +29,11 @@ class HeritageClient(BackendApi):
         *,
         home_zone: tzinfo | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        telemetry: BackendTelemetry = NO_BACKEND_TELEMETRY,
     ) -> HeritageClient:
-        return cls(BackendClient(settings, transport=transport), home_zone=home_zone)
+        return cls(
+            BackendClient(settings, transport=transport, telemetry=telemetry), home_zone=home_zone
+        )
 
     async def outbox(
         self, after: str | None = None, *, correlation_id: str | None = None

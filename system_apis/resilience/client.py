@@ -26,6 +26,7 @@ closes only what it built (`aclose` or `async with`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random as random_module
 import time
 from collections.abc import Callable, Mapping
@@ -35,6 +36,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
+from opentelemetry.trace import SpanKind
 
 from domain.events import utc_now
 from system_apis.context import CORRELATION_HEADER, current_tenant, resolve_correlation_id
@@ -60,6 +62,7 @@ from system_apis.resilience.retry import (
     parse_retry_after,
 )
 from system_apis.settings import BackendSettings
+from system_apis.telemetry import NO_BACKEND_TELEMETRY, BackendTelemetry, inject_current_trace
 
 T = TypeVar("T")
 
@@ -107,8 +110,10 @@ class BackendClient:
         now: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Any] = asyncio.sleep,
         random: Callable[[], float] = random_module.random,
+        telemetry: BackendTelemetry = NO_BACKEND_TELEMETRY,
     ) -> None:
         self._settings = settings
+        self._telemetry = telemetry
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
             base_url=settings.url,
@@ -233,6 +238,48 @@ class BackendClient:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         safe = is_retry_safe(method, headers) if retry_safe is None else retry_safe
         call = _Call(method, path, operation, params, json, headers, safe)
+        if self._telemetry.active:
+            return await self._observed(call, timeout_s)
+        return await self._call(call, timeout_s)
+
+    async def _observed(self, call: _Call, timeout_s: float | None) -> httpx.Response:
+        """The call in a span of its own, whose `traceparent` every attempt carries; timed."""
+        tracer, on_call = self._telemetry.tracer, self._telemetry.on_call
+        name = self._settings.name
+        outcome = "ok"
+        started = time.perf_counter()
+        try:
+            if tracer is None:
+                return await self._call(call, timeout_s)
+            attributes = {
+                "backend.name": name,
+                "backend.operation": call.operation,
+                "http.request.method": call.method,
+                "url.path": call.path,
+            }
+            with tracer.start_as_current_span(
+                f"{name} {call.operation}", kind=SpanKind.CLIENT, attributes=attributes
+            ) as span:
+                traced = dict(call.headers)
+                inject_current_trace(traced)
+                sent_before = self._requests_sent
+                try:
+                    response = await self._call(
+                        dataclasses.replace(call, headers=traced), timeout_s
+                    )
+                finally:
+                    span.set_attribute("backend.attempts", self._requests_sent - sent_before)
+                span.set_attribute("http.response.status_code", response.status_code)
+                return response
+        except BackendError as error:
+            outcome = type(error).__name__
+            raise
+        finally:
+            if on_call is not None:
+                on_call(name, call.operation, outcome, time.perf_counter() - started)
+
+    async def _call(self, call: _Call, timeout_s: float | None) -> httpx.Response:
+        operation = call.operation
         call_timeout = self._settings.call_timeout_s
         deadline = asyncio.get_running_loop().time() + call_timeout
         try:

@@ -12,6 +12,7 @@ from system_apis.milestones import MilestoneBatch
 from system_apis.resilience.client import BackendClient, map_answer
 from system_apis.roadline.mapping import milestones_from_shipment, milestones_from_status_updates
 from system_apis.settings import BackendSettings
+from system_apis.telemetry import NO_BACKEND_TELEMETRY, BackendTelemetry
 from system_apis.urls import segment
 
 
@@ -20,10 +21,19 @@ class RoadLineClient(BackendApi):
 
     @classmethod
     def from_settings(
-        cls, settings: BackendSettings, *, transport: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: BackendSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        telemetry: BackendTelemetry = NO_BACKEND_TELEMETRY,
     ) -> RoadLineClient:
         return cls(
-            BackendClient(settings, params={"apikey": settings.credential}, transport=transport)
+            BackendClient(
+                settings,
+                params={"apikey": settings.credential},
+                transport=transport,
+                telemetry=telemetry,
+            )
         )
 
     async def shipment_milestones(

@@ -9,6 +9,7 @@ from system_apis.api import BackendApi
 from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
 from system_apis.swiftparcel.mapping import milestones_from_tracking
+from system_apis.telemetry import NO_BACKEND_TELEMETRY, BackendTelemetry
 from system_apis.urls import segment
 
 
@@ -17,11 +18,18 @@ class SwiftParcelClient(BackendApi):
 
     @classmethod
     def from_settings(
-        cls, settings: BackendSettings, *, transport: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: BackendSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        telemetry: BackendTelemetry = NO_BACKEND_TELEMETRY,
     ) -> SwiftParcelClient:
         return cls(
             BackendClient(
-                settings, headers={"X-Swift-Key": settings.credential}, transport=transport
+                settings,
+                headers={"X-Swift-Key": settings.credential},
+                transport=transport,
+                telemetry=telemetry,
             )
         )
 

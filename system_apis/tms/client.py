@@ -14,6 +14,7 @@ from system_apis.errors import BackendNotFound
 from system_apis.paging import Page, iterate_pages, page_of, records_of
 from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
+from system_apis.telemetry import NO_BACKEND_TELEMETRY, BackendTelemetry
 from system_apis.tms.mapping import (
     booking_from_tms,
     label_from_tms,
@@ -32,10 +33,19 @@ class TmsClient(BackendApi):
 
     @classmethod
     def from_settings(
-        cls, settings: BackendSettings, *, transport: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: BackendSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        telemetry: BackendTelemetry = NO_BACKEND_TELEMETRY,
     ) -> TmsClient:
         return cls(
-            BackendClient(settings, headers={"X-Api-Key": settings.credential}, transport=transport)
+            BackendClient(
+                settings,
+                headers={"X-Api-Key": settings.credential},
+                transport=transport,
+                telemetry=telemetry,
+            )
         )
 
     async def rates(

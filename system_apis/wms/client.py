@@ -18,6 +18,7 @@ from system_apis.errors import BackendNotFound, BackendRejected
 from system_apis.paging import Page, iterate_pages, page_of, records_of
 from system_apis.resilience.client import BackendClient
 from system_apis.settings import BackendSettings
+from system_apis.telemetry import NO_BACKEND_TELEMETRY, BackendTelemetry
 from system_apis.urls import segment
 from system_apis.wms.mapping import (
     adjustment_from_wms,
@@ -38,13 +39,18 @@ class WmsClient(BackendApi):
 
     @classmethod
     def from_settings(
-        cls, settings: BackendSettings, *, transport: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: BackendSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        telemetry: BackendTelemetry = NO_BACKEND_TELEMETRY,
     ) -> WmsClient:
         return cls(
             BackendClient(
                 settings,
                 headers={"Authorization": f"Bearer {settings.credential}"},
                 transport=transport,
+                telemetry=telemetry,
             )
         )
 

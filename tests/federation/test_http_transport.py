@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 
 from federation.router import (
+    Forwarded,
     HeaderRules,
     HttpTransport,
     Propagate,
@@ -220,3 +222,23 @@ async def test_header_values_cannot_inject_lines(server: _Server) -> None:
     await transport.execute(_request(headers={"x-tenant": "a\r\nx-admin: yes"}))
     await transport.aclose()
     assert "x-admin" not in server.heads[0] and "x-tenant" not in server.heads[0]
+
+
+def _traceparent(head: str) -> str:
+    return head.split("traceparent: ")[1].split("\r\n")[0]
+
+
+async def test_the_current_span_is_the_parent_the_subgraph_is_told(server: _Server) -> None:
+    forwarded_trace = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    request = replace(_request(), forwarded=Forwarded(trace=(("traceparent", forwarded_trace),)))
+    transport = HttpTransport("s", server.url(), deduplicate=False)
+    await transport.execute(request)
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("fetch s") as span:
+        await transport.execute(request)
+        context = span.get_span_context()
+    await transport.aclose()
+    untraced, traced = (_traceparent(head) for head in server.heads)
+    assert untraced == forwarded_trace, "without a span the forwarded trace goes as it is"
+    assert traced == f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    assert server.heads[1].count("traceparent") == 1

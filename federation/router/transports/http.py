@@ -10,7 +10,8 @@ variables, and the same headers from the subgraph's rules and the caller's ident
 one upstream call, as Apollo Router's and Hive Gateway's deduplication do: concurrent
 clients asking for the same data cost the subgraph one request. Those headers are part of
 the key, so requests of different callers never share an answer; the trace headers are not
-(a shared call carries the first request's). Mutations are never shared nor retried.
+(a shared call carries the first request's; while a span is current they are its own, see
+``federation.router.telemetry``). Mutations are never shared nor retried.
 Each caller decodes the shared bytes itself, so no two responses share mutable objects.
 A failure reaches the router as a neutral ``SubgraphError``; its detail (address, status,
 exception text) is logged here with the request's trace headers.
@@ -28,6 +29,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from federation.router.errors import SubgraphError, SubgraphInvalidResponse, SubgraphTimeout
 from federation.router.headers import NO_CLIENT_HEADERS, HeaderPairs, HeaderRules
+from federation.router.telemetry import with_current_trace
 from federation.router.transports.base import SubgraphRequest
 
 _logger = logging.getLogger("federation.router.subgraphs")
@@ -81,7 +83,7 @@ class HttpTransport:
             + self.header_rules.apply(request.headers)
             + forwarded.identity_for(self.name)
         )
-        pairs = caller + forwarded.trace
+        pairs = caller + with_current_trace(forwarded.trace)
         try:
             if request.mutation:
                 status, content = await self._exchange(body, pairs, retry=False)

@@ -30,6 +30,7 @@ from websockets.typing import Subprotocol
 
 from federation.router.errors import SubgraphError, SubgraphInvalidResponse, SubgraphTimeout
 from federation.router.headers import NO_CLIENT_HEADERS, HeaderPairs, HeaderRules
+from federation.router.telemetry import with_current_trace
 from federation.router.transports.base import SubgraphRequest
 
 PROTOCOL = Subprotocol("graphql-transport-ws")
@@ -75,7 +76,7 @@ class WebSocketTransport:
         headers = (
             self.header_rules.apply(request.headers)
             + request.forwarded.identity_for(self.name)
-            + request.forwarded.trace
+            + with_current_trace(request.forwarded.trace)
         )
         try:
             connection = await self._open(headers)
