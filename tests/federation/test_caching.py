@@ -73,6 +73,9 @@ def _parcels() -> SdlSubgraph:
           clock: Float
           big: String @cacheControl(maxAge: 60)
         }
+        type Mutation {
+          weigh(id: ID!): Parcel @cacheControl(maxAge: 60)
+        }
         type Parcel @key(fields: "id") @cacheControl(maxAge: 30) {
           id: ID!
           weight: Int
@@ -86,6 +89,7 @@ def _parcels() -> SdlSubgraph:
             "parcels": lambda: list(PARCELS.values()),
             "clock": lambda: time.time(),
             "big": lambda: "x" * 5000,
+            "weigh": lambda id: PARCELS.get(id),
         },
         entities={"Parcel": lambda r: PARCELS.get(r["id"])},
     )
@@ -262,6 +266,19 @@ async def test_mutation_free_introspection_and_plans_are_not_cached(graph) -> No
     await graph.router.run(query, cache=TENANT_A, include_plan=True)
     await graph.router.run(query, cache=TENANT_A, include_plan=True)
     assert graph.calls()[0] == 2
+
+
+async def test_a_mutation_is_never_cached_whatever_its_hints(graph) -> None:
+    mutation = 'mutation { weigh(id: "P-1") { id weight } }'
+    assert not graph.router.prepare(mutation).cache_policy.cacheable
+    await graph.router.run(mutation, cache=TENANT_A)
+    await graph.router.run(mutation, cache=TENANT_A)
+    assert graph.calls()[0] == 2
+    with _client(graph) as client:
+        posted = client.post("/graphql", json={"query": mutation})
+        assert posted.status_code == 200 and "cache-control" not in posted.headers
+        over_get = client.get("/graphql", params={"query": mutation})
+        assert over_get.status_code == 405 and "etag" not in over_get.headers
 
 
 def _client(graph: Graph, partition: CachePartition | None = TENANT_A) -> TestClient:
