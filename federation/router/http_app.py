@@ -30,6 +30,7 @@ from federation.router.headers import NOTHING_FORWARDED, Forwarded
 from federation.router.http_caching import cache_headers, matches, strong_etag
 from federation.router.operation import select_operation
 from federation.router.options import DEFAULT_OPTIONS, RequestOptions
+from federation.router.persisted import PersistedRefusal
 from federation.router.router import Executed, Router
 from federation.router.streaming import http_streams, websocket
 from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
@@ -52,7 +53,7 @@ is ``ok`` (executed, no error), ``errors`` (executed; errors, perhaps partial da
 name is the ``operationName`` the client sent, else the executed operation's own; None when
 anonymous or unknown. It is the client's text: bound it before it becomes a label."""
 
-_REQUEST_ERRORS = ("limits", "parse", "validation", "variables")
+_REQUEST_ERRORS = ("limits", "parse", "validation", "variables", "cost")
 """Operation errors that are the request's fault: 400 for clients of the new media type."""
 
 MAX_BODY_BYTES = 1_048_576
@@ -350,17 +351,17 @@ async def _answer(
             reported,
             _bad_request("The request body must be a JSON object.", media_type),
         )
-    query = params.get("query")
     variables = params.get("variables")
     operation_name = params.get("operationName")
     if isinstance(operation_name, str):
         reported = operation_name
-    if not isinstance(query, str) or not query:
-        return (
-            INVALID,
-            reported,
-            _bad_request("The query parameter must be a non-empty string.", media_type),
-        )
+    query = await router.persisted.document(
+        params,
+        registered_only=options.registered_operations_only,
+        prepare=router.prepare,
+    )
+    if isinstance(query, PersistedRefusal):
+        return INVALID, reported, _persisted_refusal(query, media_type)
     if variables is not None and not isinstance(variables, dict):
         return (
             INVALID,
@@ -391,6 +392,7 @@ async def _answer(
         "forwarded": forwarded,
         "include_plan": asks_for_plan and options.query_plan,
         "introspection": options.introspection,
+        "cost": options.cost,
     }
     cached = options.cache is not None and router.caching is not None
     try:
@@ -424,6 +426,13 @@ def _cacheable_reply(
         if matches(headers.get("if-none-match"), extra["etag"]):
             return 304, b"", media_type, extra
     return 200, body, media_type, extra
+
+
+def _persisted_refusal(refusal: PersistedRefusal, media_type: str) -> Answer:
+    status = refusal.status
+    if status is None:
+        status = 400 if media_type == GRAPHQL_RESPONSE else 200
+    return _reply({"errors": refusal.errors}, status, media_type, **(refusal.headers or {}))
 
 
 def _bad_request(message: str, media_type: str) -> Answer:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from federation.router.caching.settings import CachePartition
+from federation.router.cost.control import NO_COST_CONTROL, CostControl
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,12 +19,17 @@ class RequestOptions:
     ``query_plan``: the plan goes in ``extensions`` when the request asks (``X-Query-Plan``);
     otherwise the header is ignored. ``introspection``: ``__schema`` and ``__type`` may be
     queried; otherwise such an operation is refused as invalid. ``cache``: the partition
-    the request's answers may be cached and found in (None: neither).
+    the request's answers may be cached and found in (None: neither). ``cost``: the caller's
+    demand control (budget, whether the response shows the cost, who is told of it).
+    ``registered_operations_only``: the caller may run trusted documents only (persisted
+    operations from the configured manifests), never a document of its own.
     """
 
     query_plan: bool = True
     introspection: bool = True
     cache: CachePartition | None = None
+    cost: CostControl = NO_COST_CONTROL
+    registered_operations_only: bool = False
 
 
 DEFAULT_OPTIONS = RequestOptions()

@@ -9,6 +9,7 @@ plan runs once per event (see ``federation.router.subscriptions`` for the stream
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,21 @@ from federation.router.caching.entities import EntityCache
 from federation.router.caching.hints import UNCACHEABLE, CacheHints, directive_name
 from federation.router.caching.request import RequestCaching
 from federation.router.caching.responses import CachedAnswer, ResponseCache, stale_answer
+from federation.router.cost import (
+    COST_OK,
+    NO_COST_CONTROL,
+    SLICING_ARGUMENT_MISSING,
+    TOO_EXPENSIVE,
+    CostControl,
+    CostDirectives,
+    CostReport,
+    CostSettings,
+    Estimate,
+    OperationCost,
+    cannot_estimate,
+    compile_cost,
+    too_expensive,
+)
 from federation.router.errors import OperationError, SubgraphError
 from federation.router.executor import PlanExecution
 from federation.router.headers import (
@@ -58,6 +74,7 @@ from federation.router.limits import (
 )
 from federation.router.operation import normalize, select_operation
 from federation.router.options import DEFAULT_OPTIONS, RequestOptions
+from federation.router.persisted import PersistedOperations
 from federation.router.plan import Fetch, QueryPlan
 from federation.router.plan_cache import PlanCache, PlanCacheStats, cache_key
 from federation.router.planner import plan_operation
@@ -103,6 +120,8 @@ class PreparedOperation:
     """How long its answer may be reused and by whom (``@cacheControl``; queries only)."""
     fetch_policies: dict[int, CachePolicy] = field(default_factory=dict)
     """Per entity fetch id, how long each entity it answers may be reused."""
+    cost: OperationCost | None = None
+    """The operation's compiled cost (demand control): estimated per request in O(variables)."""
     name: str | None = None
     """The operation's own name in the document (None for an anonymous operation)."""
 
@@ -146,6 +165,11 @@ class Router:
     ``caching`` keeps query answers and `_entities` answers for the time their
     ``@cacheControl`` hints allow, for requests whose options give a cache partition.
     ``telemetry`` receives spans and fetch timings (``federation.router.telemetry``).
+    Demand control reads ``@cost`` and ``@listSize`` from the supergraph; a list field
+    without ``@listSize`` is assumed ``cost_settings.list_size`` long. Each request's budget
+    and reporting come with its options (``RequestOptions.cost``).
+    ``persisted`` holds the trusted documents and the automatic persisted queries that the
+    transports resolve a request's document from (by default: none trusted, APQ in memory).
     """
 
     def __init__(
@@ -167,8 +191,13 @@ class Router:
         subscription_buffer: int = 1024,
         caching: Caching | None = None,
         telemetry: RouterTelemetry = NO_TELEMETRY,
+        cost_settings: CostSettings = CostSettings(),  # noqa: B008 (frozen, shared)
+        persisted: PersistedOperations | None = None,
     ) -> None:
         self.supergraph = supergraph
+        self.cost_settings = cost_settings
+        self.cost_directives = CostDirectives.of(supergraph)
+        self.persisted = persisted if persisted is not None else PersistedOperations()
         self.caching = caching
         self.telemetry = telemetry
         self._cache_hints: CacheHints | None = None
@@ -282,6 +311,7 @@ class Router:
         if operation.operation == OperationType.SUBSCRIPTION:
             _check_subscription_plan(plan)
         introspection = _introspection_document(ast, operation)
+        cost = compile_cost(self.schema, self.cost_directives, self.cost_settings, ast, operation)
         cache_policy = UNCACHEABLE
         fetch_policies: dict[int, CachePolicy] = {}
         if self._cache_hints is not None and kind == "query":
@@ -306,6 +336,7 @@ class Router:
             digest=digest,
             cache_policy=cache_policy,
             fetch_policies=fetch_policies,
+            cost=cost,
             name=operation.name.value if operation.name else None,
         )
 
@@ -340,12 +371,16 @@ class Router:
         include_plan: bool = False,
         introspection: bool = True,
         cache: CachePartition | None = None,
+        cost: CostControl = NO_COST_CONTROL,
     ) -> dict[str, Any]:
         """Run an operation; the result is a GraphQL response dictionary.
 
         ``headers`` are the client's (each subgraph's header rules pick from them);
         ``forwarded`` what the caller adds to every subgraph request (identity, trace);
-        ``cache`` the partition its answer may be cached and found in (None: not cached).
+        ``cache`` the partition its answer may be cached and found in (None: not cached);
+        ``cost`` the caller's demand control: an operation estimated over its budget is
+        refused before any subgraph is called or any cached answer looked up
+        (``OperationError`` of kind ``cost``).
 
         Raises ``OperationError`` only for requests that must not execute at all (limits,
         parse, validation and variable errors, introspection when ``introspection`` is
@@ -361,6 +396,7 @@ class Router:
             include_plan=include_plan,
             introspection=introspection,
             cache=cache,
+            cost=cost,
         )
         return executed.result
 
@@ -376,6 +412,7 @@ class Router:
         include_plan: bool = False,
         introspection: bool = True,
         cache: CachePartition | None = None,
+        cost: CostControl = NO_COST_CONTROL,
     ) -> Executed:
         """``execute``, with what the answer's caching needs: its policy and age.
 
@@ -388,9 +425,9 @@ class Router:
         arguments = (document, variables, operation_name, context, headers, forwarded)
         tracer = self.telemetry.tracer
         if tracer is None:
-            return await self._run(*arguments, include_plan, introspection, cache, None)
+            return await self._run(*arguments, include_plan, introspection, cache, cost, None)
         with tracer.start_as_current_span("graphql.operation") as span:
-            return await self._run(*arguments, include_plan, introspection, cache, span)
+            return await self._run(*arguments, include_plan, introspection, cache, cost, span)
 
     async def _run(
         self,
@@ -403,6 +440,7 @@ class Router:
         include_plan: bool,
         introspection: bool,
         cache: CachePartition | None,
+        cost: CostControl,
         span: Span | None,
     ) -> Executed:
         try:
@@ -416,6 +454,29 @@ class Router:
             raise OperationError([{"message": message}], kind="validation")
         self._check_introspection(prepared, introspection)
         coerced = self._coerce(prepared, variables)
+        if not cost.active:
+            return await self._run_cached(
+                prepared, coerced, headers, context, forwarded, include_plan, cache
+            )
+        estimate = self._check_cost(prepared, coerced, cost)
+        executed = await self._run_cached(
+            prepared, coerced, headers, context, forwarded, include_plan, cache
+        )
+        shown = self._report_cost(prepared, coerced, cost, estimate, executed.result)
+        if shown is None:
+            return executed
+        return dataclasses.replace(executed, result=shown)  # a kept answer is never changed
+
+    async def _run_cached(
+        self,
+        prepared: PreparedOperation,
+        coerced: dict[str, Any],
+        headers: Mapping[str, str] | None,
+        context: Any,
+        forwarded: Forwarded,
+        include_plan: bool,
+        cache: CachePartition | None,
+    ) -> Executed:
         if self.caching is None or cache is None:
             result = await self._run_plan(
                 prepared, coerced, headers, context, forwarded, include_plan, None
@@ -489,6 +550,46 @@ class Router:
             result["extensions"] = {"queryPlan": prepared.plan.to_dict()}
         return result
 
+    def _check_cost(
+        self, prepared: PreparedOperation, coerced: dict[str, Any], control: CostControl
+    ) -> Estimate:
+        """The operation's estimate; refused (and reported) when over the budget."""
+        assert prepared.cost is not None
+        estimate = prepared.cost.estimate(coerced)
+        if control.max_cost is None:
+            return estimate
+        refusal: OperationError | None = None
+        if estimate.problems:
+            refusal, result = cannot_estimate(estimate.problems), SLICING_ARGUMENT_MISSING
+        elif estimate.cost > control.max_cost:
+            refusal, result = too_expensive(estimate.cost, control), TOO_EXPENSIVE
+        if refusal is not None:
+            if control.observe is not None:
+                control.observe(_report(prepared, estimate, None, control, result))
+            raise refusal
+        return estimate
+
+    def _report_cost(
+        self,
+        prepared: PreparedOperation,
+        coerced: dict[str, Any],
+        control: CostControl,
+        estimate: Estimate,
+        result: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """Measure the answer, tell the observer; the answer with ``extensions.cost`` when
+        the caller sees costs (a new dictionary), else None."""
+        assert prepared.cost is not None
+        actual = prepared.cost.actual(result.get("data"), coerced)
+        report = _report(prepared, estimate, actual, control, COST_OK)
+        if control.observe is not None:
+            control.observe(report)
+        if not control.expose:
+            return None
+        extensions = dict(result.get("extensions") or {})
+        extensions["cost"] = report.extension()
+        return {**result, "extensions": extensions}
+
     def _key_fields_of(self, typename: str, graph: str) -> tuple[tuple[str, ...], ...]:
         """The top-level fields of each resolvable key of a type in a subgraph (memoised)."""
         found = self._key_fields.get((typename, graph))
@@ -560,9 +661,11 @@ class Router:
         """Subscribe; a refusal (``{"errors": [...]}``) or a ``SubscriptionStream``.
 
         Refused, with the errors and codes a query gets: limits, parse, validation,
-        variables, planning, introspection the ``options`` forbid, and any operation that
-        is not a subscription. Otherwise the stream yields one ``SubscriptionEvent`` per
-        subgraph event (see ``federation.router.subscriptions``).
+        variables, planning, introspection the ``options`` forbid, a selection whose cost
+        per event is over the ``options.cost`` budget, and any operation that is not a
+        subscription. Otherwise the stream yields one ``SubscriptionEvent`` per subgraph
+        event (see ``federation.router.subscriptions``), each event's actual cost reported
+        to the observer of the subscriber that resolved it.
 
         ``context`` reaches in-process subgraphs and ``forwarded`` every subgraph, as for
         queries. ``last_event_id`` resumes after that event: it goes upstream as the
@@ -582,13 +685,15 @@ class Router:
                 raise OperationError([refusal], kind="validation")
             self._check_introspection(prepared, options.introspection)
             coerced = self._coerce(prepared, variables)
+            control = options.cost
+            estimate = self._check_cost(prepared, coerced, control) if control.active else None
         except OperationError as error:
             return {"errors": error.errors}
         root = prepared.subscription_fetch
         name = self._subgraph_names.get(root.subgraph, root.subgraph)
         key: Hashable | None = None
         if last_event_id is None:
-            key = self._sharing_key(prepared, coerced, forwarded, sharing_key)
+            key = self._sharing_key(prepared, coerced, forwarded, sharing_key, control.expose)
 
         def open_events() -> AsyncIterator[dict[str, Any]]:
             transport = self.subscription_transports.get(root.subgraph)
@@ -625,6 +730,9 @@ class Router:
             if execution.errors:
                 payload["errors"] = execution.errors
             payload["data"] = data
+            if estimate is not None:
+                shown = self._report_cost(prepared, coerced, control, estimate, payload)
+                payload = shown if shown is not None else payload
             return SubscriptionEvent(payload, _event_id(response))
 
         return self.subscriptions.join(key, name, open_events, resolve)
@@ -635,13 +743,14 @@ class Router:
         coerced: dict[str, Any],
         forwarded: Forwarded,
         sharing_key: str | None,
+        shows_cost: bool = False,
     ) -> Hashable:
         graphs = sorted({fetch.subgraph for fetch in prepared.plan.fetches})
         identity = tuple(
             forwarded.identity_for(self._subgraph_names.get(graph, graph)) for graph in graphs
         )
         values = orjson.dumps(coerced, option=orjson.OPT_SORT_KEYS, default=repr)
-        return (prepared.digest, values, identity, sharing_key)
+        return (prepared.digest, values, identity, sharing_key, shows_cost)
 
     def _type_applies(self, condition: str | None, typename: str) -> bool:
         if condition is None or condition == typename:
@@ -660,6 +769,24 @@ class Router:
         await self.subscriptions.aclose()
         for transport in self.transports.values():
             await transport.aclose()
+
+
+def _report(
+    prepared: PreparedOperation,
+    estimate: Estimate,
+    actual: int | None,
+    control: CostControl,
+    result: str,
+) -> CostReport:
+    return CostReport(
+        operation_id=prepared.digest.hex()[:16],
+        operation_name=prepared.name,
+        kind=prepared.kind,
+        estimated=estimate.cost,
+        actual=actual,
+        max=control.max_cost,
+        result=result,
+    )
 
 
 def _check_subscription_plan(plan: QueryPlan) -> None:

@@ -37,11 +37,11 @@ from graphql.utilities import value_from_ast_untyped
 from federation.router.errors import SupergraphError
 
 #: Specs a supergraph may link ``for: SECURITY`` or ``for: EXECUTION``: the router honours
-#: them (join, @inaccessible through the API schema) or they carry no such semantics.
-#: Access control (authenticated, requiresScopes, policy), demand control (cost, listSize) and
+#: them (join, @inaccessible through the API schema, cost through demand control) or they
+#: carry no such semantics. Access control (authenticated, requiresScopes, policy) and
 #: @context are not enforced here yet: linked for one of those purposes they stop the load.
 #: Linked without a purpose they stay metadata (see ``Supergraph.policies``).
-ENFORCED_SPECS = frozenset({"link", "core", "join", "inaccessible", "tag"})
+ENFORCED_SPECS = frozenset({"link", "core", "join", "inaccessible", "tag", "cost"})
 
 _SPEC_URL = re.compile(r"^https?://[^/]+/(?P<name>[A-Za-z_][A-Za-z0-9_]*)/v(?P<version>\d+\.\d+)")
 

@@ -27,6 +27,7 @@ from starlette.types import Message, Receive, Scope, Send
 from federation.router import http_app  # a module: http_app serves these streams too
 from federation.router.bodies import read_bounded
 from federation.router.errors import OperationError
+from federation.router.persisted import PersistedRefusal
 from federation.router.router import Router
 from federation.router.streaming.delivery import (
     Ending,
@@ -42,6 +43,7 @@ from federation.router.streaming.operations import (
     Single,
     operation_kind,
     parse_params,
+    resolve_document,
     resume_id,
     router_subscribe,
     start,
@@ -125,6 +127,12 @@ class GraphQLStreams:
         if isinstance(decided, Refusal):
             code = "FORBIDDEN" if decided.http_status == 403 else "UNAUTHENTICATED"
             return _error(decided.http_status, decided.message, code=code)
+        resolved = await resolve_document(self.router, params, decided.options)
+        if isinstance(resolved, PersistedRefusal):
+            if resolved.status == 400:
+                return _error(400, resolved.message, code=resolved.code or None)
+            return _Stream(self, framing, request, prepared={"errors": resolved.errors})
+        params = resolved
         try:
             kind = operation_kind(self.router, params.query, params.operation_name)
         except OperationError as error:

@@ -7,6 +7,7 @@ Every transport reads the same parameters (``query``, ``variables``, ``operation
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,8 @@ from graphql import OperationType
 from federation.router.errors import OperationError
 from federation.router.limits import parse_within_limits
 from federation.router.operation import select_operation
+from federation.router.options import RequestOptions
+from federation.router.persisted import PersistedRefusal, refers_to_persisted
 from federation.router.router import Router
 from federation.router.streaming.source import EventStream, Subscribe, Subscriber
 
@@ -33,6 +36,8 @@ class GraphQLParams:
     variables: dict[str, Any] | None = None
     operation_name: str | None = None
     extensions: dict[str, Any] | None = None
+    document_id: object = None
+    """``documentId`` (or ``id``): a trusted document named instead of a ``query``."""
 
     @property
     def last_event_id(self) -> str | None:
@@ -60,7 +65,10 @@ def parse_params(value: object) -> GraphQLParams:
     variables = value.get("variables")
     operation_name = value.get("operationName")
     extensions = value.get("extensions")
-    if not isinstance(query, str) or not query:
+    document_id = value.get("documentId", value.get("id"))
+    if query is None and refers_to_persisted(value):
+        query = ""  # named, not sent: resolved by ``resolve_document``
+    elif not isinstance(query, str) or not query:
         raise InvalidParams("The query parameter must be a non-empty string.")
     if variables is not None and not isinstance(variables, dict):
         raise InvalidParams("The variables parameter must be an object.")
@@ -68,9 +76,27 @@ def parse_params(value: object) -> GraphQLParams:
         raise InvalidParams("The operationName parameter must be a string.")
     if extensions is not None and not isinstance(extensions, dict):
         raise InvalidParams("The extensions parameter must be an object.")
-    params = GraphQLParams(query, variables, operation_name, extensions)
+    params = GraphQLParams(query, variables, operation_name, extensions, document_id)
     params.last_event_id  # noqa: B018 (checked now, so a bad one is refused before anything runs)
     return params
+
+
+async def resolve_document(
+    router: Router, params: GraphQLParams, options: RequestOptions
+) -> GraphQLParams | PersistedRefusal:
+    """The parameters with the document the request runs: persisted operation lookup,
+    before any limit, cost or plan sees the document."""
+    named: dict[str, Any] = {"query": params.query or None, "extensions": params.extensions}
+    if params.operation_name is not None:
+        named["operationName"] = params.operation_name
+    if params.document_id is not None:
+        named["documentId"] = params.document_id
+    document = await router.persisted.document(
+        named, registered_only=options.registered_operations_only, prepare=router.prepare
+    )
+    if isinstance(document, PersistedRefusal):
+        return document
+    return dataclasses.replace(params, query=document, document_id=None)
 
 
 def operation_kind(router: Router, query: str, operation_name: str | None) -> str:
@@ -125,6 +151,7 @@ async def start(
                 forwarded=subscriber.forwarded,
                 introspection=subscriber.options.introspection,
                 cache=subscriber.options.cache,
+                cost=subscriber.options.cost,
             )
         except OperationError as error:
             return Single({"errors": error.errors})

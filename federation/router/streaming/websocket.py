@@ -28,6 +28,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from federation.router.errors import OperationError
+from federation.router.persisted import PersistedRefusal
 from federation.router.router import Router
 from federation.router.streaming.delivery import (
     Ending,
@@ -42,6 +43,7 @@ from federation.router.streaming.operations import (
     operation_kind,
     parse_params,
     refusal_payload,
+    resolve_document,
     resume_id,
     router_subscribe,
     start,
@@ -290,13 +292,21 @@ class _Connection:
         if isinstance(subscriber.context, dict):  # resolvers may keep per-operation state in it
             subscriber = dataclasses.replace(subscriber, context=dict(subscriber.context))
         router = self.endpoint.router
+        refused: OperationError | None = None
         try:
-            kind = operation_kind(router, params.query, params.operation_name)
-        except OperationError as error:
-            refused: OperationError | None = error
-            kind = "invalid"
+            resolved = await resolve_document(router, params, subscriber.options)
+        except Exception:
+            _logger.exception("looking up a persisted operation failed")
+            await self._finish(operation_id, "error", internal_errors())
+            return
+        if isinstance(resolved, PersistedRefusal):
+            refused, kind = OperationError(resolved.errors, kind="persisted"), "invalid"
         else:
-            refused = None
+            params = resolved
+            try:
+                kind = operation_kind(router, params.query, params.operation_name)
+            except OperationError as error:
+                refused, kind = error, "invalid"
         try:
             admission = await subscriber.admit(kind, "websocket")
         except Exception:
