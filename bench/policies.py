@@ -31,9 +31,15 @@ import httpx
 from bench.demo import Gateway, demo_gateway
 from bench.read_models import ORDERS, TENANT_KEY, loaded, paced, percentile, wait_for_read_model
 
-_OUT_OF_REACH = '{"rate_limits": ["1000000000/minute", "1000000000/second"]}'
+_OUT_OF_REACH = (
+    '{"rate_limits": ["1000000000/minute", "1000000000/second"], "max_cost": 1000000000000}'
+)
 
-POLICIES_OFF: dict[str, str] = {"LG_THROTTLING__ENABLED": "false"}
+POLICIES_OFF: dict[str, str] = {
+    "LG_THROTTLING__ENABLED": "false",
+    "LG_DEMAND_CONTROL__ENABLED": "false",
+    "LG_PERSISTED_QUERIES__APQ": "false",
+}
 """Configuration overrides with every policy that can be off, off."""
 
 POLICIES_ON: dict[str, str] = {

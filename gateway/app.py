@@ -55,6 +55,7 @@ from gateway.admin import require_admin
 from gateway.cache_metrics import CacheLookups
 from gateway.config import GatewayConfig
 from gateway.correlation import CorrelationId
+from gateway.cost_admin import cost_routes
 from gateway.figures import StoreFiguresCollector
 from gateway.inbound import inbound_sources
 from gateway.keys_admin import key_routes
@@ -84,6 +85,8 @@ from policies.authn import (
     decide_connection,
 )
 from policies.cache_partition import cache_partition
+from policies.cost_ledger import CostLedger
+from policies.demand import DemandPolicy
 from policies.disclosure import DisclosurePolicy
 from policies.oauth_server import (
     INTROSPECT_PATH,
@@ -93,6 +96,7 @@ from policies.oauth_server import (
     TOKEN_PATH,
     OAuthEndpoints,
 )
+from policies.persisted import RegisteredOperationsPolicy
 from policies.principal import Principal
 from process_apis.cache_invalidation import SharedCacheInvalidation, purge_in_process
 from process_apis.consumers import ConsumerRunner, runner_for
@@ -125,6 +129,15 @@ def create_app(
         development=config.environment == "development",
         introspecting_clients=config.introspecting_clients(),
     )
+    demand = DemandPolicy(
+        enabled=config.demand_control.enabled,
+        enforce=config.demand_control.mode == "enforce",
+        budgets={name: plan.max_cost for name, plan in config.plans.items()},
+        expose=config.demand_control.expose,
+        ledger=CostLedger(config.demand_control.recent_operations),
+        log_operations=config.demand_control.log_operations,
+    )
+    registered_only = RegisteredOperationsPolicy(config.registered_only_clients())
     streams_shutdown = shutdown or StreamShutdown()
     stream_settings = config.subscriptions.stream_settings()
     metrics = (
@@ -136,11 +149,13 @@ def create_app(
     tracer = tracing.tracer if tracing is not None else None
 
     def request_options(principal: Principal) -> RequestOptions:
-        """What the principal's requests may learn and which cache partition they use."""
+        """What the principal's requests may learn, which cache partition they use, their
+        demand control, and whether they may run registered operations only."""
         options = disclosure.options_for(principal)
         if config.cache.enabled:
             options = replace(options, cache=cache_partition(principal))
-        return options
+        options = demand.apply(options, principal)
+        return registered_only.apply(options, principal)
 
     async def identify(
         connection: HTTPConnection, in_band: Mapping[str, object] | None
@@ -387,6 +402,7 @@ def create_app(
         *key_routes(),
         *workflow_routes(),
         *reconciliation_routes(),
+        *cost_routes(demand.ledger),
     ]
     if config.serves_graphiql():
         routes.append(Route("/graphiql", graphiql, methods=["GET"]))

@@ -34,8 +34,10 @@ from pydantic_settings import (
 
 from federation.router.headers import HeaderRule, Insert, Propagate, Remove
 from federation.router.limits import DEFAULT_LIMITS, OperationLimits
+from federation.router.persisted import ManifestError, TrustedDocuments, load_manifests
 from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
 from gateway.cache_config import CacheConfig
+from gateway.demand_config import DemandControlConfig
 from gateway.jwt_config import JwtConfig
 from gateway.metrics_config import MetricsConfig
 from gateway.oauth_config import (
@@ -44,6 +46,7 @@ from gateway.oauth_config import (
     OAuthConfig,
     default_oauth_clients,
 )
+from gateway.persisted_config import PersistedQueriesConfig
 from gateway.plans import PlanConfig, RateLimitList, default_plans
 from gateway.throttling_config import ThrottlingConfig
 from gateway.tracing_config import TracingConfig
@@ -430,6 +433,8 @@ class ClientConfig(_Section):
     """This client's own rate limits instead of its plan's (`["1200/minute"]`)."""
     introspection: bool | None = None
     """May query the schema (`__schema`, `__type`); unset: in development only."""
+    registered_operations_only: bool = False
+    """May run only the trusted documents of `[persisted_queries] manifests`."""
 
     @model_validator(mode="after")
     def _warehouses_with_the_scope(self) -> ClientConfig:
@@ -667,6 +672,8 @@ class GatewayConfig(BaseSettings):
     cache: CacheConfig = CacheConfig()
     metrics: MetricsConfig = MetricsConfig()
     tracing: TracingConfig = TracingConfig()
+    demand_control: DemandControlConfig = DemandControlConfig()
+    persisted_queries: PersistedQueriesConfig = PersistedQueriesConfig()
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)
     plans: dict[str, PlanConfig] = Field(default_factory=default_plans)
@@ -767,6 +774,25 @@ class GatewayConfig(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _trusted_documents_load(self) -> GatewayConfig:
+        """Manifests are read now, so a bad one stops the start naming its file and entry."""
+        try:
+            trusted = self.trusted_documents()
+        except ManifestError as error:
+            raise PydanticCustomError(
+                "bad_manifest", "persisted_queries.manifests: {problem}", {"problem": str(error)}
+            ) from None
+        for name, client in self.clients.items():
+            if client.registered_operations_only and not len(trusted):
+                raise PydanticCustomError(
+                    "nothing_registered",
+                    "clients.{name}.registered_operations_only needs trusted documents: "
+                    "list manifests in [persisted_queries] manifests",
+                    {"name": name},
+                )
+        return self
+
+    @model_validator(mode="after")
     def _no_published_secrets_in_production(self) -> GatewayConfig:
         if self.environment == "production" and (offending := secrets_at_published_defaults(self)):
             raise PydanticCustomError(
@@ -806,6 +832,16 @@ class GatewayConfig(BaseSettings):
         if self.server.graphiql is not None:
             return self.server.graphiql
         return self.environment == "development"
+
+    def trusted_documents(self) -> TrustedDocuments:
+        """The trusted documents of `[persisted_queries] manifests`, checked against the
+        operation limits; raises `ManifestError` naming the file and entry of a bad one."""
+        return load_manifests(self.persisted_queries.manifests, self.limits.operation_limits())
+
+    def registered_only_clients(self) -> frozenset[str]:
+        return frozenset(
+            name for name, client in self.clients.items() if client.registered_operations_only
+        )
 
     def introspecting_clients(self) -> frozenset[str]:
         """The clients allowed to query the schema."""

@@ -37,6 +37,10 @@ class PlanConfig(BaseModel):
     max_subscriptions: int = Field(100, ge=1, le=100_000)
     """Subscriptions one client of the plan may hold open at once, over all its WebSocket,
     SSE and multipart connections (counted per gateway process)."""
+    max_cost: int | None = Field(None, ge=1, le=10**12)
+    """The estimated cost one operation of a client on the plan may have (`@cost` and
+    `@listSize`, see `[demand_control]`); above it the operation is refused before any
+    backend is called. Unset: no budget."""
 
 
 def default_plans() -> dict[str, PlanConfig]:
@@ -46,15 +50,18 @@ def default_plans() -> dict[str, PlanConfig]:
             description="the gateway's own apps and portals",
             rate_limits=("300/minute", "50/second"),
             max_subscriptions=50,
+            max_cost=50_000,
         ),
         "basic": PlanConfig(
             description="partners on the entry plan",
             rate_limits=("100/minute", "10/second"),
             max_subscriptions=5,
+            max_cost=5_000,
         ),
         "premium": PlanConfig(
             description="partners on the larger plan",
             rate_limits=("600/minute", "100/second"),
             max_subscriptions=200,
+            max_cost=100_000,
         ),
     }

@@ -15,7 +15,9 @@ from aiocache.plugins import BasePlugin
 
 from federation.composition import SubgraphSource, compose, fetch_sdl, load_sdl_from_module
 from federation.router.caching import Caching, TaggedStore
+from federation.router.cost import CostSettings
 from federation.router.headers import HeaderRules
+from federation.router.persisted import PersistedOperations
 from federation.router.router import Router
 from federation.router.supergraph import Supergraph
 from federation.router.telemetry import NO_TELEMETRY, RouterTelemetry
@@ -27,6 +29,7 @@ from process_apis.services import LogisticsServices, build_services
 from process_apis.workflows.engine import RetryPolicy
 from stores.bundle import Stores, open_stores
 from stores.cache import open_cache
+from stores.persisted_queries import CachedDocuments
 from stores.tagged_cache import tagged_store
 from system_apis.bundle import SystemClients
 from system_apis.settings import BackendSettings
@@ -93,6 +96,17 @@ def response_caching(
         if name not in supergraph.schema.type_map:
             raise ConfigError(f"cache.types.{name}: the supergraph has no type named {name!r}")
     return Caching(store, config.cache.settings())
+
+
+def persisted_operations(config: GatewayConfig, cache: BaseCache) -> PersistedOperations:
+    """The trusted documents of the manifests and, when enabled, APQ in the cache."""
+    settings = config.persisted_queries
+    apq = (
+        CachedDocuments(cache, ttl_s=settings.apq_ttl_s, max_entries=settings.apq_max_entries)
+        if settings.apq
+        else None
+    )
+    return PersistedOperations(config.trusted_documents(), apq)
 
 
 async def supergraph_sdl(config: GatewayConfig) -> str:
@@ -168,6 +182,8 @@ async def start_runtime(
             ),
             caching=response_caching(config, supergraph, store),
             telemetry=router_telemetry,
+            cost_settings=CostSettings(list_size=config.demand_control.list_size),
+            persisted=persisted_operations(config, cache),
         )
     except BaseException:
         if authentication is not None:

@@ -10,6 +10,7 @@ from domain.billing import Invoice as DomainInvoice
 from domain.billing import InvoiceStatus as DomainInvoiceStatus
 from resolvers.cache_control import INHERIT, CacheControl
 from resolvers.context import context_of
+from resolvers.cost import BACKEND_READ
 from resolvers.guard import or_none, or_raise
 from resolvers.loaders import loaders_of
 from resolvers.schema import SubgraphSchema
@@ -59,9 +60,10 @@ class Invoice:
 class Order:
     id: strawberry.ID
 
-    @strawberry.field(
+    @strawberry.federation.field(
         description="The order's invoices (empty until it has shipped; null when the ERP "
-        "cannot answer, with an error saying so)."
+        "cannot answer, with an error saying so).",
+        directives=[BACKEND_READ],
     )
     async def invoices(self, info: strawberry.Info) -> list[Invoice] | None:
         order_id = identifier(self.id, "id")

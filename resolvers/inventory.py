@@ -15,6 +15,7 @@ from process_apis.freshness import Freshness
 from process_apis.inventory import InvalidPageToken, TooManyPositions
 from resolvers.cache_control import FRESHNESS, CacheControl, announce
 from resolvers.context import context_of
+from resolvers.cost import STOCK_BINS, page_of
 from resolvers.errors import PublicError, invalid_cursor
 from resolvers.guard import or_raise
 from resolvers.schema import SubgraphSchema
@@ -98,9 +99,10 @@ async def _positions(
 class Item:
     sku: strawberry.ID
 
-    @strawberry.field(
+    @strawberry.federation.field(
         description="Where the item is stocked, bin by bin (null, with an error, "
-        "when the SKU is in more bins than one answer holds)."
+        "when the SKU is in more bins than one answer holds).",
+        directives=[STOCK_BINS],
     )
     async def stock(
         self, info: strawberry.Info, warehouse_id: str | None = None
@@ -124,8 +126,9 @@ class Item:
 
 @strawberry.type
 class Query:
-    @strawberry.field(
-        description="Stock positions of a SKU, optionally in one warehouse, page by page."
+    @strawberry.federation.field(
+        description="Stock positions of a SKU, optionally in one warehouse, page by page.",
+        directives=[page_of("positions")],
     )
     async def inventory(
         self,

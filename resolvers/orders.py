@@ -13,6 +13,7 @@ from process_apis.cache_tags import order_tag, orders_of_tenant_tag
 from process_apis.orders import InvalidPageToken, KnownOrder
 from resolvers.cache_control import FRESHNESS, INHERIT, CacheControl, announce
 from resolvers.context import context_of
+from resolvers.cost import ORDER_LINES, page_of
 from resolvers.errors import invalid_cursor
 from resolvers.guard import or_none, or_raise
 from resolvers.schema import SubgraphSchema
@@ -65,7 +66,7 @@ class Order:
     requested_delivery_on: date | None
     currency: str
     ship_to: Address
-    lines: list[OrderLine]
+    lines: list[OrderLine] = strawberry.federation.field(directives=[ORDER_LINES])
     changed_at: datetime | None
     as_of: datetime | None = strawberry.field(
         description="When the ERP was last heard from, which this answer is as current as; "
@@ -137,7 +138,10 @@ class Query:
     async def order(self, info: strawberry.Info, id: strawberry.ID) -> Order | None:
         return await _order(info, str(id))
 
-    @strawberry.field(description="The calling customer's orders, newest first, page by page.")
+    @strawberry.federation.field(
+        description="The calling customer's orders, newest first, page by page.",
+        directives=[page_of("orders")],
+    )
     async def orders(
         self, info: strawberry.Info, first: int = 20, after: str | None = None
     ) -> OrderPage | None:

@@ -32,6 +32,7 @@ from process_apis import return_outcomes as outcomes
 from process_apis.once import Caller
 from process_apis.returns import NotAnnounced
 from resolvers.context import SubgraphContext, context_of
+from resolvers.cost import BACKEND_READ, page_of
 from resolvers.errors import PublicError, invalid_cursor, public_backend_error
 from resolvers.guard import or_none, or_raise
 from resolvers.idempotency import key_of_request
@@ -158,9 +159,10 @@ class ReturnAuthorization:
 class OrderReturns:
     id: strawberry.ID
 
-    @strawberry.field(
+    @strawberry.federation.field(
         description="The order's returns, oldest first (null when the ERP cannot answer, with "
-        "an error saying so, while the rest of the order stands)."
+        "an error saying so, while the rest of the order stands).",
+        directives=[BACKEND_READ],
     )
     async def returns(self, info: strawberry.Info) -> list[ReturnAuthorization] | None:
         order_id = identifier(self.id, "id")
@@ -231,7 +233,10 @@ class Query:
     ) -> ReturnAuthorization | None:
         return await _authorization(info, str(id))
 
-    @strawberry.field(description="The calling customer's returns, newest first, page by page.")
+    @strawberry.federation.field(
+        description="The calling customer's returns, newest first, page by page.",
+        directives=[page_of("returns")],
+    )
     async def returns(
         self, info: strawberry.Info, first: int = 20, after: str | None = None
     ) -> ReturnPage | None:

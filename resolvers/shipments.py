@@ -14,6 +14,7 @@ from process_apis.cache_tags import shipment_tag
 from process_apis.tracking import TrackedShipment
 from resolvers.cache_control import FRESHNESS, INHERIT, CacheControl, announce
 from resolvers.context import context_of
+from resolvers.cost import MILESTONES, SHIPMENTS_OF_ORDER
 from resolvers.guard import or_none, or_raise
 from resolvers.loaders import loaders_of
 from resolvers.schema import SubgraphSchema
@@ -76,7 +77,9 @@ class Shipment:
     current: Milestone | None = strawberry.field(
         description="The milestone that states the current status, with the carrier's own code."
     )
-    milestones: list[Milestone] = strawberry.field(description="Every event, oldest first.")
+    milestones: list[Milestone] = strawberry.federation.field(
+        description="Every event, oldest first.", directives=[MILESTONES]
+    )
     packages: list[Package]
     live: bool = strawberry.field(
         description="Always false: shipments are answered from the read models, which the "
@@ -143,9 +146,10 @@ async def _shipment(info: strawberry.Info, tracking_number: str) -> Shipment | N
 class OrderShipments:
     id: strawberry.ID
 
-    @strawberry.field(
+    @strawberry.federation.field(
         description="The order's shipments, each with its current status; null when the TMS "
-        "cannot answer, with an error saying so, while the rest of the order stands."
+        "cannot answer, with an error saying so, while the rest of the order stands.",
+        directives=[SHIPMENTS_OF_ORDER],
     )
     async def shipments(self, info: strawberry.Info) -> list[Shipment] | None:
         order_id = identifier(self.id, "id")

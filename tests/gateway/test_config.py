@@ -172,6 +172,8 @@ def test_the_example_configuration_is_valid_and_matches_the_defaults():
         "oauth",
         "oauth_clients",
         "api_keys",
+        "demand_control",
+        "persisted_queries",
     )
     for section in sections:
         assert getattr(config, section) == getattr(defaults, section), section

@@ -215,8 +215,10 @@ def test_production_refuses_introspection_to_clients_not_allowed_it(production: 
 
 def test_production_keeps_typename_and_introspection_for_a_client_allowed_it(production: str):
     assert ask(production, "{ __typename }", "portal").json() == {"data": {"__typename": "Query"}}
-    allowed = ask(production, INTROSPECTION, "operations")
-    assert allowed.json() == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+    allowed = ask(production, INTROSPECTION, "operations").json()
+    assert allowed["data"] == {"__schema": {"queryType": {"name": "Query"}}}
+    assert "errors" not in allowed
+    assert allowed["extensions"]["cost"]["result"] == "COST_OK", "the admin scope sees costs"
 
 
 def test_development_discloses_plan_and_schema_to_every_client(open_gateway):
