@@ -173,8 +173,8 @@ class Supergraph:
     def policies(self) -> dict[str, tuple[tuple[str, dict[str, Any]], ...]]:
         """Access and cost metadata by coordinate (``Type`` or ``Type.field``).
 
-        ``@authenticated``, ``@requiresScopes``, ``@policy``, ``@cost`` and ``@listSize`` are
-        kept for the policy layer to enforce; the router itself does not act on them.
+        ``@authenticated``, ``@requiresScopes``, ``@policy``, ``@cost`` and ``@listSize`` as
+        written; demand control reads the cost ones itself (``federation.router.cost``).
         """
         names = {"authenticated", "requiresScopes", "policy", "cost", "listSize"}
         for link in self.links:

@@ -346,3 +346,21 @@ def test_defaults_give_each_plan_a_budget() -> None:
         "basic": 5_000,
         "premium": 100_000,
     }
+
+
+def test_a_persisted_query_over_get_is_http_cacheable(open_gateway: Any) -> None:
+    gateway = Gateway(open_gateway(clients=clients(), cache={"enabled": True}))
+    query = "{ orders(first: 2) { orders { id } } }"
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}}
+    missing = gateway.get(API_KEYS["portal"], extensions=extensions)
+    assert "no-cache" in missing.headers["cache-control"], "a miss is never cached"
+    gateway.post(API_KEYS["portal"], {"query": query, "extensions": extensions})
+    first = gateway.get(API_KEYS["portal"], extensions=extensions)
+    assert first.status_code == 200 and "max-age" in first.headers["cache-control"]
+    etag = first.headers["etag"]
+    again = gateway.client.get(
+        "/graphql",
+        params={"extensions": orjson.dumps(extensions).decode()},
+        headers={"x-api-key": API_KEYS["portal"], "if-none-match": etag},
+    )
+    assert again.status_code == 304 and again.content == b""
