@@ -157,6 +157,17 @@ def _key_table(config: GatewayConfig) -> str:
             for name, plan in config.plans.items()
         )
         lines.append(f"Rate limits per client (past them: 429 RATE_LIMITED): {limits}")
+    demo_clients_shown = not lines[-1].startswith("  (the configuration holds none")
+    demand = config.demand_control
+    if demo_clients_shown and demand.enabled and demand.mode == "enforce":
+        budgets = "; ".join(
+            f"{name} {plan.max_cost if plan.max_cost is not None else 'unlimited'}"
+            for name, plan in config.plans.items()
+        )
+        lines.append(
+            "Estimated cost of one operation (past it: 400 COST_ESTIMATED_TOO_EXPENSIVE; "
+            f"GET /admin/costs lists them): {budgets}"
+        )
     return "\n".join(lines)
 
 
