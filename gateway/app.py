@@ -16,7 +16,8 @@ forwarded identity with) are open (`policies.authn.PUBLIC_ROUTES`), as are the O
 `gateway.metrics`) needs the admin scope, unless `[metrics] port` serves it apart. With
 `[tracing] otlp_endpoint` set, every request is a server span (`gateway.request_spans`) and
 the router, the backend clients and the webhook ingress record theirs under it
-(`gateway.telemetry`). Everything stateful is built
+(`gateway.telemetry`). `/ops` is the operators' dashboard (`gateway.ops`): an admin signs in
+there and its session cookie is accepted on the `/ops` routes only. Everything stateful is built
 in the lifespan from the configuration and reaches handlers through the lifespan state
 (`request.state`), never through globals.
 """
@@ -24,7 +25,7 @@ in the lifespan from the configuration and reaches handlers through the lifespan
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
@@ -62,7 +63,11 @@ from gateway.keys_admin import key_routes
 from gateway.logs import PrincipalLogContext
 from gateway.metrics import GatewayMetrics
 from gateway.metrics_routes import metrics_route, serve_metrics
-from gateway.readiness import check_readiness
+from gateway.ops.desk import open_desk
+from gateway.ops.history import ClientTraffic, EventFlow, TrafficCounter
+from gateway.ops.pages import load_static
+from gateway.ops.routes import ops_routes
+from gateway.readiness import readiness_of
 from gateway.reconciliation_admin import reconciliation_routes
 from gateway.request_metrics import RequestMetrics
 from gateway.request_spans import RequestSpans
@@ -99,7 +104,7 @@ from policies.oauth_server import (
 from policies.persisted import RegisteredOperationsPolicy
 from policies.principal import Principal
 from process_apis.cache_invalidation import SharedCacheInvalidation, purge_in_process
-from process_apis.consumers import ConsumerRunner, runner_for
+from process_apis.consumers import AppliedObserver, ConsumerRunner, runner_for
 from process_apis.live.gate import ReadModelGate
 from process_apis.polling import ERP_ORDERS_FEED, FeedLease, build_pollers
 from process_apis.polling_positions import build_position_poller
@@ -108,6 +113,7 @@ from process_apis.reconciliation import ReconciliationSchedule
 from process_apis.services import LIVE_READ_MODELS
 from process_apis.workflows.runner import WorkflowRunner
 from process_apis.workflows.triggers import WorkflowTriggers
+from stores.event_log import StoredEvent
 from stores.tagged_cache import MemoryTaggedStore
 from system_apis.context import CORRELATION_HEADER, bind_tenant
 from system_apis.telemetry import BackendTelemetry
@@ -139,6 +145,8 @@ def create_app(
     )
     registered_only = RegisteredOperationsPolicy(config.registered_only_clients())
     streams_shutdown = shutdown or StreamShutdown()
+    event_flow, client_traffic = EventFlow(), ClientTraffic()
+    ops_static = load_static() if config.ops.enabled else {}
     stream_settings = config.subscriptions.stream_settings()
     metrics = (
         GatewayMetrics(max_operation_names=config.metrics.max_operation_names)
@@ -209,11 +217,16 @@ def create_app(
         runner = runner_for(
             runtime.stores,
             batch_size=PROJECTION_BATCH,
-            on_applied=metrics.events_applied if metrics is not None else None,
+            on_applied=_each_applied(
+                metrics.events_applied if metrics is not None else None, event_flow.observe
+            ),
         )
         projections = build_projections(runtime.stores)
         background = [asyncio.create_task(run_projections(runner, projections, stop_background))]
-        stop_metrics = _start_metrics(config, metrics, runtime, stop_background, background)
+        figures = StoreFiguresCollector(runtime.stores.engine, config.metrics)
+        stop_metrics = _start_metrics(
+            config, metrics, runtime, figures, stop_background, background
+        )
         if config.polling.enabled:
             lease = FeedLease(
                 runtime.stores.leases, runtime.stores.holder_id, config.polling.lease_ttl_s
@@ -287,6 +300,17 @@ def create_app(
             "settings": stream_settings,
             "shutdown": streams_shutdown,
         }
+        ops = None
+        if config.ops.enabled:
+            ops = open_desk(
+                runtime,
+                config.ops,
+                figures=figures,
+                flow=event_flow,
+                traffic=client_traffic,
+                static=ops_static,
+                shutdown=streams_shutdown,
+            )
         try:
             yield {
                 "runtime": runtime,
@@ -300,6 +324,7 @@ def create_app(
                 "projections": projections,
                 "consumer_runner": runner,
                 "metrics": metrics,
+                "ops": ops,
             }
         finally:
             await streams_shutdown.drain(config.subscriptions.shutdown_grace_s)
@@ -352,15 +377,7 @@ def create_app(
 
     async def ready(request: Request) -> Response:
         runtime: GatewayRuntime = request.state.runtime
-        readiness = await check_readiness(
-            runtime.clients.breakers(),
-            runtime.stores,
-            lambda: runtime.cache.exists("readiness-probe"),
-            {
-                graph.name: runtime.router.transports[graph.enum_value]
-                for graph in runtime.router.supergraph.graphs.values()
-            },
-        )
+        readiness = await readiness_of(runtime)
         return JSONResponse(readiness.as_dict(), status_code=readiness.status_code)
 
     async def webhook(request: Request) -> Response:
@@ -403,6 +420,7 @@ def create_app(
         *workflow_routes(),
         *reconciliation_routes(),
         *cost_routes(demand.ledger),
+        *(ops_routes() if config.ops.enabled else ()),
     ]
     if config.serves_graphiql():
         routes.append(Route("/graphiql", graphiql, methods=["GET"]))
@@ -419,6 +437,7 @@ def create_app(
         Middleware(UnhandledErrors),
         *throttling.before_authentication,
         Middleware(AuthenticationMiddleware, routes=routes),
+        Middleware(TrafficCounter, traffic=client_traffic),
         *throttling.after_authentication,
         Middleware(PrincipalLogContext),
         Middleware(BackendTenant),
@@ -443,6 +462,7 @@ def _start_metrics(
     config: GatewayConfig,
     metrics: GatewayMetrics | None,
     runtime: GatewayRuntime,
+    figures: StoreFiguresCollector,
     stop: asyncio.Event,
     background: list[asyncio.Task[None]],
 ) -> Callable[[], None]:
@@ -452,7 +472,7 @@ def _start_metrics(
         return lambda: None
     collectors = (
         RuntimeCollector(runtime.clients.breakers, runtime.router.plan_cache_stats),
-        StoreFiguresCollector(runtime.stores.engine, config.metrics),
+        figures,
     )
     for collector in collectors:
         metrics.watch(collector)
@@ -467,6 +487,17 @@ def _start_metrics(
             metrics.unwatch(collector)
 
     return undo
+
+
+def _each_applied(*observers: AppliedObserver | None) -> AppliedObserver:
+    """One `on_applied` hook telling every observer given (metrics, the dashboard's hour)."""
+    present = [observer for observer in observers if observer is not None]
+
+    def applied(consumer: str, events: Sequence[StoredEvent]) -> None:
+        for observer in present:
+            observer(consumer, events)
+
+    return applied
 
 
 def _forwarded(request: HTTPConnection) -> Forwarded:

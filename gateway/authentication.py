@@ -11,6 +11,7 @@ from datetime import timedelta
 import httpx
 
 from gateway.config import GatewayConfig
+from gateway.ops.paths import SESSION_ROUTES
 from policies.api_keys import StoredCredentials
 from policies.authn import ApiKeyRegistry, Authenticator, RegisteredClient
 from policies.bearer_tokens import BearerTokens, ClaimMapping, TrustedIssuer
@@ -18,6 +19,7 @@ from policies.jwks import RemoteKeySet
 from policies.oauth_clients import ConfiguredOAuthClient, OAuthClients
 from policies.oauth_server import OAuthEndpoints
 from policies.oauth_tokens import RevokedTokens, TokenSigner, own_issuer
+from policies.ops_sessions import OpsSessions
 from stores.bundle import Stores
 
 _logger = logging.getLogger("gateway.authentication")
@@ -48,6 +50,8 @@ class Authentication:
     """Issued credentials' default and longest lifetime."""
     plans: frozenset[str]
     http: httpx.AsyncClient | None
+    sessions: OpsSessions | None = None
+    """The ops dashboard's browser sessions (None when `[ops] enabled = false`)."""
 
     async def aclose(self) -> None:
         self.oauth.close()
@@ -116,8 +120,18 @@ async def start_authentication(config: GatewayConfig, stores: Stores) -> Authent
         *(client.scopes for client in config.oauth_clients.values()),
         *(client.scopes for client in config.clients.values()),
     )
+    registry = api_key_registry(config)
+    sessions = None
+    if config.ops.enabled:
+        sessions = OpsSessions(
+            registry,
+            credentials,
+            config.ops.session_signing_key,
+            ttl_s=config.ops.session_ttl_s,
+            routes=SESSION_ROUTES,
+        )
     return Authentication(
-        authenticator=Authenticator(api_key_registry(config), stored=credentials, tokens=tokens),
+        authenticator=Authenticator(registry, stored=credentials, tokens=tokens, sessions=sessions),
         oauth=OAuthEndpoints(signer, clients, tokens, revoked, scopes_supported=scopes),
         credentials=credentials,
         revoked=revoked,
@@ -128,4 +142,5 @@ async def start_authentication(config: GatewayConfig, stores: Stores) -> Authent
         ),
         plans=frozenset(config.plans),
         http=http,
+        sessions=sessions,
     )

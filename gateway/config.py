@@ -46,6 +46,7 @@ from gateway.oauth_config import (
     OAuthConfig,
     default_oauth_clients,
 )
+from gateway.ops_config import OpsConfig
 from gateway.persisted_config import PersistedQueriesConfig
 from gateway.plans import PlanConfig, RateLimitList, default_plans
 from gateway.throttling_config import ThrottlingConfig
@@ -605,6 +606,7 @@ PUBLISHED_SECRETS: tuple[str, ...] = (
     "identity.signing_key",
     "oauth.signing_key",
     "oauth_clients.*.secret_hash",
+    "ops.session_signing_key",
 )
 """Keys holding secrets whose embedded defaults are published with the code: production refuses
 to start while any of them keeps such a value. `*` stands for every entry of a section, and a
@@ -674,6 +676,7 @@ class GatewayConfig(BaseSettings):
     tracing: TracingConfig = TracingConfig()
     demand_control: DemandControlConfig = DemandControlConfig()
     persisted_queries: PersistedQueriesConfig = PersistedQueriesConfig()
+    ops: OpsConfig = OpsConfig()
     subgraphs: dict[str, SubgraphConfig] = Field(default_factory=_default_subgraphs)
     clients: dict[str, ClientConfig] = Field(default_factory=_default_clients)
     plans: dict[str, PlanConfig] = Field(default_factory=default_plans)

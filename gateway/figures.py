@@ -7,6 +7,8 @@ a scrape then costs nothing whatever its rate, the database sees one small batch
 queries per interval, and a scrape on the separate metrics port (served from a thread) never
 touches the event loop's connections. `gateway_figures_age_seconds` says how old they are; a
 failed read keeps the previous figures and counts in `gateway_figures_read_failures_total`.
+The ops dashboard reads the same collector (`fresh`), so an open dashboard refreshes the
+figures the metrics serve too, rather than reading them a second time.
 """
 
 from __future__ import annotations
@@ -50,6 +52,16 @@ class StoreFiguresCollector:
         except Exception as error:
             self.failures += 1
             logger.warning("reading the store figures failed: %s: %s", type(error).__name__, error)
+
+    @property
+    def settings(self) -> MetricsConfig:
+        return self._settings
+
+    async def fresh(self, max_age_s: float) -> StoreFigures | None:
+        """The figures, read again first when they are older than `max_age_s`."""
+        if self.read_at is None or time.time() - self.read_at >= max_age_s:
+            await self.read()
+        return self.figures
 
     async def keep_reading(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from federation.router.transports.base import SubgraphRequest, Transport
+from gateway.runtime import GatewayRuntime
 from stores.bundle import Stores
 from system_apis.resilience.breaker import BreakerSnapshot, BreakerState
 
@@ -124,3 +125,16 @@ async def _probe(kind: str, name: str, probe: Callable[[], Awaitable[object]]) -
         )
         return DOWN
     return UP
+
+
+async def readiness_of(runtime: GatewayRuntime) -> Readiness:
+    """The running gateway's readiness: its breakers, stores, cache and subgraphs."""
+    return await check_readiness(
+        runtime.clients.breakers(),
+        runtime.stores,
+        lambda: runtime.cache.exists("readiness-probe"),
+        {
+            graph.name: runtime.router.transports[graph.enum_value]
+            for graph in runtime.router.supergraph.graphs.values()
+        },
+    )

@@ -24,6 +24,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import orjson
 from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
@@ -72,6 +73,9 @@ class RegisteredClient:
     warehouses: frozenset[str] = frozenset()
     plan: str = DEFAULT_PLAN
 
+    def principal(self) -> Principal:
+        return Principal(self.client_id, self.tenant_id, self.scopes, self.warehouses, self.plan)
+
 
 class ApiKeyRegistry:
     """The configured clients, looked up by the digest of the key they present."""
@@ -81,13 +85,34 @@ class ApiKeyRegistry:
             client.api_key_sha256.lower(): client for client in clients
         }
 
+        self._by_id: Mapping[str, RegisteredClient] = {
+            client.client_id: client for client in self._by_digest.values()
+        }
+
     def authenticate(self, api_key: str) -> Principal | None:
-        client = self._by_digest.get(digest_api_key(api_key))
-        if client is None:
-            return None
-        return Principal(
-            client.client_id, client.tenant_id, client.scopes, client.warehouses, client.plan
-        )
+        client = self.registered(api_key)
+        return None if client is None else client.principal()
+
+    def registered(self, api_key: str) -> RegisteredClient | None:
+        return self._by_digest.get(digest_api_key(api_key))
+
+    def client(self, client_id: str) -> RegisteredClient | None:
+        """The client as configured now (a session names its client and is checked again)."""
+        return self._by_id.get(client_id)
+
+
+class BrowserSessions(Protocol):
+    """A credential a browser sends by itself (a signed session cookie), because a page it
+    navigates to cannot send an `X-API-Key` header. Being ambient, it is accepted on `routes`
+    only, never on the API's, and those routes check that each state-changing request comes
+    from their own page (CSRF)."""
+
+    routes: frozenset[str]
+    """Route templates on which the session stands for its principal."""
+
+    async def principal(self, headers: Iterable[tuple[bytes, bytes]]) -> Principal | None:
+        """The principal of a valid, unexpired session the request carries, else None."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +123,8 @@ class Public:
 @dataclass(frozen=True, slots=True)
 class Authenticated:
     principal: Principal
+    by_session: bool = False
+    """Decided by a browser session rather than a presented credential (CSRF checks apply)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +149,13 @@ class InBand:
     from inside the connection: `decide_connection` decides once it arrives."""
 
 
-Decision = Public | Authenticated | Refused | InBand
+@dataclass(frozen=True, slots=True)
+class SignInRequired:
+    """A browser-session route reached with neither credential nor valid session: the route
+    answers for itself (a sign-in page, or the sign-in itself), with no principal."""
+
+
+Decision = Public | Authenticated | Refused | InBand | SignInRequired
 
 MISSING = (
     "an API key is required (X-API-Key header, or Authorization: Bearer with an API key or "
@@ -139,10 +172,12 @@ class Authenticator:
         *,
         stored: StoredCredentials | None = None,
         tokens: BearerTokens | None = None,
+        sessions: BrowserSessions | None = None,
     ) -> None:
         self.configured = configured
         self.stored = stored
         self.tokens = tokens
+        self.sessions = sessions
 
     async def authenticate(self, credential: str) -> Authenticated | Refused:
         if len(credential) > MAX_CREDENTIAL_BYTES:
@@ -212,6 +247,18 @@ async def decide(
         route.path in PUBLIC_ROUTES or route.path in CLIENT_AUTHENTICATED_ROUTES
     ):
         return Public()
+    sessions = authenticator.sessions
+    if (
+        sessions is not None
+        and scope["type"] == "http"
+        and isinstance(route, Route)
+        and route.path in sessions.routes
+        and not presented_api_keys(scope["headers"])
+    ):
+        principal = await sessions.principal(scope["headers"])
+        if principal is None:
+            return SignInRequired()
+        return Authenticated(principal, by_session=True)
     if (
         isinstance(route, WebSocketRoute)
         and route.path in IN_BAND_CREDENTIAL_ROUTES
@@ -316,7 +363,9 @@ class AuthenticationMiddleware:
             await _refuse(scope, send, decision)
             return
         if isinstance(decision, Authenticated):
-            scope.setdefault("state", {})["principal"] = decision.principal
+            state = scope.setdefault("state", {})
+            state["principal"] = decision.principal
+            state["by_session"] = decision.by_session
         await self.app(scope, receive, send)
 
 

@@ -64,6 +64,19 @@ class DeadLetter:
     replay_outcome: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LetterSummary:
+    """A letter as listed for operators: everything but its body and headers."""
+
+    dead_letter_id: str
+    source: str
+    reason: str
+    received_at: datetime
+    size: int
+    replayed_at: datetime | None
+    replay_outcome: str | None
+
+
 class DeadLetterStore(Protocol):
     async def put(
         self,
@@ -89,6 +102,8 @@ class DeadLetterStore(Protocol):
         replayed: bool | None = None,
         before: DeadLetter | None = None,
     ) -> Sequence[DeadLetter]: ...
+
+    async def recent(self, limit: int) -> list[LetterSummary]: ...
 
     async def mark_replayed(self, dead_letter_id: str, outcome: str) -> None: ...
 
@@ -204,6 +219,37 @@ class SqlDeadLetterStore:
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [_from_row(row) for row in rows]
+
+    async def recent(self, limit: int) -> list[LetterSummary]:
+        """The newest letters without their bodies (a body may be a megabyte)."""
+        letters = DEAD_LETTERS.c
+        query = (
+            select(
+                letters.dead_letter_id,
+                letters.source,
+                letters.reason,
+                letters.received_at,
+                func.length(letters.body),
+                letters.replayed_at,
+                letters.replay_outcome,
+            )
+            .order_by(letters.received_at.desc(), letters.dead_letter_id)
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [
+            LetterSummary(
+                dead_letter_id=row[0],
+                source=row[1],
+                reason=row[2],
+                received_at=as_utc(row[3]),  # type: ignore[arg-type]
+                size=int(row[4] or 0),
+                replayed_at=as_utc(row[5]),
+                replay_outcome=row[6],
+            )
+            for row in rows
+        ]
 
     async def mark_replayed(self, dead_letter_id: str, outcome: str) -> None:
         async with self._engine.begin() as connection:

@@ -397,6 +397,19 @@ class SqlWorkflowStore:
             rows = (await connection.execute(query)).all()
         return [_workflow(row) for row in rows]
 
+    async def stuck(self, before: datetime, limit: int) -> Sequence[WorkflowRecord]:
+        """Unfinished or held workflows that have not moved since `before`, oldest first."""
+        waiting = [*(state.value for state in UNFINISHED), WorkflowState.HELD.value]
+        query = (
+            select(WORKFLOWS)
+            .where(WORKFLOWS.c.state.in_(waiting), WORKFLOWS.c.updated_at < before)
+            .order_by(WORKFLOWS.c.updated_at, WORKFLOWS.c.workflow_id)
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_workflow(row) for row in rows]
+
     async def counts(self) -> Mapping[str, int]:
         """How many workflows are in each state."""
         query = select(WORKFLOWS.c.state, func.count()).group_by(WORKFLOWS.c.state)

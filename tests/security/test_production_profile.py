@@ -43,6 +43,7 @@ PUBLISHED_SECRETS = [
     "identity.signing_key",
     "oauth.signing_key",
     "oauth_clients.demo-partner-c1002.secret_hash",
+    "ops.session_signing_key",
     "webhooks.heritage_password",
     "webhooks.swiftparcel_secret",
     "webhooks.wms_secret",
@@ -88,6 +89,9 @@ signing_key = "own-cursor-signing-key-of-the-operator"
 
 [identity]
 signing_key = "own-identity-signing-key-of-the-operator"
+
+[ops]
+session_signing_key = "own-ops-session-signing-key-of-the-operator"
 
 [oauth]
 signing_key = '''{OWN_OAUTH_KEY}'''
