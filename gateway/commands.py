@@ -116,6 +116,8 @@ def _demo(arguments: argparse.Namespace) -> int:
             print(f"\nGraphiQL: {base}/graphiql   (GraphQL endpoint: {base}/graphql)")
         else:
             print(f"\nGraphQL endpoint: {base}/graphql   (GraphiQL is off: server.graphiql)")
+        if config.ops.enabled:
+            print(f"Ops dashboard: {base}/ops   (sign in with a key that has the admin scope)")
         print(_key_table(config), flush=True)
         print(_oauth_table(config), flush=True)
         print("Ctrl-C stops the gateway and the backends.\n", flush=True)

@@ -53,6 +53,7 @@ def test_demo_serves_on_the_configured_ports_prints_its_keys_and_stops_its_backe
                 break
         printed = "".join(banner)
         assert f"GraphiQL: http://127.0.0.1:{port}/graphiql" in printed, printed
+        assert f"Ops dashboard: http://127.0.0.1:{port}/ops" in printed, printed
         for name, client in DEMO_CLIENTS.items():
             assert f"{client.api_key}" in printed and name in printed, printed
             assert client.may in printed, printed

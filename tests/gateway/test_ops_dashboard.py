@@ -367,3 +367,18 @@ def test_the_dashboard_can_be_turned_off_and_bad_settings_name_their_key(tmp_pat
         assert client.get("/ops/static/ops.js").status_code == 401
         signing_in = client.post("/ops/session", data={"api_key": KEYS["operations"]})
         assert signing_in.status_code == 401 and "set-cookie" not in signing_in.headers
+
+
+def test_a_session_signed_in_on_one_process_opens_the_dashboard_on_another(
+    ops: ServedOps, tmp_path: Path
+):
+    """Processes of one deployment share `[ops] session_signing_key` and the clients, so the
+    balancer may send the browser's next request to any of them; one with another key
+    refuses the cookie."""
+    with ops.signed_in() as http:
+        cookie = http.cookies[COOKIE_NAME]
+    with TestClient(create_app(ops_config(tmp_path / "same"))) as replica:
+        assert replica.get("/ops/snapshot", cookies={COOKIE_NAME: cookie}).status_code == 200
+    other_key = ops_config(tmp_path / "other", session_signing_key="k" * 40)
+    with TestClient(create_app(other_key)) as stranger:
+        assert stranger.get("/ops/snapshot", cookies={COOKIE_NAME: cookie}).status_code == 401
