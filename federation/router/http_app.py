@@ -393,6 +393,7 @@ async def _answer(
         "include_plan": asks_for_plan and options.query_plan,
         "introspection": options.introspection,
         "cost": options.cost,
+        "authorization": options.authorization,
     }
     cached = options.cache is not None and router.caching is not None
     try:

@@ -32,7 +32,10 @@ Conditions = tuple[Condition, ...]
 
 @dataclass(frozen=True)
 class Field:
-    """A field selection; ``arguments`` is its printed argument list (``(id: $id)`` or "")."""
+    """A field selection; ``arguments`` is its printed argument list (``(id: $id)`` or "").
+
+    ``withheld`` marks a field authorization removed: never fetched, null in the answer.
+    """
 
     response_key: str
     name: str
@@ -41,6 +44,7 @@ class Field:
     conditions: Conditions
     selections: tuple[Selection, ...] | None
     variables: frozenset[str]
+    withheld: bool = False
 
     def with_selections(self, selections: tuple[Selection, ...] | None) -> Field:
         return Field(
@@ -51,6 +55,7 @@ class Field:
             self.conditions,
             selections,
             self.variables,
+            self.withheld,
         )
 
 

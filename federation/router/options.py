@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from federation.router.authorization.context import ANONYMOUS, AuthorizationContext
 from federation.router.caching.settings import CachePartition
 from federation.router.cost.control import NO_COST_CONTROL, CostControl
 
@@ -22,7 +23,9 @@ class RequestOptions:
     the request's answers may be cached and found in (None: neither). ``cost``: the caller's
     demand control (budget, whether the response shows the cost, who is told of it).
     ``registered_operations_only``: the caller may run trusted documents only (persisted
-    operations from the configured manifests), never a document of its own.
+    operations from the configured manifests), never a document of its own. ``authorization``:
+    who the caller is for the supergraph's ``@authenticated``, ``@requiresScopes`` and
+    ``@policy`` (anonymous unless the app says otherwise).
     """
 
     query_plan: bool = True
@@ -30,6 +33,7 @@ class RequestOptions:
     cache: CachePartition | None = None
     cost: CostControl = NO_COST_CONTROL
     registered_operations_only: bool = False
+    authorization: AuthorizationContext = ANONYMOUS
 
 
 DEFAULT_OPTIONS = RequestOptions()

@@ -31,7 +31,7 @@ _INVALID = object()
 _INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
 # What a collected field is, decided once when its entry is sealed.
-_TYPENAME, _INTROSPECTION, _UNKNOWN, _SCALAR, _OTHER = range(5)
+_TYPENAME, _INTROSPECTION, _UNKNOWN, _SCALAR, _OTHER, _WITHHELD = range(6)
 
 #: A response path as a chain of ``(parent, key)`` pairs: cheap to extend for every value,
 #: turned into a list only when an error is reported.
@@ -98,6 +98,7 @@ class _Collected:
         "scalar_name",
         "type",
         "unconditional",
+        "withheld",
     )
 
     def __init__(self, response_key: str, name: str, field_type: GraphQLOutputType | None) -> None:
@@ -106,6 +107,8 @@ class _Collected:
         self.type = field_type
         #: Each occurrence: its conditions, its sub-selection, its place in the selection.
         self.occurrences: list[tuple[Conditions, tuple[Selection, ...] | None, int]] = []
+        #: Whether each occurrence was withheld by authorization (all must be to withhold).
+        self.withheld: list[bool] = []
         self.position = 0
         self.unconditional = False
         self.children: list[tuple[Selection, ...]] = []
@@ -121,7 +124,11 @@ class _Collected:
         self.children = [s for _, s, _ in self.occurrences if s is not None]
         self.position = self.occurrences[0][2]
         field_type = self.type
-        if self.name == "__typename":
+        if field_type is not None:
+            self.non_null = isinstance(field_type, GraphQLNonNull)
+        if self.withheld and all(self.withheld):
+            self.kind = _WITHHELD
+        elif self.name == "__typename":
             self.kind = _TYPENAME
         elif self.name in _INTROSPECTION_ROOTS and at_root:
             self.kind = _INTROSPECTION
@@ -213,6 +220,7 @@ class Projector:
                 entry.occurrences.append(
                     (conditions + selection.conditions, selection.selections, next(positions))
                 )
+                entry.withheld.append(selection.withheld)
             elif isinstance(selection, Fragment) and self._applies(
                 selection.type_condition, object_type
             ):
@@ -325,6 +333,13 @@ class _Run:
                 continue
             if kind == _TYPENAME:
                 result[key] = object_type.name
+                continue
+            if kind == _WITHHELD:
+                # Authorization removed it (its error says so): null, propagated when the
+                # field is non-null, whatever the merged data holds.
+                if entry.non_null:
+                    return _INVALID
+                result[key] = None
                 continue
             if kind == _INTROSPECTION:
                 result[key] = data.get(key)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from inspect import isawaitable
 from typing import Any
 
@@ -36,6 +36,17 @@ from graphql.execution.values import get_variable_values
 from graphql.language import SelectionNode, SelectionSetNode
 from opentelemetry.trace import Span
 
+from federation.router.authorization import (
+    ANONYMOUS,
+    AuthorizationContext,
+    Grant,
+    OperationAccess,
+    RemovedPath,
+    access_of,
+    filter_operation,
+    rules_of,
+    unauthorized_errors,
+)
 from federation.router.caching import CachePartition, CachePolicy, Caching
 from federation.router.caching.entities import EntityCache
 from federation.router.caching.hints import UNCACHEABLE, CacheHints, directive_name
@@ -72,7 +83,7 @@ from federation.router.limits import (
     parse_within_limits,
     validation_rules,
 )
-from federation.router.operation import normalize, select_operation
+from federation.router.operation import Operation, normalize, select_operation
 from federation.router.options import DEFAULT_OPTIONS, RequestOptions
 from federation.router.persisted import PersistedOperations
 from federation.router.plan import Fetch, QueryPlan
@@ -115,7 +126,8 @@ class PreparedOperation:
     """The introspection answer, serialised, when it cannot depend on variables: answered once
     per document, not once per request (a full introspection costs milliseconds of CPU)."""
     digest: bytes = b""
-    """The cache key of (document, operation name): identical subscriptions share by it."""
+    """The cache key of (document, operation name, and for a filtered operation the grant it
+    was filtered for): identical subscriptions share by it."""
     cache_policy: CachePolicy = UNCACHEABLE
     """How long its answer may be reused and by whom (``@cacheControl``; queries only)."""
     fetch_policies: dict[int, CachePolicy] = field(default_factory=dict)
@@ -124,6 +136,15 @@ class PreparedOperation:
     """The operation's compiled cost (demand control): estimated per request in O(variables)."""
     name: str | None = None
     """The operation's own name in the document (None for an anonymous operation)."""
+    operation: Operation | None = None
+    """The normalised operation, which authorization filters per grant."""
+    access: OperationAccess | None = None
+    """What the supergraph's access rules ask of a caller here; None when nothing."""
+    removed: tuple[RemovedPath, ...] = ()
+    """What authorization removed (a filtered operation): one error each per request."""
+    empty: bool = False
+    """Authorization removed every root field: nothing runs."""
+    document_length: int = 0
 
     @property
     def subscription_fetch(self) -> Fetch:
@@ -263,6 +284,7 @@ class Router:
                 header_rules=rules,
             )
         self.subscriptions = SharedSubscriptions(subscription_buffer)
+        self.access_rules = rules_of(supergraph)
         self._abstract_types = frozenset(
             name
             for name, named in supergraph.schema.type_map.items()
@@ -312,15 +334,8 @@ class Router:
             _check_subscription_plan(plan)
         introspection = _introspection_document(ast, operation)
         cost = compile_cost(self.schema, self.cost_directives, self.cost_settings, ast, operation)
-        cache_policy = UNCACHEABLE
-        fetch_policies: dict[int, CachePolicy] = {}
-        if self._cache_hints is not None and kind == "query":
-            cache_policy = self._cache_hints.operation_policy(root.name, normalized.selections)
-            fetch_policies = {
-                fetch.id: self._cache_hints.fetch_policy(fetch.operation)
-                for fetch in plan.fetches
-                if fetch.entity is not None
-            }
+        cache_policy, fetch_policies = self._cache_policies(kind, root.name, normalized, plan)
+        access = None if self.access_rules.empty else access_of(normalized, self.access_rules)
         return PreparedOperation(
             kind=kind,
             plan=plan,
@@ -338,6 +353,79 @@ class Router:
             fetch_policies=fetch_policies,
             cost=cost,
             name=operation.name.value if operation.name else None,
+            operation=normalized,
+            access=access,
+            document_length=len(document),
+        )
+
+    def _cache_policies(
+        self, kind: str, root: str, operation: Operation, plan: QueryPlan
+    ) -> tuple[CachePolicy, dict[int, CachePolicy]]:
+        """How long the answer, and each entity fetch's entities, may be reused."""
+        if self._cache_hints is None or kind != "query":
+            return UNCACHEABLE, {}
+        policy = self._cache_hints.operation_policy(root, operation.selections)
+        fetch_policies = {
+            fetch.id: self._cache_hints.fetch_policy(fetch.operation)
+            for fetch in plan.fetches
+            if fetch.entity is not None
+        }
+        return policy, fetch_policies
+
+    async def authorize(
+        self, prepared: PreparedOperation, authorization: AuthorizationContext
+    ) -> PreparedOperation:
+        """The operation as ``authorization`` may run it: itself when no rule applies or the
+        caller holds everything the rules ask, else filtered (once per grant, cached)."""
+        access = prepared.access
+        if access is None or prepared.operation is None:
+            return prepared
+        policies = await authorization.granted_policies(access.policies)
+        grant = access.grant(authorization.authenticated, authorization.scopes, policies)
+        if access.grants_everything(grant):
+            return prepared
+        key = prepared.digest + orjson.dumps(
+            [grant.authenticated, sorted(grant.scopes), sorted(grant.policies)]
+        )
+        cached = self._cache.get(key)
+        if cached is None:
+            try:
+                cached = self._filtered(prepared, grant, key)
+                size = _PREPARED_BYTES + _PREPARED_BYTES_PER_CHARACTER * prepared.document_length
+            except OperationError as error:
+                cached = error
+                size = _REFUSAL_BYTES + sum(len(e["message"]) for e in error.errors)
+            self._cache.put(key, cached, size)
+        if isinstance(cached, OperationError):
+            raise cached.with_traceback(None)
+        return cached
+
+    def _filtered(self, prepared: PreparedOperation, grant: Grant, key: bytes) -> PreparedOperation:
+        operation = prepared.operation
+        assert operation is not None
+        filtered = filter_operation(operation, self.access_rules, grant)
+        root = self.schema.get_root_type(OperationType(prepared.kind))
+        assert root is not None
+        if filtered.empty:
+            plan = QueryPlan(kind=prepared.kind, fetches=())
+        else:
+            plan = plan_operation(self.supergraph, filtered.planned, self.enabled_override_labels)
+            if prepared.kind == "subscription":
+                _check_subscription_plan(plan)
+        cache_policy, fetch_policies = self._cache_policies(
+            prepared.kind, root.name, filtered.planned, plan
+        )
+        return replace(
+            prepared,
+            plan=plan,
+            projector=Projector(self.schema, root, filtered.projected),
+            digest=key,
+            cache_policy=cache_policy,
+            fetch_policies=fetch_policies,
+            operation=filtered.planned,
+            access=None,
+            removed=filtered.removed,
+            empty=filtered.empty,
         )
 
     def operation_name(self, document: str, operation_name: str | None = None) -> str | None:
@@ -372,6 +460,7 @@ class Router:
         introspection: bool = True,
         cache: CachePartition | None = None,
         cost: CostControl = NO_COST_CONTROL,
+        authorization: AuthorizationContext = ANONYMOUS,
     ) -> dict[str, Any]:
         """Run an operation; the result is a GraphQL response dictionary.
 
@@ -381,6 +470,10 @@ class Router:
         ``cost`` the caller's demand control: an operation estimated over its budget is
         refused before any subgraph is called or any cached answer looked up
         (``OperationError`` of kind ``cost``).
+        ``authorization`` who the caller is for the supergraph's access rules: what it may
+        not see is removed before planning and answered null with an
+        ``UNAUTHORIZED_FIELD_OR_TYPE`` error per removed path (an operation left with
+        nothing is answered ``{"data": {}}`` with those errors, as Apollo Router does).
 
         Raises ``OperationError`` only for requests that must not execute at all (limits,
         parse, validation and variable errors, introspection when ``introspection`` is
@@ -397,6 +490,7 @@ class Router:
             introspection=introspection,
             cache=cache,
             cost=cost,
+            authorization=authorization,
         )
         return executed.result
 
@@ -413,6 +507,7 @@ class Router:
         introspection: bool = True,
         cache: CachePartition | None = None,
         cost: CostControl = NO_COST_CONTROL,
+        authorization: AuthorizationContext = ANONYMOUS,
     ) -> Executed:
         """``execute``, with what the answer's caching needs: its policy and age.
 
@@ -423,11 +518,12 @@ class Router:
         is served instead, marked stale. Traced (``telemetry``), the run is one span.
         """
         arguments = (document, variables, operation_name, context, headers, forwarded)
+        options = (include_plan, introspection, cache, cost, authorization)
         tracer = self.telemetry.tracer
         if tracer is None:
-            return await self._run(*arguments, include_plan, introspection, cache, cost, None)
+            return await self._run(*arguments, *options, None)
         with tracer.start_as_current_span("graphql.operation") as span:
-            return await self._run(*arguments, include_plan, introspection, cache, cost, span)
+            return await self._run(*arguments, *options, span)
 
     async def _run(
         self,
@@ -441,18 +537,21 @@ class Router:
         introspection: bool,
         cache: CachePartition | None,
         cost: CostControl,
+        authorization: AuthorizationContext,
         span: Span | None,
     ) -> Executed:
         try:
             prepared = self._traced_prepare(document, operation_name, span)
+            if prepared.kind == "subscription":
+                message = "Subscriptions are not supported over this transport."
+                raise OperationError([{"message": message}], kind="validation")
+            self._check_introspection(prepared, introspection)
+            if prepared.access is not None:  # no rule applies to most operations: no await
+                prepared = await self.authorize(prepared, authorization)
         except OperationError as error:
             if error.kind != "planning":
                 raise
             return Executed({"errors": error.errors, "data": None})
-        if prepared.kind == "subscription":
-            message = "Subscriptions are not supported over this transport."
-            raise OperationError([{"message": message}], kind="validation")
-        self._check_introspection(prepared, introspection)
         coerced = self._coerce(prepared, variables)
         if not cost.active:
             return await self._run_cached(
@@ -477,6 +576,8 @@ class Router:
         include_plan: bool,
         cache: CachePartition | None,
     ) -> Executed:
+        if prepared.empty:
+            return Executed({"data": {}, "errors": unauthorized_errors(prepared.removed, coerced)})
         if self.caching is None or cache is None:
             result = await self._run_plan(
                 prepared, coerced, headers, context, forwarded, include_plan, None
@@ -542,6 +643,8 @@ class Router:
             execution.data.update(introspected["data"])
             execution.errors.extend(introspected["errors"])
         data = prepared.projector.project(execution.data, coerced, execution.errors)
+        if prepared.removed:
+            execution.errors.extend(unauthorized_errors(prepared.removed, coerced))
         result: dict[str, Any] = {}
         if execution.errors:
             result["errors"] = execution.errors
@@ -684,11 +787,14 @@ class Router:
                 refusal = {"message": message, "extensions": {"code": "NOT_A_SUBSCRIPTION"}}
                 raise OperationError([refusal], kind="validation")
             self._check_introspection(prepared, options.introspection)
+            prepared = await self.authorize(prepared, options.authorization)
             coerced = self._coerce(prepared, variables)
             control = options.cost
             estimate = self._check_cost(prepared, coerced, control) if control.active else None
         except OperationError as error:
             return {"errors": error.errors}
+        if prepared.empty:
+            return {"errors": unauthorized_errors(prepared.removed, coerced)}
         root = prepared.subscription_fetch
         name = self._subgraph_names.get(root.subgraph, root.subgraph)
         key: Hashable | None = None
@@ -726,6 +832,8 @@ class Router:
             )
             await execution.run_after_answer(root, response)
             data = prepared.projector.project(execution.data, coerced, execution.errors)
+            if prepared.removed:
+                execution.errors.extend(unauthorized_errors(prepared.removed, coerced))
             payload: dict[str, Any] = {}
             if execution.errors:
                 payload["errors"] = execution.errors

@@ -37,11 +37,24 @@ from graphql.utilities import value_from_ast_untyped
 from federation.router.errors import SupergraphError
 
 #: Specs a supergraph may link ``for: SECURITY`` or ``for: EXECUTION``: the router honours
-#: them (join, @inaccessible through the API schema, cost through demand control) or they
-#: carry no such semantics. Access control (authenticated, requiresScopes, policy) and
-#: @context are not enforced here yet: linked for one of those purposes they stop the load.
-#: Linked without a purpose they stay metadata (see ``Supergraph.policies``).
-ENFORCED_SPECS = frozenset({"link", "core", "join", "inaccessible", "tag", "cost"})
+#: them (join, @inaccessible through the API schema, cost through demand control, access
+#: control through ``federation.router.authorization``) or they carry no such semantics.
+#: @context is not enforced here yet: linked for it, a supergraph stops the load. Linked
+#: without a purpose the others stay metadata (see ``Supergraph.policies``); the
+#: access-control directives are enforced however they are linked.
+ENFORCED_SPECS = frozenset(
+    {
+        "link",
+        "core",
+        "join",
+        "inaccessible",
+        "tag",
+        "cost",
+        "authenticated",
+        "requiresScopes",
+        "policy",
+    }
+)
 
 _SPEC_URL = re.compile(r"^https?://[^/]+/(?P<name>[A-Za-z_][A-Za-z0-9_]*)/v(?P<version>\d+\.\d+)")
 
@@ -174,7 +187,8 @@ class Supergraph:
         """Access and cost metadata by coordinate (``Type`` or ``Type.field``).
 
         ``@authenticated``, ``@requiresScopes``, ``@policy``, ``@cost`` and ``@listSize`` as
-        written; demand control reads the cost ones itself (``federation.router.cost``).
+        written; demand control reads the cost ones itself (``federation.router.cost``) and the
+        router enforces the access ones (``federation.router.authorization``).
         """
         names = {"authenticated", "requiresScopes", "policy", "cost", "listSize"}
         for link in self.links:
