@@ -156,10 +156,13 @@ def create_app(
     tracing = start_tracing(config.tracing)
     tracer = tracing.tracer if tracing is not None else None
 
+    authorizer = config.authorization.authorizer()
+
     def request_options(principal: Principal) -> RequestOptions:
         """What the principal's requests may learn, which cache partition they use, their
-        demand control, and whether they may run registered operations only."""
-        options = disclosure.options_for(principal)
+        demand control, whether they may run registered operations only, and who the
+        principal is for the supergraph's access rules."""
+        options = authorizer.options_for(disclosure.options_for(principal), principal)
         if config.cache.enabled:
             options = replace(options, cache=cache_partition(principal))
         options = demand.apply(options, principal)

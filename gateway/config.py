@@ -36,6 +36,7 @@ from federation.router.headers import HeaderRule, Insert, Propagate, Remove
 from federation.router.limits import DEFAULT_LIMITS, OperationLimits
 from federation.router.persisted import ManifestError, TrustedDocuments, load_manifests
 from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
+from gateway.authorization_config import AuthorizationConfig
 from gateway.cache_config import CacheConfig
 from gateway.demand_config import DemandControlConfig
 from gateway.jwt_config import JwtConfig
@@ -684,6 +685,7 @@ class GatewayConfig(BaseSettings):
     oauth: OAuthConfig = OAuthConfig()
     oauth_clients: dict[str, OAuthClientConfig] = Field(default_factory=default_oauth_clients)
     api_keys: ApiKeysConfig = ApiKeysConfig()
+    authorization: AuthorizationConfig = AuthorizationConfig()
     supergraph: str | None = None
     environment: Literal["development", "production"] = "development"
 

@@ -123,6 +123,18 @@ async def supergraph_sdl(config: GatewayConfig) -> str:
     return compose(sources).supergraph_sdl
 
 
+def check_policies_defined(config: GatewayConfig, router: Router) -> None:
+    """Every ``@policy`` name the supergraph uses is defined: an undefined one would deny
+    everyone silently."""
+    undefined = config.authorization.authorizer().undefined(router.access_rules.policy_names())
+    if undefined:
+        keys = ", ".join(f"authorization.policies.{name}" for name in undefined)
+        raise ConfigError(
+            f"the supergraph uses @policy names that no policy defines; add {keys}"
+            " (see gateway.example.toml)"
+        )
+
+
 async def open_configured_stores(config: GatewayConfig) -> Stores:
     """The stores `[stores]` names, as every process of the deployment opens them (the
     gateway and the operator CLI alike)."""
@@ -185,6 +197,7 @@ async def start_runtime(
             cost_settings=CostSettings(list_size=config.demand_control.list_size),
             persisted=persisted_operations(config, cache),
         )
+        check_policies_defined(config, router)
     except BaseException:
         if authentication is not None:
             await authentication.aclose()

@@ -8,6 +8,7 @@ import strawberry
 
 from domain.billing import Invoice as DomainInvoice
 from domain.billing import InvoiceStatus as DomainInvoiceStatus
+from resolvers import access
 from resolvers.cache_control import INHERIT, CacheControl
 from resolvers.context import context_of
 from resolvers.cost import BACKEND_READ
@@ -26,7 +27,7 @@ class FreightCharge:
     amount: Money
 
 
-@strawberry.type(directives=[CacheControl(max_age=300)])
+@strawberry.federation.type(policy=access.TENANT_MEMBER, directives=[CacheControl(max_age=300)])
 class Invoice:
     id: strawberry.ID
     issued_on: date
@@ -77,7 +78,9 @@ class Order:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="An invoice of the calling customer by its number.")
+    @strawberry.federation.field(
+        requires_scopes=access.READ, description="An invoice of the calling customer by its number."
+    )
     async def invoice(self, info: strawberry.Info, id: strawberry.ID) -> Invoice | None:
         invoice_id = identifier(id, "id")
         context = context_of(info)

@@ -13,6 +13,7 @@ from policies.cursors import InvalidCursor
 from process_apis.cache_tags import item_tag
 from process_apis.freshness import Freshness
 from process_apis.inventory import InvalidPageToken, TooManyPositions
+from resolvers import access
 from resolvers.cache_control import FRESHNESS, CacheControl, announce
 from resolvers.context import context_of
 from resolvers.cost import STOCK_BINS, page_of
@@ -127,6 +128,7 @@ class Item:
 @strawberry.type
 class Query:
     @strawberry.federation.field(
+        requires_scopes=access.READ,
         description="Stock positions of a SKU, optionally in one warehouse, page by page.",
         directives=[page_of("positions")],
     )

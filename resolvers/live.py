@@ -21,6 +21,7 @@ from process_apis.live.changes import InventoryChange, OrderChange, ShipmentChan
 from process_apis.live.hub import HubClosed, ListenerFellBehind
 from process_apis.live.updates import ResumeTooFarBack
 from process_apis.visibility import NotFound
+from resolvers import access
 from resolvers.context import context_of
 from resolvers.errors import PublicError, public_backend_error
 from resolvers.orders import OrderStatus
@@ -260,10 +261,12 @@ async def _served(
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(
+    @strawberry.federation.field(
+        is_subscription=True,
+        requires_scopes=access.READ,
         description="A shipment's changes, by its tracking number or for every shipment of an "
         "order (exactly one of the two). Each milestone once, a late one too; the status never "
-        "goes backwards."
+        "goes backwards.",
     )
     async def shipment_updated(
         self,
@@ -285,7 +288,11 @@ class Subscription:
         async for update in _served(changes, ShipmentUpdate.of):
             yield update
 
-    @strawberry.subscription(description="An order's status changes, as the ERP reports them.")
+    @strawberry.federation.field(
+        is_subscription=True,
+        requires_scopes=access.READ,
+        description="An order's status changes, as the ERP reports them.",
+    )
     async def order_status_changed(
         self, info: strawberry.Info, order_id: strawberry.ID
     ) -> AsyncGenerator[OrderStatusChange, None]:
@@ -298,7 +305,11 @@ class Subscription:
         async for update in _served(changes, OrderStatusChange.of):
             yield update
 
-    @strawberry.subscription(description="An item's stock changes, in one warehouse or all.")
+    @strawberry.federation.field(
+        is_subscription=True,
+        requires_scopes=access.READ,
+        description="An item's stock changes, in one warehouse or all.",
+    )
     async def inventory_changed(
         self, info: strawberry.Info, sku: strawberry.ID, warehouse_id: strawberry.ID | None = None
     ) -> AsyncGenerator[InventoryUpdate, None]:
@@ -312,7 +323,11 @@ class Subscription:
         async for update in _served(changes, InventoryUpdate.of):
             yield update
 
-    @strawberry.subscription(description="A workflow's steps as they happen.")
+    @strawberry.federation.field(
+        is_subscription=True,
+        requires_scopes=access.READ,
+        description="A workflow's steps as they happen.",
+    )
     async def workflow_changed(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> AsyncGenerator[WorkflowUpdate, None]:

@@ -11,6 +11,7 @@ from domain.orders import OrderStatus as DomainOrderStatus
 from policies.cursors import InvalidCursor
 from process_apis.cache_tags import order_tag, orders_of_tenant_tag
 from process_apis.orders import InvalidPageToken, KnownOrder
+from resolvers import access
 from resolvers.cache_control import FRESHNESS, INHERIT, CacheControl, announce
 from resolvers.context import context_of
 from resolvers.cost import ORDER_LINES, page_of
@@ -55,6 +56,7 @@ class OrderLine:
 
 @strawberry.federation.type(
     keys=["id"],
+    policy=access.TENANT_MEMBER,
     description="A sales order; the ERP is its record.",
     directives=[CacheControl(max_age=30)],
 )
@@ -124,7 +126,9 @@ class OrderPage:
     next_cursor: str | None
 
 
-@strawberry.federation.type(keys=["id"], directives=[CacheControl(max_age=300)])
+@strawberry.federation.type(
+    keys=["id"], policy=access.TENANT_MEMBER, directives=[CacheControl(max_age=300)]
+)
 class Customer:
     id: strawberry.ID
     name: str
@@ -134,11 +138,15 @@ class Customer:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="An order of the calling customer; null when there is none.")
+    @strawberry.federation.field(
+        requires_scopes=access.READ,
+        description="An order of the calling customer; null when there is none.",
+    )
     async def order(self, info: strawberry.Info, id: strawberry.ID) -> Order | None:
         return await _order(info, str(id))
 
     @strawberry.federation.field(
+        requires_scopes=access.READ,
         description="The calling customer's orders, newest first, page by page.",
         directives=[page_of("orders")],
     )
@@ -164,7 +172,9 @@ class Query:
             next_cursor=context.cursors.issue(ORDERS_LISTING, tenant_id, page.next_token),
         )
 
-    @strawberry.field(description="The customer account the caller acts for.")
+    @strawberry.federation.field(
+        requires_scopes=access.READ, description="The customer account the caller acts for."
+    )
     async def me(self, info: strawberry.Info) -> Customer | None:
         context = context_of(info)
         customer = await or_none(context.services.orders.customer(context.principal.tenant_id))

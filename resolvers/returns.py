@@ -31,6 +31,7 @@ from policies.cursors import InvalidCursor
 from process_apis import return_outcomes as outcomes
 from process_apis.once import Caller
 from process_apis.returns import NotAnnounced
+from resolvers import access
 from resolvers.context import SubgraphContext, context_of
 from resolvers.cost import BACKEND_READ, page_of
 from resolvers.errors import PublicError, invalid_cursor, public_backend_error
@@ -102,7 +103,9 @@ class ReturnReceipt:
         )
 
 
-@strawberry.federation.type(keys=["id"], description="A return authorization (RMA).")
+@strawberry.federation.type(
+    keys=["id"], policy=access.TENANT_MEMBER, description="A return authorization (RMA)."
+)
 class ReturnAuthorization:
     id: strawberry.ID
     authorized_at: datetime
@@ -227,13 +230,17 @@ async def _authorization(info: strawberry.Info, rma_id: str) -> ReturnAuthorizat
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="A return of the calling customer; null when there is none.")
+    @strawberry.federation.field(
+        requires_scopes=access.READ,
+        description="A return of the calling customer; null when there is none.",
+    )
     async def return_authorization(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> ReturnAuthorization | None:
         return await _authorization(info, str(id))
 
     @strawberry.federation.field(
+        requires_scopes=access.READ,
         description="The calling customer's returns, newest first, page by page.",
         directives=[page_of("returns")],
     )
@@ -458,8 +465,9 @@ async def _command(call: Any) -> Any:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(
-        description="Ask to send units of one of your orders back (the `write` scope)."
+    @strawberry.federation.mutation(
+        requires_scopes=access.WRITE,
+        description="Ask to send units of one of your orders back (the `write` scope).",
     )
     async def request_return(
         self,
@@ -485,9 +493,11 @@ class Mutation:
         outcome = await _command(commands.request_return(caller, key, order, requested))
         return _request_result(outcome)
 
-    @strawberry.mutation(
+    @strawberry.federation.mutation(
+        requires_scopes=access.WAREHOUSE,
+        policy=access.WAREHOUSE_STAFF,
         description="Receive the goods of a return in one of your warehouses, each line "
-        "graded (the `warehouse` scope)."
+        "graded (the `warehouse` scope).",
     )
     async def receive_return(
         self,

@@ -12,6 +12,7 @@ from domain.shipments import Milestone as DomainMilestone
 from domain.shipments import MilestoneStatus as DomainMilestoneStatus
 from process_apis.cache_tags import shipment_tag
 from process_apis.tracking import TrackedShipment
+from resolvers import access
 from resolvers.cache_control import FRESHNESS, INHERIT, CacheControl, announce
 from resolvers.context import context_of
 from resolvers.cost import MILESTONES, SHIPMENTS_OF_ORDER
@@ -61,7 +62,9 @@ class Package:
     weight_kg: Decimal
 
 
-@strawberry.federation.type(keys=["trackingNumber"], directives=[CacheControl(max_age=15)])
+@strawberry.federation.type(
+    keys=["trackingNumber"], policy=access.TENANT_MEMBER, directives=[CacheControl(max_age=15)]
+)
 class Shipment:
     tracking_number: strawberry.ID
     booking_id: str | None = strawberry.field(
@@ -163,7 +166,10 @@ class OrderShipments:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="A shipment of the calling customer by its tracking number.")
+    @strawberry.federation.field(
+        requires_scopes=access.READ,
+        description="A shipment of the calling customer by its tracking number.",
+    )
     async def shipment(self, info: strawberry.Info, tracking_number: str) -> Shipment | None:
         return await _shipment(info, tracking_number)
 

@@ -24,6 +24,7 @@ from process_apis.warehouse import (
     IdempotencyKeyReused,
     WarehouseCommands,
 )
+from resolvers import access
 from resolvers.context import context_of
 from resolvers.errors import PublicError, public_backend_error
 from resolvers.idempotency import key_of_request
@@ -250,7 +251,11 @@ async def _command(call: Any) -> Any:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Confirm a pick task done (all of it, or `quantity`).")
+    @strawberry.federation.mutation(
+        requires_scopes=access.WAREHOUSE,
+        policy=access.WAREHOUSE_STAFF,
+        description="Confirm a pick task done (all of it, or `quantity`).",
+    )
     async def confirm_pick(
         self,
         info: strawberry.Info,
@@ -264,7 +269,11 @@ class Mutation:
         units = None if quantity is None else _units(quantity, "quantity")
         return await _command(commands.confirm_pick(actor, key, task, units))
 
-    @strawberry.mutation(description="Confirm a pack task done (all of it, or `quantity`).")
+    @strawberry.federation.mutation(
+        requires_scopes=access.WAREHOUSE,
+        policy=access.WAREHOUSE_STAFF,
+        description="Confirm a pack task done (all of it, or `quantity`).",
+    )
     async def confirm_pack(
         self,
         info: strawberry.Info,
@@ -278,7 +287,11 @@ class Mutation:
         units = None if quantity is None else _units(quantity, "quantity")
         return await _command(commands.confirm_pack(actor, key, task, units))
 
-    @strawberry.mutation(description="Add (delta > 0) or take (delta < 0) stock in a bin.")
+    @strawberry.federation.mutation(
+        requires_scopes=access.WAREHOUSE,
+        policy=access.WAREHOUSE_STAFF,
+        description="Add (delta > 0) or take (delta < 0) stock in a bin.",
+    )
     async def adjust_stock(
         self,
         info: strawberry.Info,

@@ -10,6 +10,7 @@ from datetime import datetime
 import strawberry
 
 from process_apis.workflows.service import WorkflowView
+from resolvers import access
 from resolvers.context import context_of
 from resolvers.schema import SubgraphSchema
 from resolvers.values import identifier
@@ -30,7 +31,9 @@ class WorkflowStep:
     finished_at: datetime | None
 
 
-@strawberry.federation.type(keys=["id"], description="A durable cross-system workflow.")
+@strawberry.federation.type(
+    keys=["id"], policy=access.TENANT_MEMBER, description="A durable cross-system workflow."
+)
 class Workflow:
     id: strawberry.ID
     kind: str
@@ -81,7 +84,10 @@ async def _workflow(info: strawberry.Info, workflow_id: object) -> Workflow | No
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="A workflow of the calling customer by its id, with its steps.")
+    @strawberry.federation.field(
+        requires_scopes=access.READ,
+        description="A workflow of the calling customer by its id, with its steps.",
+    )
     async def workflow(self, info: strawberry.Info, id: strawberry.ID) -> Workflow | None:
         return await _workflow(info, id)
 

@@ -174,6 +174,7 @@ def test_the_example_configuration_is_valid_and_matches_the_defaults():
         "api_keys",
         "demand_control",
         "persisted_queries",
+        "authorization",
     )
     for section in sections:
         assert getattr(config, section) == getattr(defaults, section), section

@@ -196,8 +196,19 @@ def test_the_portal_key_cannot_write(app: TestClient, sandbox: Sandbox) -> None:
     (task,) = open_tasks(sandbox, "WH-AMS", "PICK")
     sandbox.clear_requests("wms")
     response = post(app, CONFIRM_PICK, {"task": task["task_id"], "key": new_key()}, client="portal")
-    assert error_code(response) == "FORBIDDEN"
-    assert "warehouse scope" in response.json()["errors"][0]["message"]
+    # The router removes the mutation (@requiresScopes warehouse): it never reaches the
+    # warehouse subgraph, let alone the WMS.
+    assert error_code(response) == "UNAUTHORIZED_FIELD_OR_TYPE"
+    assert response.json() == {
+        "data": {},
+        "errors": [
+            {
+                "message": "Unauthorized field or type",
+                "path": ["confirmPick"],
+                "extensions": {"code": "UNAUTHORIZED_FIELD_OR_TYPE"},
+            }
+        ],
+    }
     assert callers_requests(sandbox, "wms") == [], "a refused write never reaches the WMS"
 
 

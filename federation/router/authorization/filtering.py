@@ -146,7 +146,7 @@ def filter_operation(operation: Operation, rules: AccessRules, grant: Grant) -> 
     return FilteredOperation(
         planned=replace(operation, selections=result.planned),
         projected=result.projected,
-        removed=result.removed,
+        removed=tuple(dict.fromkeys(result.removed)),  # a fragment spread twice: once
     )
 
 

@@ -85,6 +85,17 @@ class AccessRules:
     def empty(self) -> bool:
         return not self.types and not self.fields
 
+    def policy_names(self) -> frozenset[str]:
+        """Every ``@policy`` name the rules use: what the embedding app must decide."""
+        return frozenset(
+            name
+            for requirement in (*self.types.values(), *self.fields.values())
+            for rule in requirement
+            if rule.kind == POLICIES
+            for alternative in rule.alternatives
+            for name in alternative
+        )
+
     def type_requirement(self, type_name: str) -> Requirement:
         return self.types.get(type_name, ())
 

@@ -152,6 +152,7 @@ async def start(
                 introspection=subscriber.options.introspection,
                 cache=subscriber.options.cache,
                 cost=subscriber.options.cost,
+                authorization=subscriber.options.authorization,
             )
         except OperationError as error:
             return Single({"errors": error.errors})

@@ -42,7 +42,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.federation.mutation(requires_scopes=[["admin"]])
-    def delete_review(self, body: str) -> bool:
+    def delete_review(self, body: str) -> bool | None:
         return body in {b for bodies in REVIEWS.values() for b in bodies}
 
     @strawberry.mutation
