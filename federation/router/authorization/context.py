@@ -29,7 +29,7 @@ class AuthorizationContext:
         if not names or self.decide_policies is None:
             return frozenset()
         decided = self.decide_policies(names)
-        if isawaitable(decided):
+        if not isinstance(decided, frozenset | set) and isawaitable(decided):
             decided = await decided
         return names.intersection(decided)  # type: ignore[arg-type]
 
