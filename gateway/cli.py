@@ -9,16 +9,26 @@ any supergraph; ``run``, ``demo`` and ``compose`` live in ``gateway.commands``, 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+import orjson
+
 from federation.router.limits import DEFAULT_LIMITS, OperationLimits
-from gateway.commands import add_compose_command, add_demo_command, add_run_command
+from gateway.commands import (
+    add_compose_command,
+    add_demo_command,
+    add_run_command,
+    add_workers_argument,
+    workers_problem,
+)
 from gateway.keys_command import add_keys_command
 from gateway.operator import add_admin_command
 from gateway.schema_command import add_schema_command
+from gateway.workers import SERVE_ARGUMENTS_VARIABLE, WORKER_START_S
 
 
 def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
@@ -62,6 +72,7 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
         + ", ".join(f"{name}={value}" for name, value in asdict(DEFAULT_LIMITS).items()),
     )
     parser.add_argument("--log-level", default="warning")
+    add_workers_argument(parser)
     parser.set_defaults(handler=_serve)
 
 
@@ -93,16 +104,11 @@ def _parse_locations(items: Sequence[str]) -> dict[str, str]:
     return locations
 
 
-def _serve(arguments: argparse.Namespace) -> int:
-    import uvicorn
+def router_app(arguments: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The router's ASGI app for `serve`'s arguments; raises `OSError`/`SupergraphError`."""
+    from federation.router import Router, Supergraph, build_app
 
-    from federation.router import Router, Supergraph, SupergraphError, build_app
-
-    try:
-        supergraph = Supergraph.from_sdl(arguments.supergraph.read_text())
-    except (OSError, SupergraphError) as error:
-        print(f"cannot load supergraph {arguments.supergraph}: {error}", file=sys.stderr)
-        return 2
+    supergraph = Supergraph.from_sdl(arguments.supergraph.read_text())
     router = Router(
         supergraph,
         subgraphs=_parse_locations(arguments.subgraph),
@@ -111,8 +117,23 @@ def _serve(arguments: argparse.Namespace) -> int:
         deduplicate_fetches=not arguments.no_deduplication,
         limits=_parse_limits(arguments.limit),
     )
-    uvicorn.run(
-        build_app(router),
+    return build_app(router)
+
+
+def _serve(arguments: argparse.Namespace) -> int:
+    import uvicorn
+
+    from federation.router import SupergraphError
+
+    if (problem := workers_problem(arguments.workers)) is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    try:
+        app = router_app(arguments)
+    except (OSError, SupergraphError) as error:
+        print(f"cannot load supergraph {arguments.supergraph}: {error}", file=sys.stderr)
+        return 2
+    served = dict(
         host=arguments.host,
         port=arguments.port,
         log_level=arguments.log_level,
@@ -120,6 +141,26 @@ def _serve(arguments: argparse.Namespace) -> int:
         loop="uvloop",
         http="httptools",
     )
+    if arguments.workers > 1:  # each worker builds the same router from the same arguments
+        os.environ[SERVE_ARGUMENTS_VARIABLE] = orjson.dumps(
+            {
+                "supergraph": os.path.abspath(arguments.supergraph),
+                "subgraph": arguments.subgraph,
+                "timeout": arguments.timeout,
+                "override_label": arguments.override_label,
+                "no_deduplication": arguments.no_deduplication,
+                "limit": arguments.limit,
+            }
+        ).decode()
+        uvicorn.run(
+            "gateway.workers:serve_worker_app",
+            factory=True,
+            workers=arguments.workers,
+            timeout_worker_healthcheck=WORKER_START_S,
+            **served,
+        )
+        return 0
+    uvicorn.run(app, **served)
     return 0
 
 

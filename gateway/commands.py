@@ -16,6 +16,7 @@ import httpx
 
 from gateway.config import DEMO_CLIENTS, ConfigError, GatewayConfig, load_config
 from gateway.oauth_config import DEMO_OAUTH_CLIENTS
+from gateway.workers import MAX_WORKERS, WORKER_START_S, export_config_path, refusal
 from policies.authn import digest_api_key
 
 SANDBOX_BACKENDS = ("erp", "wms", "tms", "swiftparcel", "roadline", "heritage")
@@ -31,6 +32,7 @@ def add_run_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("run", help="run the gateway from its configuration")
     parser.add_argument("--config", type=Path, help="configuration file (default gateway.toml)")
     parser.add_argument("--log-level", default="info")
+    add_workers_argument(parser)
     parser.set_defaults(handler=_run)
 
 
@@ -44,6 +46,7 @@ def add_demo_command(subparsers: argparse._SubParsersAction) -> None:
         "--simulate", type=float, default=20.0, help="seconds between simulated backend events"
     )
     parser.add_argument("--log-level", default="warning")
+    add_workers_argument(parser)
     parser.set_defaults(handler=_demo)
 
 
@@ -55,6 +58,23 @@ def add_compose_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, type=Path, help="supergraph file to write")
     parser.add_argument("--api-schema", type=Path, help="public API schema file to write")
     parser.set_defaults(handler=_compose)
+
+
+def add_workers_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes sharing the listening socket (more than one needs the shared "
+        "engines: PostgreSQL, Redis, NATS JetStream)",
+    )
+
+
+def workers_problem(workers: int) -> str | None:
+    if not 1 <= workers <= MAX_WORKERS:
+        return f"--workers: a whole number from 1 to {MAX_WORKERS}"
+    return None
 
 
 def _compose(arguments: argparse.Namespace) -> int:
@@ -71,13 +91,28 @@ def _load(path: Path | None) -> GatewayConfig | None:
         return None
 
 
-def _serve(config: GatewayConfig, log_level: str) -> None:
+def _serve(config: GatewayConfig, log_level: str, workers: int = 1) -> None:
     import uvicorn
 
     from federation.router.streaming import ShutdownServer, StreamShutdown
     from gateway.app import create_app
     from gateway.logs import log_config
 
+    if workers > 1:
+        uvicorn.run(
+            "gateway.workers:gateway_worker_app",
+            factory=True,
+            timeout_worker_healthcheck=WORKER_START_S,
+            workers=workers,
+            host=config.server.host,
+            port=config.server.port,
+            log_config=log_config(log_level),
+            log_level=log_level,
+            access_log=False,
+            ws_max_size=config.subscriptions.max_message_bytes,
+            timeout_graceful_shutdown=int(config.subscriptions.shutdown_grace_s) + 1,
+        )
+        return
     shutdown = StreamShutdown()
     server_config = uvicorn.Config(
         create_app(config, shutdown=shutdown),
@@ -91,11 +126,22 @@ def _serve(config: GatewayConfig, log_level: str) -> None:
     ShutdownServer(server_config, shutdown, config.subscriptions.shutdown_grace_s).run()
 
 
+def _workers_refused(config: GatewayConfig, workers: int) -> bool:
+    problem = workers_problem(workers) or refusal(config, workers)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return True
+    return False
+
+
 def _run(arguments: argparse.Namespace) -> int:
     config = _load(arguments.config)
     if config is None:
         return 2
-    _serve(config, arguments.log_level)
+    if _workers_refused(config, arguments.workers):
+        return 2
+    export_config_path(arguments.config)
+    _serve(config, arguments.log_level, arguments.workers)
     return 0
 
 
@@ -103,6 +149,9 @@ def _demo(arguments: argparse.Namespace) -> int:
     config = _load(arguments.config)
     if config is None:
         return 2
+    if _workers_refused(config, arguments.workers):
+        return 2
+    export_config_path(arguments.config)
     busy = _ports_in_use(config)
     if busy:
         print(f"cannot start the demo, ports already in use: {', '.join(busy)}", file=sys.stderr)
@@ -121,7 +170,7 @@ def _demo(arguments: argparse.Namespace) -> int:
         print(_key_table(config), flush=True)
         print(_oauth_table(config), flush=True)
         print("Ctrl-C stops the gateway and the backends.\n", flush=True)
-        _serve(config, arguments.log_level)
+        _serve(config, arguments.log_level, arguments.workers)
     finally:
         _stop(sandbox)
     return 0
