@@ -7,7 +7,7 @@ import hashlib
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,13 +140,15 @@ def running_gateway(
 
 
 @contextmanager
-def gateway_process(config: Path, port: int) -> Iterator[RunningGateway]:
-    """`logistics-gateway run --config CONFIG` (listening on `port`) until healthy; stopped on
-    exit. Its output goes to `gateway.log` beside the configuration."""
+def gateway_process(
+    config: Path, port: int, arguments: Sequence[str] = ()
+) -> Iterator[RunningGateway]:
+    """`logistics-gateway run --config CONFIG [ARGUMENTS]` (listening on `port`) until healthy;
+    stopped on exit. Its output goes to `gateway.log` beside the configuration."""
     log = config.parent / "gateway.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "gateway.cli", "run", "--config", str(config), *arguments],
             stdout=output,
             stderr=subprocess.STDOUT,
         )
