@@ -92,6 +92,9 @@ class StoresConfig(_Section):
 
     database_url: str = "sqlite+aiosqlite:///var/gateway/gateway.sqlite3"
     event_log: str = "sql"
+    event_replicas: int = Field(1, ge=1, le=5)
+    """Copies a JetStream cluster keeps of each event (the stream's replicas) when it creates
+    the stream: 3 on a three-node cluster, so losing a node loses no acknowledged event."""
     cache: str = "memory"
     event_stream: str = "LOGISTICS_EVENTS"
     event_subject_prefix: str = "logistics.events"
@@ -131,8 +134,10 @@ class StoresConfig(_Section):
     @field_validator("event_log")
     @classmethod
     def _known_event_log(cls, value: str) -> str:
-        if value != "sql" and not value.startswith(("nats://", "tls://")):
-            raise ValueError("must be 'sql' or a nats:// URL")
+        if value != "sql" and not all(
+            part.strip().startswith(("nats://", "tls://")) for part in value.split(",")
+        ):
+            raise ValueError("must be 'sql', or nats:// URLs separated by commas")
         return value
 
     @field_validator("cache")

@@ -145,6 +145,7 @@ async def open_configured_stores(config: GatewayConfig) -> Stores:
         subject_prefix=config.stores.event_subject_prefix,
         idempotency_ttl_s=config.idempotency.ttl_s,
         idempotency_lease_s=config.idempotency.lease_s,
+        event_replicas=config.stores.event_replicas,
     )
 
 

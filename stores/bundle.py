@@ -69,6 +69,7 @@ async def open_stores(
     subject_prefix: str = "logistics.events",
     idempotency_ttl_s: float = 86_400.0,
     idempotency_lease_s: float = 60.0,
+    event_replicas: int = 1,
 ) -> Stores:
     """`event_log_url` is `sql` (the log lives in the database) or a `nats://` URL (JetStream,
     in `stream` under the subjects `subject_prefix.>`); idempotency records are kept
@@ -81,7 +82,7 @@ async def open_stores(
         from stores.jetstream import JetStreamEventLog
 
         event_log = await JetStreamEventLog.connect(
-            event_log_url, stream=stream, subject_prefix=subject_prefix
+            event_log_url, stream=stream, subject_prefix=subject_prefix, replicas=event_replicas
         )
     else:
         await engine.dispose()

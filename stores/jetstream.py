@@ -30,7 +30,12 @@ from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBuffer
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
+from nats.js.errors import (
+    BadRequestError,
+    NotFoundError,
+    ServerError,
+    ServiceUnavailableError,
+)
 
 from domain.events import EventEnvelope, envelope_from_dict, envelope_to_dict
 from stores.event_log import AppendResult, EventLogUnavailable, StoredEvent
@@ -78,6 +83,7 @@ class JetStreamEventLog:
         subject_prefix: str = "logistics.events",
         duplicate_window: timedelta = timedelta(hours=24),
         request_timeout_s: float = 2.0,
+        replicas: int = 1,
     ) -> None:
         self._client = client
         self._js: JetStreamContext = client.jetstream(timeout=request_timeout_s)
@@ -85,6 +91,7 @@ class JetStreamEventLog:
         self._prefix = subject_prefix
         self._duplicate_window = duplicate_window
         self._timeout = request_timeout_s
+        self._replicas = replicas
 
     @classmethod
     async def connect(
@@ -95,13 +102,15 @@ class JetStreamEventLog:
         reconnect_max_s: float = 5.0,
         **options: Any,
     ) -> JetStreamEventLog:
-        """Connect (the first connection must succeed) and keep reconnecting for ever after."""
+        """Connect (the first connection must succeed) and keep reconnecting for ever after.
+        `url` may name several servers of a cluster, separated by commas: any one answering
+        is enough to start, and the client moves to another when its server goes."""
 
         async def report(error: Exception) -> None:
             logger.warning("event log: NATS connection problem: %s", error)
 
         client = await nats.connect(
-            url,
+            [part.strip() for part in url.split(",")],
             connect_timeout=2,
             allow_reconnect=True,
             max_reconnect_attempts=-1,
@@ -137,9 +146,10 @@ class JetStreamEventLog:
                         subjects=[subjects],
                         storage=StorageType.FILE,
                         duplicate_window=self._duplicate_window.total_seconds(),
+                        num_replicas=self._replicas,
                     )
                 )
-            except BadRequestError as error:
+            except (BadRequestError, ServerError) as error:
                 raise EventLogMisconfigured(
                     f"cannot create stream {self._stream} for subjects {subjects}: "
                     f"{error.description}"

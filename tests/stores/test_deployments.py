@@ -13,7 +13,7 @@ import pytest
 from gateway.config import GatewayConfig
 from gateway.runtime import GatewayRuntime, start_runtime
 from stores import open_stores
-from stores.jetstream import EventLogMisconfigured
+from stores.jetstream import EventLogMisconfigured, JetStreamEventLog
 from tests.stores.test_event_log import make_event
 
 
@@ -104,3 +104,28 @@ async def test_a_stream_or_prefix_another_deployment_holds_is_refused_naming_it(
     finally:
         await first.close()
         await delete_streams(nats_url, f"CLASH_{suffix}", f"OVERLAP_{suffix}")
+
+
+async def test_a_cluster_is_named_by_several_urls_and_one_answering_is_enough(nats_url):
+    suffix = uuid.uuid4().hex[:8]
+    log = await JetStreamEventLog.connect(
+        f"nats://127.0.0.1:1, {nats_url}",
+        stream=f"CLUSTER_{suffix}",
+        subject_prefix=f"cluster{suffix}.events",
+    )
+    try:
+        await log.ping()
+    finally:
+        await log.close()
+        await delete_streams(nats_url, f"CLUSTER_{suffix}")
+
+
+async def test_more_replicas_than_the_cluster_has_nodes_are_refused_naming_the_stream(nats_url):
+    suffix = uuid.uuid4().hex[:8]
+    with pytest.raises(EventLogMisconfigured, match=f"cannot create stream REPLICAS_{suffix}"):
+        await JetStreamEventLog.connect(
+            nats_url,
+            stream=f"REPLICAS_{suffix}",
+            subject_prefix=f"replicas{suffix}.events",
+            replicas=3,
+        )
