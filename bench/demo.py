@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +33,8 @@ class Gateway:
     backends: dict[str, str]
     """Each reference backend's URL."""
     tms_key: str
+    pid: int = 0
+    """The demo command's process (the gateway, or with workers their supervisor)."""
 
     @property
     def websocket_url(self) -> str:
@@ -46,9 +48,11 @@ def demo_gateway(
     folder: Path,
     timeout: float,
     overrides: Mapping[str, str] | None = None,
+    arguments: Sequence[str] = (),
 ) -> Iterator[Gateway]:
     """`logistics-gateway demo` on free ports with its state under `folder`; ``overrides``
-    are configuration variables (``LG_*``) set on top of the embedded defaults."""
+    are configuration variables (``LG_*``) set on top of the embedded defaults, ``arguments``
+    more of the command's own (``--workers 2``)."""
     port = free_port()
     environment = {
         **os.environ,
@@ -69,6 +73,7 @@ def demo_gateway(
         *("-m", "gateway.cli", "demo"),
         *("--state-dir", str(folder / "sandbox")),
         *("--simulate", "3600"),
+        *arguments,
     ]
     log = (folder / "demo.log").open("wb")
     process = subprocess.Popen(
@@ -97,6 +102,7 @@ def demo_gateway(
             defaults.webhooks.swiftparcel_secret,
             backends,
             defaults.backends.tms.credential,
+            process.pid,
         )
     finally:
         os.killpg(process.pid, 15)

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ _LUA = """wrk.method = "POST"
 wrk.body = [==[{body}]==]
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json"
+{headers}
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("BENCH %d %d %d %d %.1f %.1f %.1f\\n", summary.requests,
@@ -60,12 +62,21 @@ def have_wrk() -> bool:
     return shutil.which("wrk") is not None
 
 
-def run_wrk(url: str, body: bytes, seconds: float, concurrency: int) -> LoadResult:
-    """Drive `url` with wrk (one thread) for `seconds`."""
+def run_wrk(
+    url: str,
+    body: bytes,
+    seconds: float,
+    concurrency: int,
+    headers: Mapping[str, str] | None = None,
+) -> LoadResult:
+    """Drive `url` with wrk (one thread) for `seconds`; `headers` go with every request."""
     _check_loopback(url)
+    extra = "\n".join(
+        f'wrk.headers["{name}"] = "{value}"' for name, value in (headers or {}).items()
+    )
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
         script = Path(tmp) / "post.lua"
-        script.write_text(_LUA.replace("{body}", body.decode()))
+        script.write_text(_LUA.replace("{body}", body.decode()).replace("{headers}", extra))
         cmd = [
             "wrk",
             "-t1",
@@ -122,12 +133,19 @@ async def _worker(
         writer.close()
 
 
-async def _python_load(url: str, body: bytes, seconds: float, concurrency: int) -> LoadResult:
+async def _python_load(
+    url: str,
+    body: bytes,
+    seconds: float,
+    concurrency: int,
+    headers: Mapping[str, str] | None = None,
+) -> LoadResult:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     request = (
         f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        "Content-Type: application/json\r\nAccept: application/json\r\n"
+        f"Content-Type: application/json\r\nAccept: application/json\r\n{extra}"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     lat: list[float] = []
@@ -158,7 +176,13 @@ async def _python_load(url: str, body: bytes, seconds: float, concurrency: int) 
     )
 
 
-def run_python(url: str, body: bytes, seconds: float, concurrency: int) -> LoadResult:
+def run_python(
+    url: str,
+    body: bytes,
+    seconds: float,
+    concurrency: int,
+    headers: Mapping[str, str] | None = None,
+) -> LoadResult:
     """Fallback load generator when wrk is missing; it costs more CPU than wrk does."""
     _check_loopback(url)
-    return asyncio.run(_python_load(url, body, seconds, concurrency))
+    return asyncio.run(_python_load(url, body, seconds, concurrency, headers))
