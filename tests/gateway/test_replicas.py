@@ -22,7 +22,8 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -118,7 +119,7 @@ def deployment(
             f'event_stream = "{name}"\nevent_subject_prefix = "{name}"\n'
             f'cache = "{redis_url}"\ncache_namespace = "{name}"'
         )
-        running = []
+        started = []
         with pytest.MonkeyPatch.context() as patch:
             patch.delenv("LG_THROTTLING__ENABLED", raising=False)
             for replica, arguments in (("a", ()), ("b", ()), ("c", ("--workers", "2"))):
@@ -135,9 +136,28 @@ def deployment(
                     backend_timeout_s=10.0,
                     lease_ttl_s=3.0,
                 )
-                running.append(stack.enter_context(gateway_process(config, port, arguments)))
+                started.append(gateway_process(config, port, arguments))
+            running = enter_together(stack, started)
         wait_for_orders(running[0].graphql_url(), running[0].api_key("C-1001"))
         yield Deployment(tuple(running), database, nats_url, name, name)
+
+
+def enter_together(
+    stack: ExitStack, processes: list[AbstractContextManager[RunningGateway]]
+) -> list[RunningGateway]:
+    """Start the processes at once (each waits until healthy in a thread of its own), so the
+    module waits for the slowest start rather than for their sum."""
+    with ThreadPoolExecutor(len(processes)) as pool:
+        futures = [pool.submit(process.__enter__) for process in processes]
+    entered = []
+    for process, future in zip(processes, futures, strict=True):
+        if future.exception() is None:
+            stack.push(process.__exit__)
+            entered.append(future.result())
+    for future in futures:
+        if (error := future.exception()) is not None:
+            raise error
+    return entered
 
 
 def alive(deployment: Deployment) -> list[RunningGateway]:
