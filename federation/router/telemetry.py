@@ -5,9 +5,9 @@ until an SDK is configured: the embedding app chooses the SDK, the exporter and 
 and hands a `Tracer` in. Without one no span is made and the hot path pays one `is None`
 test. Fetch timings go to `on_fetch`, a plain callable, so metrics need no particular library.
 
-Spans, when traced: the operation (`query GetOrders`), its planning (`graphql.plan`, with
-whether the plan came from the cache) and each subgraph fetch (`fetch <subgraph>`, a client
-span). While a span is current, HTTP and WebSocket subgraph requests carry its W3C
+Spans, when traced: the operation (`query GetOrders`, with `graphql.plan.cached`), its
+planning when it was not cached (`graphql.plan`) and each subgraph fetch (`fetch <subgraph>`,
+a client span). While a span is current, HTTP and WebSocket subgraph requests carry its W3C
 `traceparent` (`with_current_trace`), so a subgraph's own spans join the trace as its
 children; without one the app's forwarded trace headers go as they are.
 """

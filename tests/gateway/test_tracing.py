@@ -107,7 +107,7 @@ def test_a_query_is_one_trace_from_the_caller_to_the_backend(
     assert request.attributes["http.route"] == "/graphql"
     assert request.attributes["http.response.status_code"] == 200
     assert operation.attributes["graphql.operation.name"] == "WhoAmI"
-    assert plan.attributes["graphql.plan.cached"] is False
+    assert operation.attributes["graphql.plan.cached"] is False
     assert fetch.attributes["graphql.subgraph.name"] == "orders"
     assert backend.attributes["backend.name"] == "erp"
     assert backend.attributes["http.response.status_code"] == 200
@@ -118,6 +118,13 @@ def test_a_query_is_one_trace_from_the_caller_to_the_backend(
 
     received = [r.get("traceparent", "") for r in sandbox.requests("erp")]
     assert f"00-{trace_id}-{backend.span_id}-01" in received, received
+
+    again = secrets.token_hex(16)
+    headers = {"x-api-key": PORTAL_KEY, "traceparent": f"00-{again}-{caller_span}-01"}
+    traced.post("/graphql", json={"query": "query WhoAmI { me { name } }"}, headers=headers)
+    spans = receiver.wait_for(again, names - {"graphql.plan"})
+    assert "graphql.plan" not in {span.name for span in spans}, "a cached plan is no span"
+    assert only(spans, "query WhoAmI").attributes["graphql.plan.cached"] is True
 
 
 def test_a_request_without_a_traceparent_starts_a_trace_of_its_own(
@@ -140,7 +147,7 @@ def test_a_request_without_a_traceparent_starts_a_trace_of_its_own(
     spans = receiver.wait_for(operation.trace_id, {"POST /graphql", "graphql.plan"})
     request = only(spans, "POST /graphql")
     assert request.parent_span_id == "", "a malformed traceparent must not become a parent"
-    assert only(spans, "graphql.plan").attributes["graphql.plan.cached"] is False
+    assert only(spans, "graphql.plan").parent_span_id == operation.span_id
 
 
 def test_a_webhook_is_traced_with_its_source(traced: TestClient, receiver: Receiver) -> None:

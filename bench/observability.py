@@ -1,0 +1,175 @@
+"""The cost of metrics and tracing: the same portal reads with both on against both off.
+
+    python -m bench.observability
+    python -m bench.observability --rounds 5 --duration 8 --concurrency 16
+
+Each round starts `logistics-gateway demo` twice on free ports, once per setting, alternating
+which goes first, and sends the same portal reads as `bench.policies` (an orders page from the
+read model, with C-1001's demo key); rate limits are off in both, so only observability
+differs:
+
+- off: `[metrics] enabled = false`, no `[tracing] otlp_endpoint`;
+- on: metrics on (every request counted and timed, the store figures read every 30 s) and
+  tracing on at `--sample-ratio` (1.0 by default: every request, fetch and backend call a span),
+  exported over OTLP/HTTP to a sink in this process that reads and drops each export, and
+  `/metrics` scraped once a second, as a Prometheus server would far more rarely.
+
+Per run it prints answered reads per second at `--concurrency` for `--duration` seconds, the
+paced latency p50 and p99 (one read at a time) and the gateway process's CPU time per
+answered read under load (from /proc: steadier than reads per second when the load generator
+and the backends share the machine's cores). The summary gives medians over rounds and the
+on/off ratios. Everything listens on loopback; every run is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+from bench.demo import Gateway, demo_gateway
+from bench.read_models import gateway_read, loaded, paced, percentile, wait_for_read_model
+from gateway.config import DEMO_CLIENTS
+
+ADMIN_KEY = DEMO_CLIENTS["operations"].api_key
+QUIET: dict[str, str] = {"LG_THROTTLING__ENABLED": "false"}
+
+
+@contextmanager
+def otlp_sink() -> Iterator[tuple[str, list[int]]]:
+    """An OTLP/HTTP endpoint that reads every export and answers 200; counts the bytes."""
+    received = [0, 0]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received[0] += 1
+            received[1] += len(self.rfile.read(int(self.headers.get("content-length", "0"))))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of one process (not its children), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def scraping(gateway: Gateway, stop: asyncio.Event) -> None:
+    """`/metrics` once a second while the load runs, with the demo's admin key."""
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        while not stop.is_set():
+            answer = await client.get(f"{gateway.url}/metrics", headers={"X-API-Key": ADMIN_KEY})
+            if answer.status_code != 200:
+                raise SystemExit(f"/metrics answered {answer.status_code}")
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except TimeoutError:
+                continue
+
+
+async def run_once(
+    gateway: Gateway, arguments: argparse.Namespace, scrape: bool
+) -> dict[str, float]:
+    limits = httpx.Limits(max_connections=arguments.concurrency)
+    async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
+        await wait_for_read_model(client, gateway, 120.0)
+        read = gateway_read(gateway)
+        await loaded(client, read, arguments.concurrency, 1.0)  # warm caches of the process
+        latencies = await paced(client, read, arguments.requests, arguments.paced)
+        stop = asyncio.Event()
+        scraper = asyncio.create_task(scraping(gateway, stop)) if scrape else None
+        assert gateway.pid, "the demo process is measured"
+        cpu_before = cpu_seconds(gateway.pid)
+        rate, refused = await loaded(client, read, arguments.concurrency, arguments.duration)
+        cpu = cpu_seconds(gateway.pid) - cpu_before
+        stop.set()
+        if scraper is not None:
+            await scraper
+    return {
+        "p50": statistics.median(latencies),
+        "p99": percentile(latencies, 0.99),
+        "rps": rate,
+        "cpu_ms": 1000 * cpu / max(1.0, rate * arguments.duration),
+        "refused": float(refused),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--requests", type=int, default=100, help="paced reads per run")
+    parser.add_argument("--paced", type=float, default=50.0, help="paced reads per second")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=6.0, help="seconds of load per run")
+    parser.add_argument(
+        "--sample-ratio", type=float, default=1.0, help="[tracing] sample_ratio when on"
+    )
+    arguments = parser.parse_args()
+    figures: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
+    with otlp_sink() as (endpoint, received):
+        settings = {
+            "off": {**QUIET, "LG_METRICS__ENABLED": "false"},
+            "on": {
+                **QUIET,
+                "LG_METRICS__ENABLED": "true",
+                "LG_TRACING__OTLP_ENDPOINT": endpoint,
+                "LG_TRACING__SAMPLE_RATIO": str(arguments.sample_ratio),
+            },
+        }
+        for number in range(1, arguments.rounds + 1):
+            order = list(settings) if number % 2 else list(reversed(settings))
+            for name in order:
+                with (
+                    tempfile.TemporaryDirectory(prefix=f"bench-observability-{name}-") as folder,
+                    demo_gateway("sql", "", Path(folder), 120.0, settings[name]) as gateway,
+                ):
+                    result = asyncio.run(run_once(gateway, arguments, scrape=name == "on"))
+                figures[name].append(result)
+                print(
+                    f"round {number} observability {name:>3}: {result['rps']:.0f} answered/s "
+                    f"({result['refused']:.0f} refused), {result['cpu_ms']:.2f} ms CPU/read, "
+                    f"paced p50 {result['p50']:.1f} ms p99 {result['p99']:.1f} ms",
+                    flush=True,
+                )
+        print(f"the OTLP sink received {received[0]} exports, {received[1]} bytes")
+    median = {
+        name: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        for name, runs in figures.items()
+    }
+    on, off = median["on"], median["off"]
+    for name, figure in (("on", on), ("off", off)):
+        print(
+            f"median {name:>3}: {figure['rps']:.0f}/s, {figure['cpu_ms']:.2f} ms CPU/read, "
+            f"p50 {figure['p50']:.1f} ms, p99 {figure['p99']:.1f} ms"
+        )
+    print(
+        f"on/off: answered/s {on['rps'] / off['rps']:.3f}, CPU/read "
+        f"{on['cpu_ms'] / off['cpu_ms']:.3f}, p50 {on['p50'] / off['p50']:.3f}, "
+        f"p99 {on['p99'] / off['p99']:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
