@@ -196,16 +196,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, object]]:
-        runtime = await start_runtime(
-            config,
-            router_telemetry=RouterTelemetry(
-                tracer, metrics.subgraph_fetch if metrics is not None else None
-            ),
-            backend_telemetry=BackendTelemetry(
-                tracer, metrics.backend_call if metrics is not None else None
-            ),
-            cache_plugins=(CacheLookups(metrics),) if metrics is not None else (),
-        )
+        stop_serving_metrics = _serve_metrics_apart(config, metrics)  # first: it may refuse
+        try:
+            runtime = await start_runtime(
+                config,
+                router_telemetry=RouterTelemetry(
+                    tracer, metrics.subgraph_fetch if metrics is not None else None
+                ),
+                backend_telemetry=BackendTelemetry(
+                    tracer, metrics.backend_call if metrics is not None else None
+                ),
+                cache_plugins=(CacheLookups(metrics),) if metrics is not None else (),
+            )
+        except BaseException:
+            stop_serving_metrics()
+            raise
         ingress = WebhookIngress(
             inbound_sources(config),
             recorder=runtime.services.recorder,
@@ -334,6 +339,7 @@ def create_app(
             stop_background.set()
             await asyncio.gather(*background, return_exceptions=True)
             stop_metrics()
+            stop_serving_metrics()
             await runtime.aclose()
             await throttling.close()
             if tracing is not None:
@@ -469,8 +475,8 @@ def _start_metrics(
     stop: asyncio.Event,
     background: list[asyncio.Task[None]],
 ) -> Callable[[], None]:
-    """Register the collectors that read the runtime, start reading the store figures and,
-    when configured, serve the metrics on their own port; returns what undoes it all."""
+    """Register the collectors that read the runtime and start reading the store figures;
+    returns what undoes it."""
     if metrics is None:
         return lambda: None
     collectors = (
@@ -480,12 +486,8 @@ def _start_metrics(
     for collector in collectors:
         metrics.watch(collector)
     background.append(asyncio.create_task(collectors[1].keep_reading(stop)))
-    port = config.metrics.separate_port()
-    stop_server = serve_metrics(metrics, config.metrics.host, port) if port is not None else None
 
     def undo() -> None:
-        if stop_server is not None:
-            stop_server()
         for collector in collectors:
             metrics.unwatch(collector)
 
@@ -501,6 +503,17 @@ def _each_applied(*observers: AppliedObserver | None) -> AppliedObserver:
             observer(consumer, events)
 
     return applied
+
+
+def _serve_metrics_apart(
+    config: GatewayConfig, metrics: GatewayMetrics | None
+) -> Callable[[], None]:
+    """Serve the metrics on `[metrics] port` when it is a port of their own; returns what
+    stops it."""
+    port = config.metrics.separate_port()
+    if metrics is None or port is None:
+        return lambda: None
+    return serve_metrics(metrics, config.metrics.host, port)
 
 
 def _forwarded(request: HTTPConnection) -> Forwarded:

@@ -48,7 +48,8 @@ class GatewayMetrics:
         self._requests = Counter(
             "gateway_requests",
             "GraphQL requests over HTTP, by operation name, client and outcome (ok, errors, "
-            "invalid, failed, unauthenticated, forbidden, rate_limited).",
+            "invalid, failed, unauthenticated, forbidden, rate_limited, stream). Operations "
+            "a WebSocket carries are counted as subscriptions and refusals, not here.",
             ["operation", "client", "outcome"],
             registry=registry,
         )

@@ -32,8 +32,12 @@ def metrics_route(metrics: GatewayMetrics) -> Route:
 
 
 def serve_metrics(metrics: GatewayMetrics, host: str, port: int) -> Callable[[], None]:
-    """Serve the metrics on `host:port` from a thread; returns what stops it."""
-    server, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    """Serve the metrics on `host:port` from a thread; returns what stops it. A port that
+    cannot be listened on stops the start with a message naming the setting."""
+    try:
+        server, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    except OSError as error:
+        raise OSError(f"metrics.port: cannot listen on {host}:{port}: {error.strerror}") from None
 
     def stop() -> None:
         server.shutdown()

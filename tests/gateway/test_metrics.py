@@ -9,6 +9,7 @@ with label values that callers cannot multiply or break.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -442,3 +443,14 @@ async def test_cache_lookups_are_counted_by_key_kind_on_a_real_cache() -> None:
     kinds = {labels["cache"] for labels in series(samples, lookups)}
     assert len(kinds) <= 21 and "other" in kinds
     await cache.close()
+
+
+def test_a_metrics_port_in_use_stops_the_start_naming_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = configured(tmp_path, metrics={"port": port})
+        refused = f"metrics.port: cannot listen on 127.0.0.1:{port}"
+        with pytest.raises(OSError, match=refused), TestClient(create_app(config)):
+            pass
