@@ -3,6 +3,8 @@
 The router enforces them before planning (``@requiresScopes``, ``@policy``), and the
 composed supergraph shows them, so a rule is read where the field is declared. Resolvers keep
 their own checks (the tenant of every record, the warehouse of every write) beneath them.
+Operating the deployment (dead letters, workflows, reconciliation, keys, costs) is done through
+the `/admin` routes, which need the admin scope themselves; no GraphQL field is admin-only.
 """
 
 from __future__ import annotations
@@ -21,6 +23,3 @@ WAREHOUSE_STAFF = [["warehouse_staff"]]
 
 TENANT_MEMBER = [["tenant_member"]]
 """The policy a caller must satisfy to see a tenant's records at all: it acts for a tenant."""
-
-ADMIN = [["admin"]]
-"""Operating the deployment."""
