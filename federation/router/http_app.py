@@ -374,7 +374,7 @@ async def _answer(
             reported,
             _bad_request("The operationName parameter must be a string.", media_type),
         )
-    if method == "GET" and _is_mutation(router, query, operation_name):
+    if method == "GET" and _is_mutation(router, query, operation_name, options.schema_variant):
         return (
             INVALID,
             reported,
@@ -394,6 +394,8 @@ async def _answer(
         "introspection": options.introspection,
         "cost": options.cost,
         "authorization": options.authorization,
+        "variant": options.schema_variant,
+        "deprecated_use": options.deprecated_use,
     }
     cached = options.cache is not None and router.caching is not None
     try:
@@ -440,10 +442,12 @@ def _bad_request(message: str, media_type: str) -> Answer:
     return _reply({"errors": [{"message": message}]}, 400, media_type)
 
 
-def _is_mutation(router: Router, query: str, operation_name: str | None) -> bool:
+def _is_mutation(
+    router: Router, query: str, operation_name: str | None, variant: str | None = None
+) -> bool:
     """Whether a GET asks for anything but a query; prepared documents are not parsed again."""
     try:
-        return router.prepare(query, operation_name).kind != "query"
+        return router.prepare(query, operation_name, variant).kind != "query"
     except OperationError as error:
         if error.kind in ("limits", "parse"):
             return False  # refused before parsing completed; never parsed again here

@@ -6,6 +6,7 @@ options from the embedding app.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from federation.router.authorization.context import ANONYMOUS, AuthorizationContext
@@ -26,6 +27,10 @@ class RequestOptions:
     operations from the configured manifests), never a document of its own. ``authorization``:
     who the caller is for the supergraph's ``@authenticated``, ``@requiresScopes`` and
     ``@policy`` (anonymous unless the app says otherwise).
+    ``schema_variant``: the name of the schema the request is validated, introspected and
+    coerced against (one of the router's ``schema_variants``, e.g. a contract); None is the
+    full API schema. ``deprecated_use``: called with the deprecated schema coordinates an
+    operation uses (sorted, non-empty), once per operation run or subscription started.
     """
 
     query_plan: bool = True
@@ -34,6 +39,8 @@ class RequestOptions:
     cost: CostControl = NO_COST_CONTROL
     registered_operations_only: bool = False
     authorization: AuthorizationContext = ANONYMOUS
+    schema_variant: str | None = None
+    deprecated_use: Callable[[tuple[str, ...]], None] | None = None
 
 
 DEFAULT_OPTIONS = RequestOptions()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from inspect import isawaitable
 from typing import Any
@@ -67,6 +67,7 @@ from federation.router.cost import (
     compile_cost,
     too_expensive,
 )
+from federation.router.deprecations import deprecated_coordinates
 from federation.router.errors import OperationError, SubgraphError
 from federation.router.executor import PlanExecution
 from federation.router.headers import (
@@ -145,6 +146,10 @@ class PreparedOperation:
     empty: bool = False
     """Authorization removed every root field: nothing runs."""
     document_length: int = 0
+    schema: GraphQLSchema | None = None
+    """The API schema (or schema variant) it was validated against; variables coerce by it."""
+    deprecated: tuple[str, ...] = ()
+    """The deprecated schema coordinates the operation uses (``Shipment.live``), sorted."""
 
     @property
     def subscription_fetch(self) -> Fetch:
@@ -191,6 +196,10 @@ class Router:
     and reporting come with its options (``RequestOptions.cost``).
     ``persisted`` holds the trusted documents and the automatic persisted queries that the
     transports resolve a request's document from (by default: none trusted, APQ in memory).
+    ``schema_variants`` are other API schemas requests may name (``RequestOptions.
+    schema_variant``; contracts, see ``federation.router.contracts``): an operation is
+    validated, introspected and coerced against its request's variant, and prepared once per
+    variant (a plan never serves another variant's requests).
     """
 
     def __init__(
@@ -214,6 +223,7 @@ class Router:
         telemetry: RouterTelemetry = NO_TELEMETRY,
         cost_settings: CostSettings = CostSettings(),  # noqa: B008 (frozen, shared)
         persisted: PersistedOperations | None = None,
+        schema_variants: Mapping[str, GraphQLSchema] | None = None,
     ) -> None:
         self.supergraph = supergraph
         self.cost_settings = cost_settings
@@ -238,6 +248,7 @@ class Router:
                 self._entities = EntityCache(caching.store, settings)
         self._key_fields: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {}
         self.schema = supergraph.api_schema
+        self.schema_variants: dict[str, GraphQLSchema] = dict(schema_variants or {})
         self.enabled_override_labels = enabled_override_labels
         self.limits = limits
         self._validation_rules = validation_rules(limits)
@@ -293,13 +304,17 @@ class Router:
 
     # -- preparation ------------------------------------------------------------------------
 
-    def prepare(self, document: str, operation_name: str | None = None) -> PreparedOperation:
-        """Check limits, parse, validate, normalise and plan, once per (document, name)."""
-        key = cache_key(document, operation_name)
+    def prepare(
+        self, document: str, operation_name: str | None = None, variant: str | None = None
+    ) -> PreparedOperation:
+        """Check limits, parse, validate, normalise and plan, once per (document, name,
+        schema variant); an unknown variant is the embedding app's error (``KeyError``)."""
+        schema = self.schema if variant is None else self.schema_variants[variant]
+        key = _variant_key(cache_key(document, operation_name), variant)
         cached = self._cache.get(key)
         if cached is None:
             try:
-                cached = self._prepare(document, operation_name, key)
+                cached = self._prepare(document, operation_name, key, schema)
                 size = _PREPARED_BYTES + _PREPARED_BYTES_PER_CHARACTER * len(document)
             except OperationError as error:
                 cached = error
@@ -311,40 +326,39 @@ class Router:
         return cached
 
     def _prepare(
-        self, document: str, operation_name: str | None, digest: bytes
+        self, document: str, operation_name: str | None, digest: bytes, schema: GraphQLSchema
     ) -> PreparedOperation:
         ast = parse_within_limits(document, self.limits)
         check_shape(ast, self.limits)
-        errors = validate(self.schema, ast, self._validation_rules)
+        errors = validate(schema, ast, self._validation_rules)
         if errors:
-            over_budget = any(isinstance(e, FieldMergeCostExceeded) for e in errors)
-            raise OperationError(
-                [e.formatted for e in errors], kind="limits" if over_budget else "validation"
-            )
+            if any(isinstance(e, FieldMergeCostExceeded) for e in errors):
+                raise OperationError([e.formatted for e in errors], kind="limits")
+            raise OperationError([_validation_failed(e.formatted) for e in errors])
         try:
             operation = select_operation(ast, operation_name)
         except ValueError as error:
             raise OperationError([{"message": str(error)}], kind="validation") from error
         kind = operation.operation.value
-        root = self.schema.get_root_type(operation.operation)
+        root = schema.get_root_type(operation.operation)
         assert root is not None
         normalized = normalize(ast, operation, self.supergraph.root_types.get(kind, root.name))
         plan = plan_operation(self.supergraph, normalized, self.enabled_override_labels)
         if operation.operation == OperationType.SUBSCRIPTION:
             _check_subscription_plan(plan)
         introspection = _introspection_document(ast, operation)
-        cost = compile_cost(self.schema, self.cost_directives, self.cost_settings, ast, operation)
+        cost = compile_cost(schema, self.cost_directives, self.cost_settings, ast, operation)
         cache_policy, fetch_policies = self._cache_policies(kind, root.name, normalized, plan)
         access = None if self.access_rules.empty else access_of(normalized, self.access_rules)
         return PreparedOperation(
             kind=kind,
             plan=plan,
-            projector=Projector(self.schema, root, normalized.selections),
+            projector=Projector(schema, root, normalized.selections),
             variable_definitions=normalized.variable_definitions,
             introspection=introspection,
             introspects=_introspects(ast, operation),
             introspected=(
-                _introspect(self.schema, introspection, {})
+                _introspect(schema, introspection, {})
                 if introspection is not None and not normalized.variable_definitions
                 else None
             ),
@@ -356,6 +370,8 @@ class Router:
             operation=normalized,
             access=access,
             document_length=len(document),
+            schema=schema,
+            deprecated=deprecated_coordinates(schema, ast, operation),
         )
 
     def _cache_policies(
@@ -404,7 +420,8 @@ class Router:
         operation = prepared.operation
         assert operation is not None
         filtered = filter_operation(operation, self.access_rules, grant)
-        root = self.schema.get_root_type(OperationType(prepared.kind))
+        schema = prepared.schema or self.schema
+        root = schema.get_root_type(OperationType(prepared.kind))
         assert root is not None
         if filtered.empty:
             plan = QueryPlan(kind=prepared.kind, fetches=())
@@ -418,7 +435,7 @@ class Router:
         return replace(
             prepared,
             plan=plan,
-            projector=Projector(self.schema, root, filtered.projected),
+            projector=Projector(schema, root, filtered.projected),
             digest=key,
             cache_policy=cache_policy,
             fetch_policies=fetch_policies,
@@ -461,6 +478,8 @@ class Router:
         cache: CachePartition | None = None,
         cost: CostControl = NO_COST_CONTROL,
         authorization: AuthorizationContext = ANONYMOUS,
+        variant: str | None = None,
+        deprecated_use: Callable[[tuple[str, ...]], None] | None = None,
     ) -> dict[str, Any]:
         """Run an operation; the result is a GraphQL response dictionary.
 
@@ -474,6 +493,8 @@ class Router:
         not see is removed before planning and answered null with an
         ``UNAUTHORIZED_FIELD_OR_TYPE`` error per removed path (an operation left with
         nothing is answered ``{"data": {}}`` with those errors, as Apollo Router does).
+        ``variant`` and ``deprecated_use`` are ``RequestOptions``' ``schema_variant`` and
+        ``deprecated_use``.
 
         Raises ``OperationError`` only for requests that must not execute at all (limits,
         parse, validation and variable errors, introspection when ``introspection`` is
@@ -491,6 +512,8 @@ class Router:
             cache=cache,
             cost=cost,
             authorization=authorization,
+            variant=variant,
+            deprecated_use=deprecated_use,
         )
         return executed.result
 
@@ -508,6 +531,8 @@ class Router:
         cache: CachePartition | None = None,
         cost: CostControl = NO_COST_CONTROL,
         authorization: AuthorizationContext = ANONYMOUS,
+        variant: str | None = None,
+        deprecated_use: Callable[[tuple[str, ...]], None] | None = None,
     ) -> Executed:
         """``execute``, with what the answer's caching needs: its policy and age.
 
@@ -519,11 +544,12 @@ class Router:
         """
         arguments = (document, variables, operation_name, context, headers, forwarded)
         options = (include_plan, introspection, cache, cost, authorization)
+        schema_use = {"variant": variant, "deprecated_use": deprecated_use}
         tracer = self.telemetry.tracer
         if tracer is None:
-            return await self._run(*arguments, *options, None)
+            return await self._run(*arguments, *options, None, **schema_use)
         with tracer.start_as_current_span("graphql.operation") as span:
-            return await self._run(*arguments, *options, span)
+            return await self._run(*arguments, *options, span, **schema_use)
 
     async def _run(
         self,
@@ -539,9 +565,12 @@ class Router:
         cost: CostControl,
         authorization: AuthorizationContext,
         span: Span | None,
+        *,
+        variant: str | None = None,
+        deprecated_use: Callable[[tuple[str, ...]], None] | None = None,
     ) -> Executed:
         try:
-            prepared = self._traced_prepare(document, operation_name, span)
+            prepared = self._traced_prepare(document, operation_name, span, variant)
             if prepared.kind == "subscription":
                 message = "Subscriptions are not supported over this transport."
                 raise OperationError([{"message": message}], kind="validation")
@@ -554,10 +583,12 @@ class Router:
             return Executed({"errors": error.errors, "data": None})
         coerced = self._coerce(prepared, variables)
         if not cost.active:
+            _report_deprecated(prepared, deprecated_use)
             return await self._run_cached(
                 prepared, coerced, headers, context, forwarded, include_plan, cache
             )
         estimate = self._check_cost(prepared, coerced, cost)
+        _report_deprecated(prepared, deprecated_use)
         executed = await self._run_cached(
             prepared, coerced, headers, context, forwarded, include_plan, cache
         )
@@ -638,7 +669,8 @@ class Router:
         await execution.run()
         if prepared.introspection is not None:
             introspected = orjson.loads(
-                prepared.introspected or _introspect(self.schema, prepared.introspection, coerced)
+                prepared.introspected
+                or _introspect(prepared.schema or self.schema, prepared.introspection, coerced)
             )
             execution.data.update(introspected["data"])
             execution.errors.extend(introspected["errors"])
@@ -709,7 +741,11 @@ class Router:
         return found
 
     def _traced_prepare(
-        self, document: str, operation_name: str | None, span: Span | None
+        self,
+        document: str,
+        operation_name: str | None,
+        span: Span | None,
+        variant: str | None = None,
     ) -> PreparedOperation:
         """``prepare``, for a traced operation; the operation's span is then named after it
         (``query GetOrders``), as the GraphQL conventions say. Planning gets a span of its own
@@ -717,15 +753,15 @@ class Router:
         since a span costs tens of microseconds and most requests find their plan cached."""
         tracer = self.telemetry.tracer
         if span is None or tracer is None:
-            return self.prepare(document, operation_name)
-        key = cache_key(document, operation_name)
+            return self.prepare(document, operation_name, variant)
+        key = _variant_key(cache_key(document, operation_name), variant)
         cached = self._cache.peek(key) is not None
         span.set_attribute("graphql.plan.cached", cached)
         if cached:
-            prepared = self.prepare(document, operation_name)
+            prepared = self.prepare(document, operation_name, variant)
         else:
             with tracer.start_as_current_span("graphql.plan"):
-                prepared = self.prepare(document, operation_name)
+                prepared = self.prepare(document, operation_name, variant)
         name = prepared.name or operation_name
         span.update_name(f"{prepared.kind} {name}" if name else prepared.kind)
         span.set_attribute("graphql.operation.type", prepared.kind)
@@ -745,7 +781,9 @@ class Router:
         if not prepared.variable_definitions:
             return {}
         values = get_variable_values(
-            self.schema, list(prepared.variable_definitions), dict(variables or {})
+            prepared.schema or self.schema,
+            list(prepared.variable_definitions),
+            dict(variables or {}),
         )
         if isinstance(values, list):
             raise OperationError([e.formatted for e in values], kind="variables")
@@ -785,7 +823,7 @@ class Router:
         subscription shares nothing.
         """
         try:
-            prepared = self.prepare(query, operation_name)
+            prepared = self.prepare(query, operation_name, options.schema_variant)
             if prepared.kind != "subscription":
                 message = f"Only a subscription can be subscribed to, not a {prepared.kind}."
                 refusal = {"message": message, "extensions": {"code": "NOT_A_SUBSCRIPTION"}}
@@ -797,6 +835,7 @@ class Router:
             estimate = self._check_cost(prepared, coerced, control) if control.active else None
         except OperationError as error:
             return {"errors": error.errors}
+        _report_deprecated(prepared, options.deprecated_use)
         if prepared.empty:
             return {"errors": unauthorized_errors(prepared.removed, coerced)}
         root = prepared.subscription_fetch
@@ -899,6 +938,27 @@ def _report(
         max=control.max_cost,
         result=result,
     )
+
+
+def _variant_key(key: bytes, variant: str | None) -> bytes:
+    """A prepared operation's cache key: one per schema variant of a document."""
+    if variant is None:
+        return key
+    return key + b"\x00" + variant.encode("utf-8", "surrogatepass")
+
+
+def _report_deprecated(
+    prepared: PreparedOperation, deprecated_use: Callable[[tuple[str, ...]], None] | None
+) -> None:
+    """Tell the request's hook which deprecated parts an operation about to run uses."""
+    if deprecated_use is not None and prepared.deprecated:
+        deprecated_use(prepared.deprecated)
+
+
+def _validation_failed(error: dict[str, Any]) -> dict[str, Any]:
+    """A validation error with the code clients and Apollo's routers know it by."""
+    extensions = {"code": "GRAPHQL_VALIDATION_FAILED", **(error.get("extensions") or {})}
+    return {**error, "extensions": extensions}
 
 
 def _check_subscription_plan(plan: QueryPlan) -> None:

@@ -134,7 +134,9 @@ class GraphQLStreams:
             return _Stream(self, framing, request, prepared={"errors": resolved.errors})
         params = resolved
         try:
-            kind = operation_kind(self.router, params.query, params.operation_name)
+            kind = operation_kind(
+                self.router, params.query, params.operation_name, decided.options.schema_variant
+            )
         except OperationError as error:
             return _Stream(self, framing, request, prepared={"errors": error.errors})
         if isinstance(framing, MultipartFraming) and kind != "subscription":

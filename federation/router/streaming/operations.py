@@ -99,13 +99,16 @@ async def resolve_document(
     return dataclasses.replace(params, query=document, document_id=None)
 
 
-def operation_kind(router: Router, query: str, operation_name: str | None) -> str:
+def operation_kind(
+    router: Router, query: str, operation_name: str | None, variant: str | None = None
+) -> str:
     """``query``, ``mutation`` or ``subscription``; raises ``OperationError`` when the
     document is refused (limits, parse, validation). A prepared document is not parsed again;
     one the router refuses to prepare is parsed within the same limits to see whether it is
-    a subscription, whose own errors the subscription reports."""
+    a subscription, whose own errors the subscription reports. ``variant`` is the request's
+    schema variant (``RequestOptions.schema_variant``)."""
     try:
-        return router.prepare(query, operation_name).kind
+        return router.prepare(query, operation_name, variant).kind
     except OperationError as refused:
         if refused.kind in ("limits", "parse"):
             raise
@@ -153,6 +156,8 @@ async def start(
                 cache=subscriber.options.cache,
                 cost=subscriber.options.cost,
                 authorization=subscriber.options.authorization,
+                variant=subscriber.options.schema_variant,
+                deprecated_use=subscriber.options.deprecated_use,
             )
         except OperationError as error:
             return Single({"errors": error.errors})

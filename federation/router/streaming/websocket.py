@@ -304,7 +304,9 @@ class _Connection:
         else:
             params = resolved
             try:
-                kind = operation_kind(router, params.query, params.operation_name)
+                kind = operation_kind(
+                    router, params.query, params.operation_name, subscriber.options.schema_variant
+                )
             except OperationError as error:
                 refused, kind = error, "invalid"
         try:
