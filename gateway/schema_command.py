@@ -142,10 +142,14 @@ def _check(
                 f"recorded {len(unaccepted)} accepted breaking change(s) in {changes_path}",
                 file=out,
             )
-        if (committed or "").strip() != composed.api_schema_sdl.strip():
-            arguments.against.write_text(composed.api_schema_sdl, encoding="utf-8")
-            arguments.supergraph.write_text(composed.supergraph_sdl + "\n", encoding="utf-8")
-            print(f"wrote {arguments.against} and {arguments.supergraph}", file=out)
+        for path, content in (
+            (arguments.against, composed.api_schema_sdl),
+            (arguments.supergraph, composed.supergraph_sdl + "\n"),
+        ):
+            current = path.read_text(encoding="utf-8") if path.is_file() else ""
+            if current.strip() != content.strip():
+                path.write_text(content, encoding="utf-8")
+                print(f"wrote {path}", file=out)
         return 0
     if unaccepted:
         print(

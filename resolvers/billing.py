@@ -9,6 +9,7 @@ import strawberry
 from domain.billing import Invoice as DomainInvoice
 from domain.billing import InvoiceStatus as DomainInvoiceStatus
 from resolvers import access
+from resolvers.audiences import PARTNER
 from resolvers.cache_control import INHERIT, CacheControl
 from resolvers.context import context_of
 from resolvers.cost import BACKEND_READ
@@ -20,14 +21,16 @@ from resolvers.values import Money, identifier
 InvoiceStatus = strawberry.enum(DomainInvoiceStatus, name="InvoiceStatus")
 
 
-@strawberry.type(directives=[INHERIT])
+@strawberry.type(directives=[INHERIT, PARTNER])
 class FreightCharge:
     carrier: str
     tracking_number: str
     amount: Money
 
 
-@strawberry.federation.type(policy=access.TENANT_MEMBER, directives=[CacheControl(max_age=300)])
+@strawberry.federation.type(
+    policy=access.TENANT_MEMBER, directives=[CacheControl(max_age=300), PARTNER]
+)
 class Invoice:
     id: strawberry.ID
     issued_on: date
@@ -64,7 +67,7 @@ class Order:
     @strawberry.federation.field(
         description="The order's invoices (empty until it has shipped; null when the ERP "
         "cannot answer, with an error saying so).",
-        directives=[BACKEND_READ],
+        directives=[BACKEND_READ, PARTNER],
     )
     async def invoices(self, info: strawberry.Info) -> list[Invoice] | None:
         order_id = identifier(self.id, "id")
@@ -79,7 +82,9 @@ class Order:
 @strawberry.type
 class Query:
     @strawberry.federation.field(
-        requires_scopes=access.READ, description="An invoice of the calling customer by its number."
+        requires_scopes=access.READ,
+        description="An invoice of the calling customer by its number.",
+        directives=[PARTNER],
     )
     async def invoice(self, info: strawberry.Info, id: strawberry.ID) -> Invoice | None:
         invoice_id = identifier(id, "id")

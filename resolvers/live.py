@@ -22,6 +22,7 @@ from process_apis.live.hub import HubClosed, ListenerFellBehind
 from process_apis.live.updates import ResumeTooFarBack
 from process_apis.visibility import NotFound
 from resolvers import access
+from resolvers.audiences import PARTNER
 from resolvers.context import context_of
 from resolvers.errors import PublicError, public_backend_error
 from resolvers.orders import OrderStatus
@@ -75,7 +76,7 @@ class Workflow:
         return cls(id=id)
 
 
-@strawberry.type(description="A carrier milestone as its event reported it.")
+@strawberry.type(description="A carrier milestone as its event reported it.", directives=[PARTNER])
 class ReportedMilestone:
     status: ShipmentStatus
     occurred_at: datetime
@@ -87,7 +88,9 @@ class ReportedMilestone:
     country: str | None
 
 
-@strawberry.type(description="A shipment event, once the shipment read models show it.")
+@strawberry.type(
+    description="A shipment event, once the shipment read models show it.", directives=[PARTNER]
+)
 class ShipmentUpdate:
     event_id: strawberry.ID = strawberry.field(description="Resume after this id.")
     event_type: str
@@ -124,7 +127,9 @@ class ShipmentUpdate:
         )
 
 
-@strawberry.type(description="An order's status as the ERP reported a change.")
+@strawberry.type(
+    description="An order's status as the ERP reported a change.", directives=[PARTNER]
+)
 class OrderStatusChange:
     event_id: strawberry.ID = strawberry.field(description="Resume after this id.")
     event_type: str
@@ -267,6 +272,7 @@ class Subscription:
         description="A shipment's changes, by its tracking number or for every shipment of an "
         "order (exactly one of the two). Each milestone once, a late one too; the status never "
         "goes backwards.",
+        directives=[PARTNER],
     )
     async def shipment_updated(
         self,
@@ -292,6 +298,7 @@ class Subscription:
         is_subscription=True,
         requires_scopes=access.READ,
         description="An order's status changes, as the ERP reports them.",
+        directives=[PARTNER],
     )
     async def order_status_changed(
         self, info: strawberry.Info, order_id: strawberry.ID

@@ -12,6 +12,7 @@ from policies.cursors import InvalidCursor
 from process_apis.cache_tags import order_tag, orders_of_tenant_tag
 from process_apis.orders import InvalidPageToken, KnownOrder
 from resolvers import access
+from resolvers.audiences import PARTNER
 from resolvers.cache_control import FRESHNESS, INHERIT, CacheControl, announce
 from resolvers.context import context_of
 from resolvers.cost import ORDER_LINES, page_of
@@ -32,9 +33,9 @@ ORDERS_LISTING = "orders"
     directives=[CacheControl(max_age=300)],
 )
 class Item:
-    sku: strawberry.ID
+    sku: strawberry.ID = strawberry.field(directives=[PARTNER])
 
-    @strawberry.field
+    @strawberry.field(directives=[PARTNER])
     async def description(self, info: strawberry.Info) -> str | None:
         sku = identifier(self.sku, "sku")
         item = await or_none(context_of(info).services.orders.item(sku))
@@ -45,7 +46,7 @@ class Item:
         return cls(sku=sku)
 
 
-@strawberry.type(directives=[INHERIT])
+@strawberry.type(directives=[INHERIT, PARTNER])
 class OrderLine:
     line_number: int
     quantity: Quantity
@@ -61,24 +62,26 @@ class OrderLine:
     directives=[CacheControl(max_age=30)],
 )
 class Order:
-    id: strawberry.ID
-    customer_id: str
-    status: OrderStatus
-    ordered_on: date
-    requested_delivery_on: date | None
-    currency: str
-    ship_to: Address
-    lines: list[OrderLine] = strawberry.federation.field(directives=[ORDER_LINES])
-    changed_at: datetime | None
+    """Tagged field by field: the returns, shipments and billing subgraphs add to it."""
+
+    id: strawberry.ID = strawberry.field(directives=[PARTNER])
+    customer_id: str = strawberry.field(directives=[PARTNER])
+    status: OrderStatus = strawberry.field(directives=[PARTNER])
+    ordered_on: date = strawberry.field(directives=[PARTNER])
+    requested_delivery_on: date | None = strawberry.field(directives=[PARTNER])
+    currency: str = strawberry.field(directives=[PARTNER])
+    ship_to: Address = strawberry.field(directives=[PARTNER])
+    lines: list[OrderLine] = strawberry.federation.field(directives=[ORDER_LINES, PARTNER])
+    changed_at: datetime | None = strawberry.field(directives=[PARTNER])
     as_of: datetime | None = strawberry.field(
         description="When the ERP was last heard from, which this answer is as current as; "
         "null until it has been heard from.",
-        directives=[FRESHNESS],
+        directives=[FRESHNESS, PARTNER],
     )
     stale: bool = strawberry.field(
         description="True when the ERP has not been heard from within its configured window: "
         "the order is answered from what the gateway last heard, which may have changed since.",
-        directives=[FRESHNESS],
+        directives=[FRESHNESS, PARTNER],
     )
 
     @classmethod
@@ -120,14 +123,14 @@ async def _order(info: strawberry.Info, order_id: str) -> Order | None:
     return Order.of(order) if order else None
 
 
-@strawberry.type(directives=[CacheControl(max_age=30)])
+@strawberry.type(directives=[CacheControl(max_age=30), PARTNER])
 class OrderPage:
     orders: list[Order]
     next_cursor: str | None
 
 
 @strawberry.federation.type(
-    keys=["id"], policy=access.TENANT_MEMBER, directives=[CacheControl(max_age=300)]
+    keys=["id"], policy=access.TENANT_MEMBER, directives=[CacheControl(max_age=300), PARTNER]
 )
 class Customer:
     id: strawberry.ID
@@ -141,6 +144,7 @@ class Query:
     @strawberry.federation.field(
         requires_scopes=access.READ,
         description="An order of the calling customer; null when there is none.",
+        directives=[PARTNER],
     )
     async def order(self, info: strawberry.Info, id: strawberry.ID) -> Order | None:
         return await _order(info, str(id))
@@ -148,7 +152,7 @@ class Query:
     @strawberry.federation.field(
         requires_scopes=access.READ,
         description="The calling customer's orders, newest first, page by page.",
-        directives=[page_of("orders")],
+        directives=[page_of("orders"), PARTNER],
     )
     async def orders(
         self, info: strawberry.Info, first: int = 20, after: str | None = None
@@ -173,7 +177,9 @@ class Query:
         )
 
     @strawberry.federation.field(
-        requires_scopes=access.READ, description="The customer account the caller acts for."
+        requires_scopes=access.READ,
+        description="The customer account the caller acts for.",
+        directives=[PARTNER],
     )
     async def me(self, info: strawberry.Info) -> Customer | None:
         context = context_of(info)

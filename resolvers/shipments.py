@@ -13,6 +13,7 @@ from domain.shipments import MilestoneStatus as DomainMilestoneStatus
 from process_apis.cache_tags import shipment_tag
 from process_apis.tracking import TrackedShipment
 from resolvers import access
+from resolvers.audiences import PARTNER
 from resolvers.cache_control import FRESHNESS, INHERIT, CacheControl, announce
 from resolvers.context import context_of
 from resolvers.cost import MILESTONES, SHIPMENTS_OF_ORDER
@@ -30,7 +31,7 @@ ShipmentStatus = strawberry.enum(
 
 @strawberry.type(
     description="One carrier event: the canonical status and the carrier's words.",
-    directives=[INHERIT],
+    directives=[INHERIT, PARTNER],
 )
 class Milestone:
     status: ShipmentStatus
@@ -56,14 +57,16 @@ class Milestone:
         )
 
 
-@strawberry.type(directives=[INHERIT])
+@strawberry.type(directives=[INHERIT, PARTNER])
 class Package:
     package_id: str
     weight_kg: Decimal
 
 
 @strawberry.federation.type(
-    keys=["trackingNumber"], policy=access.TENANT_MEMBER, directives=[CacheControl(max_age=15)]
+    keys=["trackingNumber"],
+    policy=access.TENANT_MEMBER,
+    directives=[CacheControl(max_age=15), PARTNER],
 )
 class Shipment:
     tracking_number: strawberry.ID
@@ -152,7 +155,7 @@ class OrderShipments:
     @strawberry.federation.field(
         description="The order's shipments, each with its current status; null when the TMS "
         "cannot answer, with an error saying so, while the rest of the order stands.",
-        directives=[SHIPMENTS_OF_ORDER],
+        directives=[SHIPMENTS_OF_ORDER, PARTNER],
     )
     async def shipments(self, info: strawberry.Info) -> list[Shipment] | None:
         order_id = identifier(self.id, "id")
@@ -169,6 +172,7 @@ class Query:
     @strawberry.federation.field(
         requires_scopes=access.READ,
         description="A shipment of the calling customer by its tracking number.",
+        directives=[PARTNER],
     )
     async def shipment(self, info: strawberry.Info, tracking_number: str) -> Shipment | None:
         return await _shipment(info, tracking_number)

@@ -11,6 +11,7 @@ import strawberry
 from domain.parties import Address as DomainAddress
 from domain.units import Money as DomainMoney
 from domain.units import Quantity as DomainQuantity
+from resolvers.audiences import PARTNER
 from resolvers.cache_control import INHERIT
 from resolvers.errors import PublicError
 
@@ -45,7 +46,7 @@ def page_size(first: int, maximum: int, argument: str = "first") -> int:
 
 
 @strawberry.federation.type(
-    shareable=True, description="An amount in an ISO 4217 currency.", directives=[INHERIT]
+    shareable=True, description="An amount in an ISO 4217 currency.", directives=[INHERIT, PARTNER]
 )
 class Money:
     amount: Decimal
@@ -57,7 +58,7 @@ class Money:
 
 
 @strawberry.federation.type(
-    shareable=True, description="A count in an explicit unit.", directives=[INHERIT]
+    shareable=True, description="A count in an explicit unit.", directives=[INHERIT, PARTNER]
 )
 class Quantity:
     value: Decimal
@@ -68,7 +69,7 @@ class Quantity:
         return cls(value=quantity.value, unit=quantity.unit.value)
 
 
-@strawberry.federation.type(shareable=True, directives=[INHERIT])
+@strawberry.federation.type(shareable=True, directives=[INHERIT, PARTNER])
 class Address:
     name: str
     street: str

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stores.credentials import CredentialStore, SqlCredentialStore
 from stores.cursors import CursorStore, SqlCursorStore
 from stores.dead_letters import DeadLetterStore, SqlDeadLetterStore
+from stores.deprecations import DeprecatedUseStore, SqlDeprecatedUseStore
 from stores.event_log import AppendSignal, EventLog, SignallingEventLog, SqlEventLog
 from stores.freshness import HeardStore, SqlHeardStore
 from stores.idempotency import SqlIdempotencyStore
@@ -50,6 +51,7 @@ class Stores:
     reconciliation: SqlReconciliationStore
     credentials: CredentialStore
     revoked_tokens: RevokedTokenStore
+    deprecated_uses: DeprecatedUseStore
     appended: AppendSignal = field(default_factory=AppendSignal)
     """Notified after every new event appended by this process."""
     progressed: AppendSignal = field(default_factory=AppendSignal)
@@ -107,5 +109,6 @@ async def open_stores(
         reconciliation=SqlReconciliationStore(engine),
         credentials=SqlCredentialStore(engine),
         revoked_tokens=SqlRevokedTokenStore(engine),
+        deprecated_uses=SqlDeprecatedUseStore(engine),
         appended=appended,
     )
