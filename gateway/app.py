@@ -56,7 +56,9 @@ from gateway.admin import require_admin
 from gateway.cache_metrics import CacheLookups
 from gateway.config import GatewayConfig
 from gateway.correlation import CorrelationId
+from gateway.cors import cors_middleware
 from gateway.cost_admin import cost_routes
+from gateway.deprecations_admin import deprecation_routes
 from gateway.figures import StoreFiguresCollector
 from gateway.inbound import inbound_sources
 from gateway.keys_admin import key_routes
@@ -92,6 +94,7 @@ from policies.authn import (
 from policies.cache_partition import cache_partition
 from policies.cost_ledger import CostLedger
 from policies.demand import DemandPolicy
+from policies.deprecations import DeprecationUsage
 from policies.disclosure import DisclosurePolicy
 from policies.oauth_server import (
     INTROSPECT_PATH,
@@ -158,11 +161,14 @@ def create_app(
 
     authorizer = config.authorization.authorizer()
 
-    def request_options(principal: Principal) -> RequestOptions:
-        """What the principal's requests may learn, which cache partition they use, their
-        demand control, whether they may run registered operations only, and who the
-        principal is for the supergraph's access rules."""
+    def request_options(connection: HTTPConnection, principal: Principal) -> RequestOptions:
+        """What the principal's requests may learn (its contract's schema, when it is bound
+        to one), which cache partition they use, their demand control, whether they may run
+        registered operations only, who the principal is for the supergraph's access rules,
+        and where the deprecated parts its operations use are counted."""
+        usage: DeprecationUsage = connection.state.deprecations
         options = authorizer.options_for(disclosure.options_for(principal), principal)
+        options = replace(options, deprecated_use=usage.recorder(principal))
         if config.cache.enabled:
             options = replace(options, cache=cache_partition(principal))
         options = demand.apply(options, principal)
@@ -189,7 +195,7 @@ def create_app(
         return Subscriber(
             context={"request": connection},
             forwarded=_forwarded(connection),
-            options=request_options(principal),
+            options=request_options(connection, principal),
             sharing_key=principal.sharing_key(),
             admit=counting_admit(admit, metrics) if metrics is not None else admit,
         )
@@ -234,6 +240,12 @@ def create_app(
         figures = StoreFiguresCollector(runtime.stores.engine, config.metrics)
         stop_metrics = _start_metrics(
             config, metrics, runtime, figures, stop_background, background
+        )
+        deprecations = DeprecationUsage(runtime.stores.deprecated_uses)
+        background.append(
+            asyncio.create_task(
+                deprecations.run(config.deprecations.flush_interval_s, stop_background)
+            )
         )
         if config.polling.enabled:
             lease = FeedLease(
@@ -333,6 +345,7 @@ def create_app(
                 "consumer_runner": runner,
                 "metrics": metrics,
                 "ops": ops,
+                "deprecations": deprecations,
             }
         finally:
             await streams_shutdown.drain(config.subscriptions.shutdown_grace_s)
@@ -351,7 +364,7 @@ def create_app(
             streams: GraphQLStreams = request.state.streams
             return await streams.handle(request)
         runtime: GatewayRuntime = request.state.runtime
-        options = request_options(request.state.principal)
+        options = request_options(request, request.state.principal)
 
         def report(name: str | None, outcome: str) -> None:
             request.state.graphql_report = (name, outcome, False)
@@ -430,6 +443,7 @@ def create_app(
         *reconciliation_routes(),
         *cost_routes(demand.ledger),
         *(ops_routes() if config.ops.enabled else ()),
+        *deprecation_routes(),
     ]
     if config.serves_graphiql():
         routes.append(Route("/graphiql", graphiql, methods=["GET"]))
@@ -444,6 +458,7 @@ def create_app(
         *([Middleware(RequestSpans, tracer=tracer)] if tracer is not None else []),
         *([Middleware(RequestMetrics, metrics=metrics)] if metrics is not None else []),
         Middleware(UnhandledErrors),
+        *cors_middleware(config.cors),
         *throttling.before_authentication,
         Middleware(AuthenticationMiddleware, routes=routes),
         Middleware(TrafficCounter, traffic=client_traffic),

@@ -34,6 +34,7 @@ def api_key_registry(config: GatewayConfig) -> ApiKeyRegistry:
             scopes=frozenset(client.scopes),
             warehouses=frozenset(client.warehouses),
             plan=client.plan,
+            contract=client.contract,
         )
         for name, client in config.clients.items()
     )

@@ -38,6 +38,8 @@ from federation.router.persisted import ManifestError, TrustedDocuments, load_ma
 from federation.router.streaming.settings import DEFAULT_STREAM_SETTINGS, StreamSettings
 from gateway.authorization_config import AuthorizationConfig
 from gateway.cache_config import CacheConfig
+from gateway.contracts_config import CONTRACT_NAME, ContractConfig, default_contracts
+from gateway.cors_config import CorsConfig
 from gateway.demand_config import DemandControlConfig
 from gateway.jwt_config import JwtConfig
 from gateway.metrics_config import MetricsConfig
@@ -442,6 +444,8 @@ class ClientConfig(_Section):
     """May query the schema (`__schema`, `__type`); unset: in development only."""
     registered_operations_only: bool = False
     """May run only the trusted documents of `[persisted_queries] manifests`."""
+    contract: str | None = None
+    """An entry of `[contracts]`: the only schema the client sees; unset: the whole API."""
 
     @model_validator(mode="after")
     def _warehouses_with_the_scope(self) -> ClientConfig:
@@ -452,6 +456,13 @@ class ClientConfig(_Section):
         if self.warehouses and WAREHOUSE_SCOPE not in self.scopes:
             raise ValueError(f"warehouses are given without the {WAREHOUSE_SCOPE} scope")
         return self
+
+
+class DeprecationsConfig(_Section):
+    """Each client's use of deprecated fields and enum values is counted in memory and added
+    to the shared SQL store every `flush_interval_s` (see GET /admin/deprecations)."""
+
+    flush_interval_s: float = Field(10.0, ge=0.1, le=300)
 
 
 class IdempotencyConfig(_Section):
@@ -533,6 +544,7 @@ class DemoClient:
     may: str
     warehouses: frozenset[str] = frozenset()
     plan: str = DEFAULT_PLAN
+    contract: str | None = None
 
 
 DEMO_CLIENTS = {
@@ -567,8 +579,10 @@ DEMO_CLIENTS = {
         "C-1002",
         "demo-key-partner",
         frozenset({"read"}),
-        "partner acting for C-1002: its orders, shipments and invoices, reading only",
+        "partner acting for C-1002: its orders, shipments and invoices, reading only "
+        "(the partner contract)",
         plan="basic",
+        contract="partner",
     ),
 }
 """Clear-text keys exist only for the local demo; production configuration holds digests
@@ -583,6 +597,7 @@ def _default_clients() -> dict[str, ClientConfig]:
             scopes=client.scopes,
             warehouses=client.warehouses,
             plan=client.plan,
+            contract=client.contract,
         )
         for name, client in DEMO_CLIENTS.items()
     }
@@ -691,6 +706,9 @@ class GatewayConfig(BaseSettings):
     oauth_clients: dict[str, OAuthClientConfig] = Field(default_factory=default_oauth_clients)
     api_keys: ApiKeysConfig = ApiKeysConfig()
     authorization: AuthorizationConfig = AuthorizationConfig()
+    contracts: dict[str, ContractConfig] = Field(default_factory=default_contracts)
+    deprecations: DeprecationsConfig = DeprecationsConfig()
+    cors: CorsConfig = CorsConfig()
     supergraph: str | None = None
     environment: Literal["development", "production"] = "development"
 
@@ -799,6 +817,29 @@ class GatewayConfig(BaseSettings):
                     "clients.{name}.registered_operations_only needs trusted documents: "
                     "list manifests in [persisted_queries] manifests",
                     {"name": name},
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _clients_on_known_contracts(self) -> GatewayConfig:
+        for name in self.contracts:
+            if not CONTRACT_NAME.fullmatch(name):
+                raise PydanticCustomError(
+                    "contract_name",
+                    "contracts.{name}: a contract name is 1 to 64 letters, digits, '_' or '-'",
+                    {"name": name[:80]},
+                )
+        for name, client in self.clients.items():
+            if client.contract is not None and client.contract not in self.contracts:
+                raise PydanticCustomError(
+                    "unknown_contract",
+                    "clients.{name}.contract names '{contract}', which [contracts] does not "
+                    "define (defined: {known})",
+                    {
+                        "name": name,
+                        "contract": client.contract[:80],
+                        "known": ", ".join(sorted(self.contracts)) or "none",
+                    },
                 )
         return self
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 from aiocache.base import BaseCache
 from aiocache.plugins import BasePlugin
+from graphql import GraphQLSchema
 
 from federation.composition import SubgraphSource, compose, fetch_sdl, load_sdl_from_module
 from federation.router.caching import Caching, TaggedStore
+from federation.router.contracts import ContractError, build_contract_schema
 from federation.router.cost import CostSettings
 from federation.router.headers import HeaderRules
 from federation.router.persisted import PersistedOperations
@@ -135,6 +137,19 @@ def check_policies_defined(config: GatewayConfig, router: Router) -> None:
         )
 
 
+def contract_schemas(config: GatewayConfig, supergraph: Supergraph) -> dict[str, GraphQLSchema]:
+    """Each configured contract's API schema; one that cannot serve stops the start."""
+    schemas = {}
+    for name, contract in config.contracts.items():
+        try:
+            schemas[name] = build_contract_schema(
+                supergraph, contract.include_tags, contract.exclude_tags
+            )
+        except ContractError as error:
+            raise ConfigError(f"contracts.{name}: {error}") from None
+    return schemas
+
+
 async def open_configured_stores(config: GatewayConfig) -> Stores:
     """The stores `[stores]` names, as every process of the deployment opens them (the
     gateway and the operator CLI alike)."""
@@ -197,6 +212,7 @@ async def start_runtime(
             telemetry=router_telemetry,
             cost_settings=CostSettings(list_size=config.demand_control.list_size),
             persisted=persisted_operations(config, cache),
+            schema_variants=contract_schemas(config, supergraph),
         )
         check_policies_defined(config, router)
     except BaseException:

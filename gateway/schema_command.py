@@ -5,7 +5,7 @@ the committed one (``schema.graphql``): each change is printed with its coordina
 breaking one fails the command (exit code 1) unless ``schema-changes.toml`` accepts it.
 ``--accept --reason`` accepts them: it records the breaking ones there and writes the new
 schema and supergraph. ``schema print`` prints the API schema a gateway configuration
-serves, or one contract's (``--contract partner``).
+serves, or one contract's (``--contract partner``), as clients bound to it introspect it.
 
 Exit codes: 0 nothing breaking left unaccepted; 1 breaking changes; 2 the inputs could not
 be read (a composition error, SDL that does not parse, a bad record of accepted changes).
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from graphql import GraphQLError, build_schema
+from graphql import GraphQLError, build_schema, print_schema
 
 from federation.composition import CompositionError, compose_from_config
 from federation.composition.changes import SchemaChange, Severity, schema_changes
@@ -66,6 +66,15 @@ def add_schema_command(subparsers: argparse._SubParsersAction) -> None:
     )
     check.add_argument("--reason", help="why the breaking changes may go out (with --accept)")
     check.set_defaults(handler=_check)
+    printing = commands.add_parser(
+        "print",
+        help="print the API schema a gateway configuration serves, or one contract's",
+        description="Print the API schema of the configured supergraph (or of the configured "
+        "subgraphs composed now), or the schema of one contract (--contract).",
+    )
+    printing.add_argument("--config", type=Path, help="gateway configuration (default as run)")
+    printing.add_argument("--contract", help="a contract of [contracts] in the configuration")
+    printing.set_defaults(handler=_print)
     parser.set_defaults(handler=lambda _: _usage(parser))
 
 
@@ -160,6 +169,41 @@ def _check(
         return 1
     if (committed or "").strip() != composed.api_schema_sdl.strip():
         print(f"{arguments.against} is not up to date: run with --accept to write it", file=out)
+    return 0
+
+
+def _print(
+    arguments: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    import asyncio
+
+    from federation.router.supergraph import Supergraph, SupergraphError
+    from gateway.config import ConfigError, load_config
+    from gateway.runtime import contract_schemas, supergraph_sdl
+
+    try:
+        config = load_config(arguments.config)
+    except ConfigError as error:
+        print(error, file=err)
+        return 2
+    if arguments.contract is not None and arguments.contract not in config.contracts:
+        known = ", ".join(sorted(config.contracts)) or "none"
+        print(
+            f"error: no contract {arguments.contract[:80]!r} in [contracts] (defined: {known})",
+            file=err,
+        )
+        return 2
+    try:
+        supergraph = Supergraph.from_sdl(asyncio.run(supergraph_sdl(config)))
+        schema = (
+            contract_schemas(config, supergraph)[arguments.contract]
+            if arguments.contract is not None
+            else supergraph.api_schema
+        )
+    except (ConfigError, SupergraphError, CompositionError, OSError) as error:
+        print(f"error: {error}", file=err)
+        return 2
+    print(print_schema(schema), file=out)
     return 0
 
 

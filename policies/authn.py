@@ -72,9 +72,12 @@ class RegisteredClient:
     scopes: frozenset[str]
     warehouses: frozenset[str] = frozenset()
     plan: str = DEFAULT_PLAN
+    contract: str | None = None
 
     def principal(self) -> Principal:
-        return Principal(self.client_id, self.tenant_id, self.scopes, self.warehouses, self.plan)
+        return Principal(
+            self.client_id, self.tenant_id, self.scopes, self.warehouses, self.plan, self.contract
+        )
 
 
 class ApiKeyRegistry:

@@ -3,7 +3,8 @@
 The query plan names the subgraphs and how they are joined; the schema lists every type and
 field, internal ones included. Both help while developing and help an attacker in production,
 so in production the plan is for the admin scope only and introspection for the clients whose
-configuration allows it. `__typename` is data and stays open to everyone.
+configuration allows it. `__typename` is data and stays open to everyone. A client bound to
+a contract learns only the contract's schema: it is validated and introspected against it.
 """
 
 from __future__ import annotations
@@ -23,4 +24,5 @@ class DisclosurePolicy:
         return RequestOptions(
             query_plan=self.development or principal.has_scope(ADMIN_SCOPE),
             introspection=principal.client_id in self.introspecting_clients,
+            schema_variant=principal.contract,
         )

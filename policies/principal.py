@@ -22,6 +22,8 @@ class Principal:
     """The warehouses the client may act in (warehouse writes); none for a portal."""
     plan: str = DEFAULT_PLAN
     """The plan the client is on (`[plans.<name>]`): its rate limits, budgets and caps."""
+    contract: str | None = None
+    """The contract the client is bound to (`[contracts.<name>]`): the only schema it sees."""
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes

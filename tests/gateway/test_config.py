@@ -175,6 +175,9 @@ def test_the_example_configuration_is_valid_and_matches_the_defaults():
         "demand_control",
         "persisted_queries",
         "authorization",
+        "contracts",
+        "deprecations",
+        "cors",
     )
     for section in sections:
         assert getattr(config, section) == getattr(defaults, section), section
