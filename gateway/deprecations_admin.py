@@ -47,7 +47,7 @@ async def deprecations(request: Request) -> Response:
         if isinstance(checked, Response):
             return checked
     raw_limit = request.query_params.get("limit", str(DEFAULT_LIMIT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+    if not (raw_limit.isdigit() and len(raw_limit) <= 4) or not 1 <= int(raw_limit) <= MAX_LIMIT:
         return admin_error(
             400, "bad_request", f"limit must be a whole number from 1 to {MAX_LIMIT}"
         )
