@@ -137,6 +137,7 @@ def create_app(
     disclosure = DisclosurePolicy(
         development=config.environment == "development",
         introspecting_clients=config.introspecting_clients(),
+        client_contracts=config.client_contracts(),
     )
     demand = DemandPolicy(
         enabled=config.demand_control.enabled,

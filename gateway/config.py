@@ -829,19 +829,29 @@ class GatewayConfig(BaseSettings):
                     "contracts.{name}: a contract name is 1 to 64 letters, digits, '_' or '-'",
                     {"name": name[:80]},
                 )
-        for name, client in self.clients.items():
-            if client.contract is not None and client.contract not in self.contracts:
+        bound = [("clients", n, c.contract) for n, c in self.clients.items()]
+        bound += [("oauth_clients", n, c.contract) for n, c in self.oauth_clients.items()]
+        for section, name, contract in bound:
+            if contract is not None and contract not in self.contracts:
                 raise PydanticCustomError(
                     "unknown_contract",
-                    "clients.{name}.contract names '{contract}', which [contracts] does not "
+                    "{section}.{name}.contract names '{contract}', which [contracts] does not "
                     "define (defined: {known})",
                     {
+                        "section": section,
                         "name": name,
-                        "contract": client.contract[:80],
+                        "contract": contract[:80],
                         "known": ", ".join(sorted(self.contracts)) or "none",
                     },
                 )
         return self
+
+    def client_contracts(self) -> dict[str, str]:
+        """The contract each bound client is held to, by client id, whatever credential it
+        presents (an API key of `[clients]`, a token of an `[oauth_clients]` client)."""
+        bound = {name: c.contract for name, c in self.oauth_clients.items() if c.contract}
+        bound.update({name: c.contract for name, c in self.clients.items() if c.contract})
+        return bound
 
     @model_validator(mode="after")
     def _no_published_secrets_in_production(self) -> GatewayConfig:

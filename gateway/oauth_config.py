@@ -66,6 +66,9 @@ class OAuthClientConfig(BaseModel):
     secret_hash: str
     scopes: frozenset[str] = frozenset({"read"})
     plan: str = "basic"
+    contract: str | None = None
+    """An entry of `[contracts]`: the only schema the client's tokens see; unset: the whole
+    API."""
 
     @field_validator("secret_hash")
     @classmethod
@@ -95,6 +98,7 @@ class DemoOAuthClient:
     scopes: frozenset[str]
     plan: str
     may: str
+    contract: str | None = None
 
 
 DEMO_OAUTH_CLIENTS = {
@@ -104,7 +108,9 @@ DEMO_OAUTH_CLIENTS = {
         "scrypt$32768,8,1$ZGVtby1wYXJ0bmVyLWMxMA==$gewUAi7GyALwZcHQmNisrSU/KpfH0PWuiE6+geY2RcQ=",
         frozenset({"read"}),
         "basic",
-        "partner acting for C-1002 with OAuth client credentials, reading only",
+        "partner acting for C-1002 with OAuth client credentials, reading only "
+        "(the partner contract)",
+        contract="partner",
     )
 }
 """Clear-text secrets exist only for the local demo; production refuses their hashes."""
@@ -117,6 +123,7 @@ def default_oauth_clients() -> dict[str, OAuthClientConfig]:
             secret_hash=client.secret_hash,
             scopes=client.scopes,
             plan=client.plan,
+            contract=client.contract,
         )
         for name, client in DEMO_OAUTH_CLIENTS.items()
     }

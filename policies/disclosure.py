@@ -9,7 +9,8 @@ a contract learns only the contract's schema: it is validated and introspected a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from federation.router.http_app import RequestOptions
 from policies.principal import ADMIN_SCOPE, Principal
@@ -19,10 +20,13 @@ from policies.principal import ADMIN_SCOPE, Principal
 class DisclosurePolicy:
     development: bool
     introspecting_clients: frozenset[str]
+    client_contracts: Mapping[str, str] = field(default_factory=dict)
+    """The contract a client is held to whatever credential it presents (the principal's
+    own `contract` wins: an API key's client carries it)."""
 
     def options_for(self, principal: Principal) -> RequestOptions:
         return RequestOptions(
             query_plan=self.development or principal.has_scope(ADMIN_SCOPE),
             introspection=principal.client_id in self.introspecting_clients,
-            schema_variant=principal.contract,
+            schema_variant=principal.contract or self.client_contracts.get(principal.client_id),
         )

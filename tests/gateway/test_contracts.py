@@ -20,6 +20,7 @@ from websockets.asyncio.client import connect
 from federation.router.streaming import StreamShutdown
 from gateway.app import create_app
 from gateway.config import ConfigError, GatewayConfig, load_config
+from gateway.oauth_config import DEMO_OAUTH_CLIENTS
 from tests.federation.streams import Served, serving
 from tests.security.conftest import API_KEYS, client_settings, digest, gateway_config
 
@@ -44,7 +45,16 @@ def clients() -> dict[str, dict[str, object]]:
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    config = gateway_config(tmp_path_factory.mktemp("contracts"), clients=clients())
+    demo = DEMO_OAUTH_CLIENTS["demo-partner-c1002"]
+    oauth_client = {"tenant": "C-1002", "secret_hash": demo.secret_hash, "plan": "basic"}
+    config = gateway_config(
+        tmp_path_factory.mktemp("contracts"),
+        clients=clients(),
+        oauth_clients={
+            "oauth-partner": {**oauth_client, "contract": "partner"},
+            "oauth-integrator": oauth_client,
+        },
+    )
     shutdown = StreamShutdown()
     with serving(create_app(config, shutdown=shutdown), shutdown) as served:
         yield served
@@ -68,6 +78,32 @@ def test_a_partner_asking_outside_its_contract_fails_validation(gateway: Served)
     response = post(gateway, PARTNER_KEY, RETURNS)
     assert response.status_code == 400
     unknown_field(response.json(), "returns", "Query")
+
+
+def oauth_token(gateway: Served, client_id: str, secret: str) -> str:
+    response = httpx.post(
+        f"http://127.0.0.1:{gateway.port}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def test_a_partner_with_an_oauth_token_is_held_to_its_clients_contract(gateway: Served) -> None:
+    secret = DEMO_OAUTH_CLIENTS["demo-partner-c1002"].secret
+    token = oauth_token(gateway, "oauth-partner", secret)
+    headers = {"authorization": f"Bearer {token}", "accept": GRAPHQL_RESPONSE}
+    refused = httpx.post(gateway.http, json={"query": RETURNS}, headers=headers)
+    assert refused.status_code == 400
+    unknown_field(refused.json(), "returns", "Query")
+    allowed = httpx.post(gateway.http, json={"query": ORDERS}, headers=headers)
+    assert allowed.json() == {"data": {"orders": {"orders": []}}}
+    unbound = oauth_token(gateway, "oauth-integrator", secret)
+    answer = httpx.post(
+        gateway.http, json={"query": RETURNS}, headers={"authorization": f"Bearer {unbound}"}
+    ).json()
+    assert "returns" in answer["data"], "a client bound to no contract sees the whole API"
 
 
 def test_a_partner_reads_what_its_contract_holds(gateway: Served) -> None:
@@ -270,6 +306,12 @@ def write(tmp_path: Path, text: str) -> Path:
             '[contracts.x]\ninclude_tags = ["a"]\nexclude_tags = ["a"]\n',
             "both included and excluded",
         ),
+        (
+            '[oauth_clients.p]\ntenant = "C-1"\nsecret_hash = "'
+            + DEMO_OAUTH_CLIENTS["demo-partner-c1002"].secret_hash
+            + '"\ncontract = "nope"\n',
+            "oauth_clients.p.contract names 'nope', which [contracts] does not define",
+        ),
         ('[contracts."bad name"]\nexclude_tags = ["a"]\n', "a contract name is 1 to 64"),
         ('[contracts.x]\nexclude_tags = ["a"]\nhide = true\n', "contracts.x.hide: unknown key"),
         (
@@ -296,10 +338,14 @@ def test_a_contract_leaving_no_query_field_stops_the_start(tmp_path: Path) -> No
         pass
 
 
-def test_the_demo_partner_is_bound_to_the_partner_contract() -> None:
+def test_the_demo_partners_are_bound_to_the_partner_contract() -> None:
     defaults = GatewayConfig()
     assert defaults.clients["partner-c1002"].contract == "partner"
     assert all(c.contract is None for n, c in defaults.clients.items() if n != "partner-c1002")
+    assert defaults.client_contracts() == {
+        "partner-c1002": "partner",
+        "demo-partner-c1002": "partner",
+    }
 
 
 # -- schema print --------------------------------------------------------------------------------
