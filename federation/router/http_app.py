@@ -410,7 +410,7 @@ async def _answer(
         if media_type == GRAPHQL_RESPONSE and error.kind in _REQUEST_ERRORS:
             status = 400
         return INVALID, reported, _reply({"errors": error.errors}, status, media_type)
-    reported = router.operation_name(query, operation_name)
+    reported = router.operation_name(query, operation_name, options.schema_variant)
     outcome = ERRORS if "errors" in executed.result else OK
     if method == "GET" and cached and router.caching is not None:
         vary = router.caching.settings.vary

@@ -445,13 +445,16 @@ class Router:
             empty=filtered.empty,
         )
 
-    def operation_name(self, document: str, operation_name: str | None = None) -> str | None:
+    def operation_name(
+        self, document: str, operation_name: str | None = None, variant: str | None = None
+    ) -> str | None:
         """The name of the operation a request ran: ``operation_name`` when given, else the
-        name its prepared document gives its one operation (None when anonymous, or when the
-        document was never prepared). Nothing is parsed here."""
+        name its prepared document (for the request's schema ``variant``) gives its one
+        operation (None when anonymous, or when the document was never prepared). Nothing is
+        parsed here."""
         if operation_name is not None:
             return operation_name
-        found = self._cache.peek(cache_key(document, None))
+        found = self._cache.peek(_variant_key(cache_key(document, None), variant))
         return found.name if isinstance(found, PreparedOperation) else None
 
     def plan_cache_stats(self) -> PlanCacheStats:

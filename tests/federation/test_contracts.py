@@ -216,3 +216,13 @@ async def test_subscribe_uses_the_variant_from_the_request_options(router: Route
 def test_an_unknown_variant_is_the_callers_error(router: Router) -> None:
     with pytest.raises(KeyError):
         router.prepare("{ __typename }", None, "nobody")
+
+
+def test_the_operation_name_of_a_variants_document_is_known_for_that_variant(
+    router: Router,
+) -> None:
+    """Metrics name requests by the prepared document's operation, per variant."""
+    document = 'query PartnerOrder { order(id: "1") { id } }'
+    router.prepare(document, None, "partner")
+    assert router.operation_name(document, None, "partner") == "PartnerOrder"
+    assert router.operation_name(document) is None, "not prepared for the whole API yet"
