@@ -84,13 +84,19 @@ def check_reason(reason: str | None) -> str:
 
 
 def append_accepted(
-    path: Path, changes: Iterable[SchemaChange], reason: str, *, today: date | None = None
+    path: Path,
+    changes: Iterable[SchemaChange],
+    reason: str,
+    *,
+    prefix: str = "",
+    today: date | None = None,
 ) -> None:
-    """Append one ``[[accepted]]`` table per change, keeping what the file already says."""
+    """Append one ``[[accepted]]`` table per change, keeping what the file already says;
+    ``prefix`` names what the change is of (``partner/`` for a contract's schema)."""
     day = (today or date.today()).isoformat()
     blocks = [
         "\n[[accepted]]\n"
-        f"id = {_string(change.id)}\n"
+        f"id = {_string(prefix + change.id)}\n"
         f"change = {_string(change.line().split(maxsplit=1)[1])}\n"
         f"reason = {_string(reason)}\n"
         f'accepted_on = "{day}"\n'

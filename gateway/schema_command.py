@@ -46,7 +46,16 @@ def add_schema_command(subparsers: argparse._SubParsersAction) -> None:
     )
     check.add_argument("--config", type=Path, default=Path("subgraphs.toml"), help="subgraphs")
     check.add_argument(
-        "--against", type=Path, default=Path("schema.graphql"), help="committed API schema"
+        "--against",
+        type=Path,
+        help="committed schema (default: schema.graphql, or schema.<contract>.graphql)",
+    )
+    check.add_argument(
+        "--contract",
+        help="check this contract's schema (its tags from the gateway configuration) instead",
+    )
+    check.add_argument(
+        "--gateway-config", type=Path, help="gateway configuration holding [contracts]"
     )
     check.add_argument(
         "--supergraph",
@@ -95,7 +104,11 @@ def _read_schema_file(path: Path) -> str:
 def _check(
     arguments: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
-    changes_path: Path = arguments.changes or arguments.against.parent / "schema-changes.toml"
+    contract: str | None = arguments.contract
+    against: Path = arguments.against or Path(
+        "schema.graphql" if contract is None else f"schema.{contract}.graphql"
+    )
+    changes_path: Path = arguments.changes or against.parent / "schema-changes.toml"
     try:
         composed = compose_from_config(arguments.config)
     except CompositionError as error:
@@ -105,22 +118,29 @@ def _check(
     except Exception as error:  # a subgraph the composer could not even read
         print(f"error: the subgraphs do not compose: {error}", file=err)
         return 2
+    outputs = [(against, composed.api_schema_sdl), (arguments.supergraph, composed.supergraph_sdl)]
+    prefix = ""
+    if contract is not None:
+        contract_sdl = _contract_sdl(composed.supergraph_sdl, contract, arguments.gateway_config)
+        if isinstance(contract_sdl, int):
+            return contract_sdl
+        outputs, prefix = [(against, contract_sdl)], f"{contract}/"
+    current_sdl = outputs[0][1]
     try:
         accepted = read_accepted(changes_path)
-        new_schema = build_schema(composed.api_schema_sdl)
-        committed = _read_schema_file(arguments.against) if arguments.against.is_file() else None
+        new_schema = build_schema(current_sdl)
+        committed = _read_schema_file(against) if against.is_file() else None
         old_schema = build_schema(committed) if committed is not None else None
     except (AcceptedChangesError, ValueError, OSError) as error:
         print(f"error: {error}", file=err)
         return 2
     except GraphQLError as error:
-        print(f"error: {arguments.against} is not a valid schema: {error.message}", file=err)
+        print(f"error: {against} is not a valid schema: {error.message}", file=err)
         return 2
     if old_schema is None:
         if not arguments.accept:
             print(
-                f"error: no committed schema at {arguments.against}; run with --accept to write it",
-                file=err,
+                f"error: no committed schema at {against}; run with --accept to write it", file=err
             )
             return 2
         changes: list[SchemaChange] = []
@@ -129,16 +149,13 @@ def _check(
     unaccepted = [
         change
         for change in changes
-        if change.severity is Severity.BREAKING and change.id not in accepted
+        if change.severity is Severity.BREAKING and prefix + change.id not in accepted
     ]
     for change in changes:
-        note = (
-            "  (accepted)"
-            if change.severity is Severity.BREAKING and change not in unaccepted
-            else ""
-        )
+        breaking = change.severity is Severity.BREAKING
+        note = "  (accepted)" if breaking and change not in unaccepted else ""
         print(f"{change.line()}{note}", file=out)
-    print(_summary(changes, unaccepted, arguments.against), file=out)
+    print(_summary(changes, unaccepted, against), file=out)
     if arguments.accept:
         if unaccepted:
             try:
@@ -146,30 +163,46 @@ def _check(
             except ValueError as error:
                 print(f"error: {error}", file=err)
                 return 2
-            append_accepted(changes_path, unaccepted, reason)
+            append_accepted(changes_path, unaccepted, reason, prefix=prefix)
             print(
                 f"recorded {len(unaccepted)} accepted breaking change(s) in {changes_path}",
                 file=out,
             )
-        for path, content in (
-            (arguments.against, composed.api_schema_sdl),
-            (arguments.supergraph, composed.supergraph_sdl + "\n"),
-        ):
+        for path, content in outputs:
             current = path.read_text(encoding="utf-8") if path.is_file() else ""
             if current.strip() != content.strip():
-                path.write_text(content, encoding="utf-8")
+                path.write_text(content.rstrip("\n") + "\n", encoding="utf-8")
                 print(f"wrote {path}", file=out)
         return 0
     if unaccepted:
+        flag = f" --contract {contract}" if contract else ""
         print(
             "breaking changes: tell the clients concerned, then accept them with "
-            '`logistics-gateway schema check --accept --reason "..."`',
+            f'`logistics-gateway schema check{flag} --accept --reason "..."`',
             file=err,
         )
         return 1
-    if (committed or "").strip() != composed.api_schema_sdl.strip():
-        print(f"{arguments.against} is not up to date: run with --accept to write it", file=out)
+    if (committed or "").strip() != current_sdl.strip():
+        print(f"{against} is not up to date: run with --accept to write it", file=out)
     return 0
+
+
+def _contract_sdl(supergraph_sdl: str, contract: str, config_path: Path | None) -> str | int:
+    """The contract's schema as printed, or the exit code after saying why there is none."""
+    from federation.router.supergraph import Supergraph
+    from gateway.config import ConfigError, load_config
+    from gateway.runtime import contract_schemas
+
+    try:
+        config = load_config(config_path)
+        if contract not in config.contracts:
+            known = ", ".join(sorted(config.contracts)) or "none"
+            raise ConfigError(f"no contract {contract[:80]!r} in [contracts] (defined: {known})")
+        schema = contract_schemas(config, Supergraph.from_sdl(supergraph_sdl))[contract]
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return print_schema(schema)
 
 
 def _print(

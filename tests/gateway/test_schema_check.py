@@ -284,3 +284,80 @@ def test_without_a_committed_schema_only_accept_writes_one(tmp_path: Path) -> No
     assert "no committed schema" in checked.stderr
     assert project.check("--accept").returncode == 0
     assert "type Order" in project.schema.read_text()
+
+
+# -- a contract's schema --------------------------------------------------------------------------
+
+TAGGED_SDL = """
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@tag"])
+
+type Query {
+  order(id: ID!): Order @tag(name: "partner")
+  audit(id: ID!): String
+}
+
+type Order @key(fields: "id") {
+  id: ID! @tag(name: "partner")
+  status: String! @tag(name: "partner")
+  margin: Float
+}
+"""
+
+
+@pytest.fixture
+def contract_project(tmp_path: Path) -> Project:
+    project = Project(tmp_path)
+    (tmp_path / "gateway.toml").write_text('[contracts.partner]\ninclude_tags = ["partner"]\n')
+    project.commit(TAGGED_SDL)
+    assert project.check("--contract", "partner", "--accept").returncode == 0
+    return project
+
+
+def test_the_repository_partner_contract_has_no_unaccepted_breaking_change() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "schema", "check", "--contract", "partner"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "no changes against schema.partner.graphql" in completed.stdout
+
+
+def test_untagging_a_field_breaks_the_contract_but_not_the_api(contract_project: Project) -> None:
+    contract_project.subgraph.write_text(
+        TAGGED_SDL.replace('status: String! @tag(name: "partner")', "status: String!")
+    )
+    assert contract_project.check().returncode == 0, "the API schema is unchanged"
+    checked = contract_project.check("--contract", "partner")
+    assert checked.returncode == 1
+    assert "BREAKING   Order.status: field removed" in checked.stdout
+    assert "--contract partner --accept" in checked.stderr
+    accepted = contract_project.check(
+        "--contract", "partner", "--accept", "--reason", "Partners read the status elsewhere now."
+    )
+    assert accepted.returncode == 0, accepted.stderr
+    ids = [entry["id"] for entry in tomllib.loads(contract_project.changes.read_text())["accepted"]]
+    assert ids == ["partner/FIELD_REMOVED:Order.status"]
+    assert "status" not in (contract_project.directory / "schema.partner.graphql").read_text()
+
+
+def test_an_api_acceptance_does_not_accept_the_same_change_in_a_contract(
+    contract_project: Project,
+) -> None:
+    contract_project.changes.write_text(
+        '[[accepted]]\nid = "FIELD_REMOVED:Order.status"\nreason = "Portals were told."\n'
+    )
+    contract_project.subgraph.write_text(
+        TAGGED_SDL.replace('  status: String! @tag(name: "partner")\n', "")
+    )
+    assert contract_project.check().returncode == 0
+    assert contract_project.check("--contract", "partner").returncode == 1
+
+
+def test_an_unknown_contract_is_refused(contract_project: Project) -> None:
+    checked = contract_project.check("--contract", "nobody")
+    assert checked.returncode == 2
+    assert "no contract 'nobody' in [contracts] (defined: partner)" in checked.stderr
