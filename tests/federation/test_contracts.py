@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 from graphql import print_schema
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from federation.composition import compose
 from federation.router import Router, Supergraph
@@ -226,3 +228,32 @@ def test_the_operation_name_of_a_variants_document_is_known_for_that_variant(
     router.prepare(document, None, "partner")
     assert router.operation_name(document, None, "partner") == "PartnerOrder"
     assert router.operation_name(document) is None, "not prepared for the whole API yet"
+
+
+TAGS = ["partner", "internal", "finance", "nobody"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    include=st.lists(st.sampled_from(TAGS), unique=True),
+    exclude=st.lists(st.sampled_from(TAGS), unique=True),
+)
+def test_any_contract_is_a_valid_subset_of_the_api_without_excluded_elements(
+    supergraph: Supergraph, include: list[str], exclude: list[str]
+) -> None:
+    try:
+        contract = build_contract_schema(supergraph, include, exclude)
+    except ContractError:
+        return  # refused with a reason: never served
+    api = supergraph.api_schema
+    for name, named in contract.type_map.items():
+        assert name in api.type_map, name
+        for field_name, field in (getattr(named, "fields", None) or {}).items():
+            assert str(field.type) == str(api.type_map[name].fields[field_name].type)
+    printed = print_schema(contract)
+    if "internal" in exclude:
+        assert "margin" not in printed and "HELD" not in printed and "holdOrder" not in printed
+    if "finance" in exclude:
+        assert "costCentre" not in printed
+    if include and "partner" not in include:
+        assert "Order" not in contract.type_map
