@@ -4,8 +4,8 @@
     python -m bench.policies --rounds 5 --duration 8 --concurrency 16
 
 Each round starts `logistics-gateway demo` twice on free ports, once per setting, alternating
-which goes first, and sends the same portal reads (an orders page from the read model, and
-one order with its lines) with C-1001's demo key:
+which goes first, and sends the same portal read (a page of 20 orders from the read model)
+with C-1001's demo key:
 
 - off: the policies that can be switched off are (rate limits, cost budgets, response cache,
   persisted-operation checks); authentication and field authorization always run;
