@@ -57,6 +57,7 @@ from tests.gateway.test_warehouse_processes import (
     on_hand,
     stocked_open_pick,
 )
+from tests.gateway.test_workers import children, cmdline
 from tests.gateway.test_workflow_kill import on_hand as bin_on_hand
 from tests.gateway.test_workflow_kill import step, wait_until, wms_task
 from tests.sandbox_processes import Sandbox, free_port
@@ -164,38 +165,15 @@ def alive(deployment: Deployment) -> list[RunningGateway]:
     return [r for r in deployment.replicas if r.process is not None and r.process.poll() is None]
 
 
-def worker_pids(replica: RunningGateway) -> list[int]:
-    """The worker processes a `run --workers N` replica's supervisor started."""
-    assert replica.process is not None
-    children = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == replica.process.pid:
-                children.append(int(entry))
-    return children
-
-
 def test_the_replica_run_with_two_workers_serves_from_two_processes(deployment):
     replica = deployment.replicas[2]
-    workers = [pid for pid in worker_pids(replica) if b"spawn_main" in _cmdline(pid)]
+    assert replica.process is not None
+    workers = [pid for pid in children(replica.process.pid) if b"spawn_main" in cmdline(pid)]
     assert len(workers) == 2, f"two workers under the supervisor: {workers}"
     with httpx.Client(timeout=10.0) as client:
         for _ in range(6):  # new connections, accepted by whichever worker is free
             client.headers["connection"] = "close"
             assert client.get(f"{replica.url}/health").status_code == 200
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            return cmdline.read()
-    except OSError:
-        return b""
 
 
 async def test_a_webhook_accepted_by_one_replica_reaches_a_subscriber_of_another_once(
