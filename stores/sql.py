@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import MetaData, Table, event
+from sqlalchemy import MetaData, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -46,8 +46,19 @@ def insert_into(engine: AsyncEngine, table: Table) -> postgresql.Insert | sqlite
     return dialect.insert(table)
 
 
+SCHEMA_LOCK = 0x6C67_7363_6865_6D61
+"""The PostgreSQL advisory lock taken while tables are created ("lgschema")."""
+
+
 async def create_tables(engine: AsyncEngine) -> None:
+    """Create the tables that are missing. On PostgreSQL under an advisory lock held until the
+    transaction ends: replicas starting together on a fresh database would otherwise all see
+    a table missing and all create it, and all but one fail on PostgreSQL's own catalog."""
     async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK}
+            )
         await connection.run_sync(METADATA.create_all)
 
 

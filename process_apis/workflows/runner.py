@@ -4,8 +4,11 @@ retried one as it comes (woken at once in this process, found by polling from an
 each waiting one when its pause is over.
 
 Workflows are advanced a few at a time, never one workflow twice at once (a batch holds
-distinct ids, and batches do not overlap). The lease is renewed between batches; a runner
-that loses it stops after its batch, and whoever takes it over resumes where the rows say.
+distinct ids, and batches do not overlap). The lease is renewed between batches and, while a
+batch runs, every third of its TTL (a step may wait on a slow backend longer than the lease
+lives: without renewal another replica would take the lease over and run the same workflows
+beside this one); a runner that loses it stops after its batch, and whoever takes it over
+resumes where the rows say.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -74,11 +78,32 @@ class WorkflowRunner:
         while not stop.is_set() and time.monotonic() - renewed_at < self.lease_ttl_s / 3:
             due = await self.engine.store.due(datetime.now(UTC), self.concurrency)
             if due:
-                failed = await self._advance_all(due)
+                failed = await self._advance_holding_the_lease(due)
                 if failed == len(due) and await stopped_within(stop, self.failure_backoff_s):
                     return  # every one failed (the database or the log is down): pause
                 continue
             await self._idle(stop)
+
+    async def _advance_holding_the_lease(self, workflow_ids: Sequence[str]) -> int:
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.lease_ttl_s / 3)
+                try:
+                    if not await self.leases.acquire(
+                        RUNNER_LEASE, self.holder_id, self.lease_ttl_s
+                    ):
+                        logger.warning("the workflow runner's lease was taken over mid-batch")
+                        return
+                except Exception:  # the batch goes on; the next renewal may succeed
+                    logger.warning("renewing the workflow runner's lease failed", exc_info=True)
+
+        keeper = asyncio.create_task(renew())
+        try:
+            return await self._advance_all(workflow_ids)
+        finally:
+            keeper.cancel()
+            with suppress(asyncio.CancelledError):
+                await keeper
 
     async def _advance_all(self, workflow_ids: Sequence[str]) -> int:
         """Advance each; how many failed (they stay due and are tried again)."""

@@ -359,6 +359,44 @@ async def test_one_runner_per_deployment_advances_new_workflows_as_they_start(st
     assert backend.of(workflow.workflow_id) == ["reserve", "pick", "book", "label"]
 
 
+async def test_a_step_slower_than_the_runners_lease_is_not_taken_over_by_another_runner(stores):
+    calls: list[str] = []
+
+    async def slow(given: StepInput) -> Mapping[str, Any]:
+        calls.append(given.step)
+        await asyncio.sleep(1.2)  # twice the lease's life
+        return {}
+
+    def engine() -> WorkflowEngine:
+        definition = WorkflowDefinition("slow", (Step("wait_for_backend", slow),))
+        return WorkflowEngine(stores.workflows, stores.event_log, {"slow": definition})
+
+    runners = [
+        WorkflowRunner(engine(), stores.leases, f"process-{name}", lease_ttl_s=0.6, poll_s=0.05)
+        for name in ("a", "b")
+    ]
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(runner.run(stop)) for runner in runners]
+    try:
+        await asyncio.sleep(0.3)  # one of them holds the lease
+        workflow, _ = await runners[0].engine.start(
+            "slow", subject(), {}, tenant_id="C", correlation_id="c"
+        )
+        runners[0].engine.wake.notify()
+        runners[1].engine.wake.notify()
+        for _ in range(300):
+            current = await stores.workflows.get(workflow.workflow_id)
+            if current is not None and current.state is WorkflowState.COMPLETED:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            pytest.fail(f"the workflow did not complete: {current}")
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert calls == ["wait_for_backend"], "the holder renewed its lease while the step ran"
+
+
 OUTCOMES = st.sampled_from(["ok", "retry", "fail", "crash"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -14,6 +15,7 @@ from gateway.config import GatewayConfig
 from gateway.runtime import GatewayRuntime, start_runtime
 from stores import open_stores
 from stores.jetstream import EventLogMisconfigured, JetStreamEventLog
+from tests.conftest import fresh_postgres_database
 from tests.stores.test_event_log import make_event
 
 
@@ -129,3 +131,15 @@ async def test_more_replicas_than_the_cluster_has_nodes_are_refused_naming_the_s
             subject_prefix=f"replicas{suffix}.events",
             replicas=3,
         )
+
+
+async def test_replicas_starting_together_on_a_fresh_database_all_open_their_stores():
+    with fresh_postgres_database() as database:
+        opened = await asyncio.gather(
+            *(open_stores(database) for _ in range(4)), return_exceptions=True
+        )
+        failures = [result for result in opened if isinstance(result, BaseException)]
+        for result in opened:
+            if not isinstance(result, BaseException):
+                await result.close()
+    assert not failures, f"a replica could not create the tables beside the others: {failures}"
