@@ -95,7 +95,10 @@ retry_initial_s = 0.2
 retry_max_s = 1.0
 poll_s = 0.1
 lease_ttl_s = 3.0
+since = {{since}}
 """
+"""What the replicas share; `since` (set at start) keeps the orders other tests of the session
+released before from starting workflows here."""
 BURST = 60
 BURST_CONCURRENCY = 6
 
@@ -114,6 +117,7 @@ def deployment(
     sandbox: Sandbox, redis_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     name = f"replicas{uuid.uuid4().hex[:8]}"
+    since = datetime.now(UTC).replace(microsecond=0).isoformat()
     with fresh_postgres_database() as database, ExitStack() as stack:
         stores = (
             f'database_url = "{database}"\nevent_log = "{nats_url}"\n'
@@ -133,7 +137,7 @@ def deployment(
                     port,
                     directory / "unused.sqlite3",
                     stores=stores,
-                    extra=EXTRA,
+                    extra=EXTRA.replace("{since}", since),
                     backend_timeout_s=10.0,
                     lease_ttl_s=3.0,
                 )
