@@ -1,6 +1,8 @@
 """The operators' view of workflows: `/admin/workflows` lists them (by state and kind, paged),
-`/admin/workflows/{id}` shows one with its steps, `POST /admin/workflows` starts one and
-`POST /admin/workflows/{id}/retry` runs a held or failed one on. Every route needs the admin
+`/admin/workflows/{id}` shows one with its steps, `POST /admin/workflows` starts one,
+`POST /admin/workflows/{id}/retry` runs a held or failed one on and
+`POST /admin/workflows/{id}/cancel` cancels a waiting or held one (the runner then undoes its
+completed steps and it ends FAILED). Every route needs the admin
 scope; every input is checked before it reaches the store."""
 
 from __future__ import annotations
@@ -14,11 +16,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.admin import admin_error, require_admin
-from process_apis.workflows.engine import NotRetryable
+from process_apis.workflows.engine import NotCancellable, NotRetryable
 from process_apis.workflows.service import Workflows, WorkflowView
 from process_apis.workflows.triggers import SUBJECT
 from stores.event_log import EventLogUnavailable
-from stores.workflows import MAX_WORKFLOW_ID, StepRecord, WorkflowRecord, WorkflowState
+from stores.workflows import (
+    MAX_WORKFLOW_ID,
+    StaleWorkflow,
+    StepRecord,
+    WorkflowRecord,
+    WorkflowState,
+)
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
@@ -32,6 +40,7 @@ def workflow_routes() -> list[Route]:
         Route("/admin/workflows", start_workflow, methods=["POST"]),
         Route("/admin/workflows/{workflow_id}", show_workflow, methods=["GET"]),
         Route("/admin/workflows/{workflow_id}/retry", retry_workflow, methods=["POST"]),
+        Route("/admin/workflows/{workflow_id}/cancel", cancel_workflow, methods=["POST"]),
     ]
 
 
@@ -98,6 +107,23 @@ async def retry_workflow(request: Request) -> Response:
         return admin_error(404, "not_found", "no such workflow")
     except NotRetryable as error:
         return admin_error(409, "conflict", str(error))
+    return JSONResponse({"workflow": workflow_summary(record)})
+
+
+async def cancel_workflow(request: Request) -> Response:
+    if (denied := require_admin(request)) is not None:
+        return denied
+    workflow_id = request.path_params["workflow_id"]
+    if not WORKFLOW_ID.fullmatch(workflow_id):
+        return admin_error(400, "bad_request", "not a workflow id")
+    try:
+        record = await _workflows(request).engine.cancel(workflow_id)
+    except KeyError:
+        return admin_error(404, "not_found", "no such workflow")
+    except NotCancellable as error:
+        return admin_error(409, "conflict", str(error))
+    except StaleWorkflow:
+        return admin_error(409, "conflict", "the workflow changed meanwhile; look at it again")
     return JSONResponse({"workflow": workflow_summary(record)})
 
 

@@ -319,6 +319,11 @@ async def test_a_held_invoice_is_listed_with_its_reason_and_an_operator_retries_
     mine = await graphql(gateway, WORKFLOW, {"id": started["id"]}, tenant="C-1001")
     assert mine["data"]["workflow"]["state"] == "HELD"
     assert mine["data"]["workflow"]["reason"] == held["workflow"]["reason"]
+    cancelled = await admin(gateway, "POST", f"/admin/workflows/{started['id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["workflow"]["state"] == "COMPENSATING"
+    ended = await wait_for_state(gateway, started["id"], {"FAILED"})
+    assert ended["workflow"]["reason"] == "cancelled by an operator"
 
 
 @pytest.mark.parametrize(
@@ -348,6 +353,7 @@ async def test_admin_workflow_routes_need_a_key_and_the_admin_scope(gateway):
         ("GET", "/admin/workflows"),
         ("GET", "/admin/workflows/order-to-ship.SO-1"),
         ("POST", "/admin/workflows/order-to-ship.SO-1/retry"),
+        ("POST", "/admin/workflows/order-to-ship.SO-1/cancel"),
         ("POST", "/admin/workflows"),
     ):
         anonymous = await admin(gateway, method, path, key=None, json={})
@@ -385,10 +391,20 @@ async def test_starting_a_workflow_refuses_malformed_and_oversized_bodies(
 async def test_only_a_held_or_failed_workflow_can_be_retried(gateway):
     missing = await admin(gateway, "POST", "/admin/workflows/order-to-ship.SO-none/retry")
     assert missing.status_code == 404
+    for path, status in (
+        ("/admin/workflows/order-to-ship.SO-none/cancel", 404),
+        ("/admin/workflows/" + "w" * 500 + "/cancel", 400),
+        ("/admin/workflows/bad%20id%21/cancel", 400),
+    ):
+        refused = await admin(gateway, "POST", path)
+        assert refused.status_code == status, (path, refused.text)
     started = await start(gateway, "ship-to-invoice", "SP0000000000")
     failed = await wait_for_state(gateway, started["id"], {"FAILED", "COMPLETED", "HELD"})
     assert failed["workflow"]["state"] == "FAILED"
     assert failed["workflow"]["reason"] == "the TMS has no booking for SP0000000000"
+    not_cancellable = await admin(gateway, "POST", f"/admin/workflows/{started['id']}/cancel")
+    assert not_cancellable.status_code == 409
+    assert "FAILED workflow cannot be cancelled" in not_cancellable.json()["message"]
     again = await start_again(gateway, "ship-to-invoice", "SP0000000000")
     assert again["id"] == started["id"], "starting twice finds the first"
     retried = await admin(gateway, "POST", f"/admin/workflows/{started['id']}/retry")
