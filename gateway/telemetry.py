@@ -26,8 +26,8 @@ from opentelemetry.trace import Tracer
 
 from gateway.tracing_config import TracingConfig
 from system_apis.context import current_correlation_id
+from system_apis.telemetry import CORRELATION_ATTRIBUTE
 
-CORRELATION_ATTRIBUTE = "correlation.id"
 INSTRUMENTATION = "logistics-gateway"
 
 

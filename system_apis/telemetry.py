@@ -32,6 +32,10 @@ class BackendTelemetry:
 
 NO_BACKEND_TELEMETRY = BackendTelemetry()
 
+CORRELATION_ATTRIBUTE = "correlation.id"
+"""Every call's span names the correlation id the call sends, also outside any request (a
+poller's or a workflow step's own id)."""
+
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 

@@ -62,7 +62,12 @@ from system_apis.resilience.retry import (
     parse_retry_after,
 )
 from system_apis.settings import BackendSettings
-from system_apis.telemetry import NO_BACKEND_TELEMETRY, BackendTelemetry, inject_current_trace
+from system_apis.telemetry import (
+    CORRELATION_ATTRIBUTE,
+    NO_BACKEND_TELEMETRY,
+    BackendTelemetry,
+    inject_current_trace,
+)
 
 T = TypeVar("T")
 
@@ -256,6 +261,7 @@ class BackendClient:
                 "backend.operation": call.operation,
                 "http.request.method": call.method,
                 "url.path": call.path,
+                CORRELATION_ATTRIBUTE: call.headers[CORRELATION_HEADER],
             }
             with tracer.start_as_current_span(
                 f"{name} {call.operation}", kind=SpanKind.CLIENT, attributes=attributes

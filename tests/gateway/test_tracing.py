@@ -166,3 +166,21 @@ def test_a_webhook_is_traced_with_its_source(traced: TestClient, receiver: Recei
     assert ingest.attributes["webhook.source"] == "wms"
     assert ingest.attributes["http.response.status_code"] == 202
     assert request.attributes.get("correlation.id")
+
+
+def test_a_backend_call_outside_any_request_is_a_trace_with_its_own_correlation_id(
+    traced: TestClient, receiver: Receiver, sandbox: Sandbox
+) -> None:
+    runtime = traced.app_state["runtime"]
+    sandbox.clear_requests("erp")
+
+    async def list_customers() -> None:
+        await runtime.clients.erp.customers_page(limit=1)
+
+    traced.portal.call(list_customers)
+    span = receiver.first(lambda span: span.name == "erp list customers")
+    assert span is not None
+    assert (span.kind, span.parent_span_id) == (CLIENT, ""), "a poller's call starts a trace"
+    assert span.attributes["correlation.id"], "the id the call sent names its span"
+    received = [r.get("traceparent", "") for r in sandbox.requests("erp")]
+    assert any(span.trace_id in traceparent for traceparent in received), received
