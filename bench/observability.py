@@ -2,6 +2,7 @@
 
     python -m bench.observability
     python -m bench.observability --rounds 5 --duration 8 --concurrency 16
+    python -m bench.observability --in-process --rounds 10 --requests 1000
 
 Each round starts `logistics-gateway demo` twice on free ports, once per setting, alternating
 which goes first, and sends the same portal reads as `bench.policies` (an orders page from the
@@ -13,6 +14,12 @@ differs:
   tracing on at `--sample-ratio` (1.0 by default: every request, fetch and backend call a span),
   exported over OTLP/HTTP to a sink in this process that reads and drops each export, and
   `/metrics` scraped once a second, as a Prometheus server would far more rarely.
+
+`--in-process` measures the same read without processes or sockets: the app is built in this
+process (SQLite store, no polling, nothing else running) and driven through ASGI one read at a
+time, `--requests` reads per run, and the figure is this process's CPU time per read
+(exporter thread included), with the on/off ratio taken per round (the two runs of a round are
+back to back, so the machine's other load moves both alike) and its median given.
 
 Per run it prints answered reads per second at `--concurrency` for `--duration` seconds, the
 paced latency p50 and p99 (one read at a time) and the gateway process's CPU time per
@@ -30,6 +37,7 @@ import os
 import statistics
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,8 +46,17 @@ from pathlib import Path
 import httpx
 
 from bench.demo import Gateway, demo_gateway
-from bench.read_models import gateway_read, loaded, paced, percentile, wait_for_read_model
-from gateway.config import DEMO_CLIENTS
+from bench.read_models import (
+    ORDERS,
+    TENANT_KEY,
+    gateway_read,
+    loaded,
+    paced,
+    percentile,
+    wait_for_read_model,
+)
+from gateway.app import create_app
+from gateway.config import DEMO_CLIENTS, GatewayConfig
 
 ADMIN_KEY = DEMO_CLIENTS["operations"].api_key
 QUIET: dict[str, str] = {"LG_THROTTLING__ENABLED": "false"}
@@ -124,6 +141,87 @@ async def run_once(
     }
 
 
+def in_process_config(
+    folder: Path, on: bool, endpoint: str, ratio: float, what: str = "both"
+) -> GatewayConfig:
+    metrics = on and what in ("both", "metrics")
+    tracing = on and what in ("both", "tracing")
+    return GatewayConfig.model_validate(
+        {
+            "stores": {"database_url": f"sqlite+aiosqlite:///{folder / 'gateway.sqlite3'}"},
+            "polling": {"enabled": False},
+            "throttling": {"enabled": False},
+            "metrics": {"enabled": metrics},
+            "tracing": {"otlp_endpoint": endpoint, "sample_ratio": ratio} if tracing else {},
+        }
+    )
+
+
+async def in_process_run(config: GatewayConfig, reads: int) -> float:
+    """Microseconds of this process's CPU per read, over `reads` reads after a warm-up."""
+    app = create_app(config)
+    state: dict[str, object] = {}
+    started, stopping = asyncio.Event(), asyncio.Event()
+
+    async def receive() -> dict[str, str]:
+        if not started.is_set():
+            return {"type": "lifespan.startup"}
+        await stopping.wait()
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            started.set()
+        elif message["type"] == "lifespan.startup.failed":
+            raise SystemExit(f"the app did not start: {message.get('message')}")
+
+    lifespan = asyncio.create_task(app({"type": "lifespan", "state": state}, receive, send))
+    await started.wait()
+
+    async def with_state(scope, receive, send):  # type: ignore[no-untyped-def]
+        await app({**scope, "state": dict(state)}, receive, send)
+
+    transport = httpx.ASGITransport(app=with_state)
+    headers = {"X-API-Key": TENANT_KEY}
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        for _ in range(100):
+            await client.post("/graphql", json={"query": ORDERS}, headers=headers)
+        began = time.process_time()
+        for _ in range(reads):
+            answer = await client.post("/graphql", json={"query": ORDERS}, headers=headers)
+            if answer.status_code != 200 or answer.json().get("errors"):
+                raise SystemExit(f"a read failed: {answer.text[:200]}")
+        spent = time.process_time() - began
+    stopping.set()
+    await lifespan
+    return 1e6 * spent / reads
+
+
+def in_process(arguments: argparse.Namespace) -> None:
+    ratios: list[float] = []
+    with otlp_sink() as (endpoint, received):
+        for number in range(1, arguments.rounds + 1):
+            order = ["off", "on"] if number % 2 else ["on", "off"]
+            spent: dict[str, float] = {}
+            for name in order:
+                with tempfile.TemporaryDirectory(prefix=f"bench-observability-{name}-") as folder:
+                    config = in_process_config(
+                        Path(folder), name == "on", endpoint, arguments.sample_ratio, arguments.only
+                    )
+                    spent[name] = asyncio.run(in_process_run(config, arguments.requests))
+            ratios.append(spent["on"] / spent["off"])
+            print(
+                f"round {number}: off {spent['off']:.0f} us CPU/read, on {spent['on']:.0f} "
+                f"us CPU/read, on/off {ratios[-1]:.3f}",
+                flush=True,
+            )
+        print(f"the OTLP sink received {received[0]} exports, {received[1]} bytes")
+    print(
+        f"on/off CPU per read, median of {len(ratios)} rounds: {statistics.median(ratios):.3f} "
+        f"(lowest {min(ratios):.3f}, highest {max(ratios):.3f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=4)
@@ -134,7 +232,19 @@ def main() -> None:
     parser.add_argument(
         "--sample-ratio", type=float, default=1.0, help="[tracing] sample_ratio when on"
     )
+    parser.add_argument(
+        "--in-process", action="store_true", help="the app in this process, CPU per read only"
+    )
+    parser.add_argument(
+        "--only",
+        choices=("both", "metrics", "tracing"),
+        default="both",
+        help="with --in-process: what 'on' turns on",
+    )
     arguments = parser.parse_args()
+    if arguments.in_process:
+        in_process(arguments)
+        return
     figures: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
     with otlp_sink() as (endpoint, received):
         settings = {

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.registry import Collector
@@ -43,6 +44,9 @@ class GatewayMetrics:
     def __init__(self, *, max_operation_names: int = 100) -> None:
         self.registry = CollectorRegistry()
         registry = self.registry
+        self._children: dict[tuple[object, ...], object] = {}
+        """Each metric's child per label values, once made: `labels()` checks its arguments
+        at every call, which costs more than the count itself."""
         self._operations = BoundedLabels(max_operation_names)
         self._event_sources = BoundedLabels(MAX_EVENT_SOURCES)
         self._requests = Counter(
@@ -121,15 +125,22 @@ class GatewayMetrics:
         """One GraphQL request; `seconds` None for a stream, whose length says nothing."""
         executed = outcome in ("ok", "errors")
         label = operation_label(operation, self._operations, executed=executed)
-        self._requests.labels(label, client or ANONYMOUS, outcome).inc()
+        self._child(self._requests, label, client or ANONYMOUS, outcome).inc()
         if seconds is not None:
-            self._request_seconds.labels(label).observe(seconds)
+            self._child(self._request_seconds, label).observe(seconds)
 
     def subgraph_fetch(self, subgraph: str, outcome: str, seconds: float) -> None:
-        self._fetch_seconds.labels(subgraph, outcome).observe(seconds)
+        self._child(self._fetch_seconds, subgraph, outcome).observe(seconds)
 
     def backend_call(self, backend: str, operation: str, outcome: str, seconds: float) -> None:
-        self._backend_seconds.labels(backend, operation, outcome).observe(seconds)
+        self._child(self._backend_seconds, backend, operation, outcome).observe(seconds)
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        key = (id(metric), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     def cache_lookups(self, cache: str, hits: int, misses: int) -> None:
         if hits:
