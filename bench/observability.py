@@ -11,8 +11,9 @@ differs:
 
 - off: `[metrics] enabled = false`, no `[tracing] otlp_endpoint`;
 - on: metrics on (every request counted and timed, the store figures read every 30 s) and
-  tracing on at `--sample-ratio` (1.0 by default: every request, fetch and backend call a span),
-  exported over OTLP/HTTP to a sink in this process that reads and drops each export, and
+  tracing on at `--sample-ratio` (the configuration's default, 0.1, unless given; 1.0 makes
+  every request, fetch and backend call a span),
+  exported over OTLP/HTTP to a sink (a process of its own) that reads and drops each export, and
   `/metrics` scraped once a second, as a Prometheus server would far more rarely.
 
 `--in-process` measures the same read without processes or sockets: the app is built in this
@@ -33,15 +34,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -65,30 +67,48 @@ IDLE_S = 3.0
 second when on) is measured alone, to take it out of the CPU per read."""
 
 
+class _Sink(BaseHTTPRequestHandler):
+    """Reads an OTLP export and answers 200 with an empty (valid) export response."""
+
+    def do_POST(self) -> None:
+        size = int(self.headers.get("content-length", "0"))
+        self.rfile.read(size)
+        with self.server.lock:  # type: ignore[attr-defined]
+            self.server.counts[0] += 1  # type: ignore[attr-defined]
+            self.server.counts[1] += size  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        return None
+
+
+def _serve_sink(port: Any, exports: Any) -> None:
+    """The sink's process: shares its port and counts through `multiprocessing` values."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    server.lock = exports.get_lock()  # type: ignore[attr-defined]
+    server.counts = exports  # type: ignore[attr-defined]
+    port.value = server.server_address[1]  # type: ignore[attr-defined]
+    server.serve_forever()
+
+
 @contextmanager
-def otlp_sink() -> Iterator[tuple[str, list[int]]]:
-    """An OTLP/HTTP endpoint that reads every export and answers 200; counts the bytes."""
-    received = [0, 0]
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received[0] += 1
-            received[1] += len(self.rfile.read(int(self.headers.get("content-length", "0"))))
-            self.send_response(200)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, *_: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def otlp_sink() -> Iterator[tuple[str, Any]]:
+    """An OTLP/HTTP endpoint in a process of its own (its CPU is not the gateway's) that
+    reads every export and answers 200; counts the exports and their bytes."""
+    port = multiprocessing.Value("i", 0)
+    exports = multiprocessing.Array("q", 2)
+    process = multiprocessing.Process(target=_serve_sink, args=(port, exports), daemon=True)
+    process.start()
+    deadline = time.monotonic() + 10
+    while port.value == 0 and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces", received
+        yield f"http://127.0.0.1:{port.value}/v1/traces", exports  # type: ignore[attr-defined]
     finally:
-        server.shutdown()
-        server.server_close()
+        process.terminate()
+        process.join(5)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -230,7 +250,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=6.0, help="seconds of load per run")
     parser.add_argument(
-        "--sample-ratio", type=float, default=1.0, help="[tracing] sample_ratio when on"
+        "--sample-ratio", type=float, default=0.1, help="[tracing] sample_ratio when on"
     )
     parser.add_argument(
         "--in-process", action="store_true", help="the app in this process, CPU per read only"

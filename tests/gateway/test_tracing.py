@@ -61,6 +61,7 @@ def traced(
             "tracing": {
                 "otlp_endpoint": receiver.url,
                 "service_name": "gateway-under-test",
+                "sample_ratio": 1.0,
                 "export_delay_s": 0.05,
             },
         }
