@@ -131,9 +131,12 @@ def create_app(
     *,
     shutdown: StreamShutdown | None = None,
     subscribe: Subscribe | None = None,
+    metrics_ports: int = 1,
 ) -> Starlette:
     """The gateway app; ``shutdown`` is what the server closes subscriptions with before it
-    stops, ``subscribe`` replaces the router's own (the router's by default)."""
+    stops, ``subscribe`` replaces the router's own (the router's by default);
+    ``metrics_ports`` is how many ports from `[metrics] port` this process may take for its
+    metrics (one per worker process when several share the gateway's socket)."""
     disclosure = DisclosurePolicy(
         development=config.environment == "development",
         introspecting_clients=config.introspecting_clients(),
@@ -203,7 +206,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, object]]:
-        stop_serving_metrics = _serve_metrics_apart(config, metrics)  # first: it may refuse
+        stop_serving_metrics = _serve_metrics_apart(config, metrics, metrics_ports)  # may refuse
         try:
             runtime = await start_runtime(
                 config,
@@ -522,14 +525,14 @@ def _each_applied(*observers: AppliedObserver | None) -> AppliedObserver:
 
 
 def _serve_metrics_apart(
-    config: GatewayConfig, metrics: GatewayMetrics | None
+    config: GatewayConfig, metrics: GatewayMetrics | None, ports: int
 ) -> Callable[[], None]:
-    """Serve the metrics on `[metrics] port` when it is a port of their own; returns what
-    stops it."""
+    """Serve the metrics on `[metrics] port` when it is a port of their own (one of `ports`
+    from it, for worker processes); returns what stops it."""
     port = config.metrics.separate_port()
     if metrics is None or port is None:
         return lambda: None
-    return serve_metrics(metrics, config.metrics.host, port)
+    return serve_metrics(metrics, config.metrics.host, port, ports=ports)
 
 
 def _forwarded(request: HTTPConnection) -> Forwarded:

@@ -16,7 +16,13 @@ import httpx
 
 from gateway.config import DEMO_CLIENTS, ConfigError, GatewayConfig, load_config
 from gateway.oauth_config import DEMO_OAUTH_CLIENTS
-from gateway.workers import MAX_WORKERS, WORKER_START_S, export_config_path, refusal
+from gateway.workers import (
+    MAX_WORKERS,
+    WORKER_COUNT_VARIABLE,
+    WORKER_START_S,
+    export_config_path,
+    refusal,
+)
 from policies.authn import digest_api_key
 
 SANDBOX_BACKENDS = ("erp", "wms", "tms", "swiftparcel", "roadline", "heritage")
@@ -99,6 +105,7 @@ def _serve(config: GatewayConfig, log_level: str, workers: int = 1) -> None:
     from gateway.logs import log_config
 
     if workers > 1:
+        os.environ[WORKER_COUNT_VARIABLE] = str(workers)  # each worker's metrics port
         uvicorn.run(
             "gateway.workers:gateway_worker_app",
             factory=True,

@@ -15,10 +15,11 @@ the rest `other`); prometheus-client escapes what remains (quotes, backslashes, 
 Several processes: every process keeps and serves its own figures (prometheus-client's
 multiprocess mode is not used: it needs a shared directory, a global registry and gives up
 custom collectors). Scrape each process on its own address: with `[metrics] port = "main"`
-behind a balancer a scrape would reach one process at random, so give each process a
-metrics port (`[metrics] port`) and let Prometheus add them up (`sum by (...)` over the
-`instance` label); the figures read from shared stores are the same in every process (take
-their `max`).
+behind a balancer, or with `--workers N` sharing one socket, a scrape would reach one process
+at random, so give the metrics a port (`[metrics] port`): each of N workers then takes the
+first free one of `port` to `port + N - 1`, and Prometheus scrapes them all and adds them up
+(`sum by (...)` over `instance`); the figures read from the shared stores are the same in
+every process (take their `max`).
 """
 
 from __future__ import annotations

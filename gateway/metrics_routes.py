@@ -31,13 +31,24 @@ def metrics_route(metrics: GatewayMetrics) -> Route:
     return Route(METRICS_PATH, serve, methods=["GET"])
 
 
-def serve_metrics(metrics: GatewayMetrics, host: str, port: int) -> Callable[[], None]:
-    """Serve the metrics on `host:port` from a thread; returns what stops it. A port that
-    cannot be listened on stops the start with a message naming the setting."""
-    try:
-        server, thread = start_http_server(port, addr=host, registry=metrics.registry)
-    except OSError as error:
-        raise OSError(f"metrics.port: cannot listen on {host}:{port}: {error.strerror}") from None
+def serve_metrics(
+    metrics: GatewayMetrics, host: str, port: int, *, ports: int = 1
+) -> Callable[[], None]:
+    """Serve the metrics from a thread on the first of `ports` consecutive ports from `port`
+    that is free; returns what stops it. Worker processes sharing one gateway socket each
+    need a metrics port of their own: given the worker count, each takes the next free one,
+    and Prometheus scrapes them all. No free port stops the start with a message naming
+    the setting."""
+    last = min(port + ports - 1, 65535)
+    for candidate in range(port, last + 1):
+        try:
+            server, thread = start_http_server(candidate, addr=host, registry=metrics.registry)
+            break
+        except OSError as error:
+            problem = error.strerror
+    else:
+        where = f"{host}:{port}" if last == port else f"{host}:{port}-{last}"
+        raise OSError(f"metrics.port: cannot listen on {where}: {problem}")
 
     def stop() -> None:
         server.shutdown()

@@ -24,6 +24,8 @@ from types import FrameType
 from federation.router.streaming import StreamShutdown
 from gateway.config import CONFIG_FILE_VARIABLE, GatewayConfig, load_config
 
+WORKER_COUNT_VARIABLE = "LG_WORKER_PROCESSES"
+"""How many workers the supervisor runs, for each to take a metrics port of its own."""
 SERVE_ARGUMENTS_VARIABLE = "LG_SERVE_ARGUMENTS"
 """`serve`'s own arguments, as JSON, for its workers (it has no configuration file)."""
 MAX_WORKERS = 64
@@ -101,7 +103,8 @@ def gateway_worker_app():  # type: ignore[no-untyped-def]
     config = load_config(None)
     shutdown = StreamShutdown()
     begin_on_exit_signals(shutdown)
-    return create_app(config, shutdown=shutdown)
+    workers = int(os.environ.get(WORKER_COUNT_VARIABLE, "1"))
+    return create_app(config, shutdown=shutdown, metrics_ports=max(1, workers))
 
 
 def serve_worker_app():  # type: ignore[no-untyped-def]

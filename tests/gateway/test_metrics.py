@@ -454,3 +454,37 @@ def test_a_metrics_port_in_use_stops_the_start_naming_the_setting(tmp_path: Path
         refused = f"metrics.port: cannot listen on 127.0.0.1:{port}"
         with pytest.raises(OSError, match=refused), TestClient(create_app(config)):
             pass
+
+
+def listening_before_a_free_port() -> tuple[socket.socket, int]:
+    """A socket listening on a port whose next port is free (as far as can be told now)."""
+    for _ in range(50):
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                taken.close()
+                continue
+        taken.listen()
+        return taken, port
+    raise RuntimeError("no two consecutive free ports on loopback")
+
+
+def test_worker_processes_each_take_the_next_free_metrics_port(tmp_path: Path) -> None:
+    """Workers share the gateway's socket but not a metrics port: with two, the second takes
+    the port after the configured one; with both taken the start stops naming the setting."""
+    taken, port = listening_before_a_free_port()
+    with taken, socket.socket() as next_one:
+        config = configured(tmp_path, metrics={"port": port, "figures_interval_s": 60.0})
+        with TestClient(create_app(config, metrics_ports=2)):
+            answer = httpx.get(f"http://127.0.0.1:{port + 1}/metrics", timeout=10.0)
+            assert answer.status_code == 200 and "gateway_requests_total" in answer.text
+        next_one.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # it was just served
+        next_one.bind(("127.0.0.1", port + 1))
+        next_one.listen()
+        refused = f"metrics.port: cannot listen on 127.0.0.1:{port}-{port + 1}"
+        with pytest.raises(OSError, match=refused), TestClient(create_app(config, metrics_ports=2)):
+            pass
