@@ -34,12 +34,10 @@ def receiver() -> Iterator[Receiver]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def traced(
-    tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox, receiver: Receiver
-) -> Iterator[TestClient]:
-    directory: Path = tmp_path_factory.mktemp("tracing")
-    config = GatewayConfig.model_validate(
+def tracing_config(
+    directory: Path, sandbox: Sandbox, receiver: Receiver, ratio: float
+) -> GatewayConfig:
+    return GatewayConfig.model_validate(
         {
             "stores": {"database_url": f"sqlite+aiosqlite:///{directory / 'gateway.sqlite3'}"},
             "polling": {"enabled": False},
@@ -61,11 +59,18 @@ def traced(
             "tracing": {
                 "otlp_endpoint": receiver.url,
                 "service_name": "gateway-under-test",
-                "sample_ratio": 1.0,
+                "sample_ratio": ratio,
                 "export_delay_s": 0.05,
             },
         }
     )
+
+
+@pytest.fixture(scope="module")
+def traced(
+    tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox, receiver: Receiver
+) -> Iterator[TestClient]:
+    config = tracing_config(tmp_path_factory.mktemp("tracing"), sandbox, receiver, 1.0)
     with TestClient(create_app(config)) as client:
         yield client
 
@@ -185,3 +190,21 @@ def test_a_backend_call_outside_any_request_is_a_trace_with_its_own_correlation_
     assert span.attributes["correlation.id"], "the id the call sent names its span"
     received = [r.get("traceparent", "") for r in sandbox.requests("erp")]
     assert any(span.trace_id in traceparent for traceparent in received), received
+
+
+def test_an_unsampled_request_records_nothing_and_still_tells_the_backend(
+    tmp_path: Path, sandbox: Sandbox, receiver: Receiver
+) -> None:
+    sandbox.clear_requests("erp")
+    with TestClient(create_app(tracing_config(tmp_path, sandbox, receiver, 0.0))) as client:
+        answer = client.post(
+            "/graphql",
+            json={"query": "query Unsampled { me { name } }"},
+            headers={"x-api-key": PORTAL_KEY, "x-correlation-id": "unsampled-1"},
+        )
+    assert answer.status_code == 200 and answer.json()["data"]["me"]["name"]
+    received = [r.get("traceparent", "") for r in sandbox.requests("erp")]
+    sampled = [int(value.rsplit("-", 1)[1], 16) & 1 for value in received]
+    assert received and sampled == [0] * len(received), f"sent unsampled: {received}"
+    assert receiver.first(lambda span: span.name == "query Unsampled", timeout_s=0.5) is None
+    assert not [s for s in receiver.spans if s.attributes.get("correlation.id") == "unsampled-1"]
