@@ -309,6 +309,9 @@ def test_a_workflow_whose_replica_is_killed_mid_step_is_finished_by_another_once
     holder = asyncio.run(runner_holder_pid(deployment))
     assert holder is not None, "a replica runs the workflows"
     os.kill(holder, signal.SIGKILL)  # the replica (or worker) running the step dies
+    for replica in deployment.replicas:  # reaped, so `alive` no longer counts it
+        if replica.process is not None and replica.process.pid == holder:
+            replica.process.wait(timeout=10)
     sandbox.reset_faults("wms")
     done = asyncio.run(
         wait_until(
