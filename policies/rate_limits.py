@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -192,29 +192,26 @@ class RateLimits:
         Quotas are spent in order of their windows, shortest first, and spending stops at
         the first refused one, so a burst refused by the per-second quota costs none of the
         per-minute one."""
-        if not quotas:
-            return PASS
-        ordered = sorted(quotas, key=lambda quota: quota.window_s)
-        try:
-            exceeded = None
-            for quota in ordered:
-                if not await self._limiter.hit(quota.item, *key):
-                    exceeded = quota
-                    break
-            return await self._verdict(key, ordered, exceeded)
-        except Exception:
-            _logger.warning("rate limit counters unreachable; request let through", exc_info=True)
-            return PASS
+        return await self._check(key, quotas, self._limiter.hit)
 
     async def peek(self, key: Sequence[str], quotas: Sequence[Quota]) -> Verdict:
         """Whether `key` could spend a unit now, spending none."""
+        return await self._check(key, quotas, self._limiter.test)
+
+    async def _check(
+        self,
+        key: Sequence[str],
+        quotas: Sequence[Quota],
+        probe: Callable[..., Awaitable[bool]],
+    ) -> Verdict:
+        """`probe` (spend or test) each quota, shortest window first, up to the first refusal."""
         if not quotas:
             return PASS
         ordered = sorted(quotas, key=lambda quota: quota.window_s)
         try:
             exceeded = None
             for quota in ordered:
-                if not await self._limiter.test(quota.item, *key):
+                if not await probe(quota.item, *key):
                     exceeded = quota
                     break
             return await self._verdict(key, ordered, exceeded)
