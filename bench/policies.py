@@ -68,6 +68,7 @@ async def run_once(gateway: Gateway, arguments: argparse.Namespace) -> dict[str,
     limits = httpx.Limits(max_connections=arguments.concurrency)
     async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
         await wait_for_read_model(client, gateway, 120.0)
+        await asyncio.sleep(arguments.settle)  # the first polls' catch-up ends before measuring
         read = portal_read(gateway)
         await loaded(client, read, arguments.concurrency, 1.0)  # warm caches of the process
         latencies = await paced(client, read, arguments.requests, arguments.paced)
@@ -87,6 +88,9 @@ def main() -> None:
     parser.add_argument("--paced", type=float, default=50.0, help="paced reads per second")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=6.0, help="seconds of load per run")
+    parser.add_argument(
+        "--settle", type=float, default=10.0, help="seconds between start-up and measuring"
+    )
     parser.add_argument("--cache", action="store_true", help="the response cache on, too")
     arguments = parser.parse_args()
     settings = {
