@@ -203,7 +203,8 @@ def test_an_unsampled_request_records_nothing_and_still_tells_the_backend(
             headers={"x-api-key": PORTAL_KEY, "x-correlation-id": "unsampled-1"},
         )
     assert answer.status_code == 200 and answer.json()["data"]["me"]["name"]
-    received = [r.get("traceparent", "") for r in sandbox.requests("erp")]
+    # other gateways of the test session call the shared ERP too, untraced: keep traced calls
+    received = [r["traceparent"] for r in sandbox.requests("erp") if r.get("traceparent")]
     sampled = [int(value.rsplit("-", 1)[1], 16) & 1 for value in received]
     assert received and sampled == [0] * len(received), f"sent unsampled: {received}"
     assert receiver.first(lambda span: span.name == "query Unsampled", timeout_s=0.5) is None
