@@ -80,7 +80,8 @@ def until(
 
 
 ORDERS = (
-    "{ orders(first: 20) { orders { id status asOf stale shipments { trackingNumber carrier } } } }"
+    "{ orders(first: 20) { orders { id status asOf stale "
+    "shipments { trackingNumber carrier status } } } }"
 )
 ORDER = "query($id: ID!) { order(id: $id) { id status asOf stale } }"
 SHIPMENT = (
@@ -89,10 +90,11 @@ SHIPMENT = (
 
 
 def parcel_shipment(answer: dict[str, Any]) -> tuple[str, str] | None:
-    """(order id, tracking number) of a SwiftParcel shipment on the page."""
+    """(order id, tracking number) of a SwiftParcel shipment on the page that the carrier has
+    reported on (a parcel it never reported has no status to keep through an outage)."""
     for order in answer["data"]["orders"]["orders"]:
         for shipment in order["shipments"] or ():
-            if shipment["carrier"] == "SWFT":
+            if shipment["carrier"] == "SWFT" and shipment["status"] is not None:
                 return order["id"], shipment["trackingNumber"]
     return None
 
