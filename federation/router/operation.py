@@ -126,8 +126,9 @@ class _Fragments:
         return normalized
 
 
-def _conditions(node: Any) -> Conditions | None:
-    """Variable conditions of a selection, or None when a literal excludes it."""
+def variable_conditions(node: Any) -> Conditions | None:
+    """The variable ``@skip``/``@include`` conditions of a selection, or None when a literal
+    excludes it."""
     result: list[Condition] = []
     for directive in node.directives or ():
         name = directive.name.value
@@ -166,7 +167,7 @@ def _selections(
         return ()
     result: list[Selection] = []
     for node in selection_set.selections:
-        conditions = _conditions(node)
+        conditions = variable_conditions(node)
         if conditions is None:
             continue
         if isinstance(node, FieldNode):

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
-    BooleanValueNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -55,15 +54,13 @@ from graphql.pyutils import Undefined
 from graphql.utilities.coerce_input_value import coerce_default_value
 
 from federation.router.cost.directives import CostDirectives, ListSize
+from federation.router.operation import Condition, variable_conditions
 
 MUTATION_COST = 10
 """What running a mutation costs before its fields, as Apollo Router counts it."""
 DEFAULT_LIST_SIZE = 10
 MAX_REPORTED_COST = 2**53 - 1
 """Costs are exact integers; reported ones are capped where JSON numbers stay exact."""
-
-#: ``(variable name, value it must have)`` for a selection under ``@skip``/``@include``
-Condition = tuple[str, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,7 +445,7 @@ class _Compiler:
     ) -> tuple[_Term, ...]:
         terms: list[_Term] = []
         for node in selection_set.selections:
-            conditions = _conditions(node)
+            conditions = variable_conditions(node)
             if conditions is None:
                 continue
             if isinstance(node, FieldNode):
@@ -598,23 +595,6 @@ def _default(argument: Any) -> Any:
     except Exception:  # validated SDL has valid defaults; never fail a request over one
         return None
     return None if value is Undefined else value
-
-
-def _conditions(node: Any) -> tuple[Condition, ...] | None:
-    """The variable ``@skip``/``@include`` conditions, or None when a literal excludes it."""
-    found: list[Condition] = []
-    for directive in node.directives or ():
-        name = directive.name.value
-        if name not in ("skip", "include"):
-            continue
-        value = next((a.value for a in directive.arguments or () if a.name.value == "if"), None)
-        expected = name == "include"
-        if isinstance(value, BooleanValueNode):
-            if value.value != expected:
-                return None
-        elif isinstance(value, VariableNode):
-            found.append((value.name.value, expected))
-    return tuple(found)
 
 
 def _has_variables(value: ValueNode) -> bool:
