@@ -83,12 +83,20 @@ async def list_workflows(request: Request) -> Response:
     )
 
 
-async def show_workflow(request: Request) -> Response:
+def _admitted_workflow_id(request: Request) -> str | Response:
+    """The path's workflow id for an admin, or the refusal: not admin (401/403), not an id (400)."""
     if (denied := require_admin(request)) is not None:
         return denied
     workflow_id = request.path_params["workflow_id"]
     if not WORKFLOW_ID.fullmatch(workflow_id):
         return admin_error(400, "bad_request", "not a workflow id")
+    return workflow_id
+
+
+async def show_workflow(request: Request) -> Response:
+    workflow_id = _admitted_workflow_id(request)
+    if isinstance(workflow_id, Response):
+        return workflow_id
     view = await _workflows(request).view(workflow_id)
     if view is None:
         return admin_error(404, "not_found", "no such workflow")
@@ -96,11 +104,9 @@ async def show_workflow(request: Request) -> Response:
 
 
 async def retry_workflow(request: Request) -> Response:
-    if (denied := require_admin(request)) is not None:
-        return denied
-    workflow_id = request.path_params["workflow_id"]
-    if not WORKFLOW_ID.fullmatch(workflow_id):
-        return admin_error(400, "bad_request", "not a workflow id")
+    workflow_id = _admitted_workflow_id(request)
+    if isinstance(workflow_id, Response):
+        return workflow_id
     try:
         record = await _workflows(request).engine.retry(workflow_id)
     except KeyError:
@@ -111,11 +117,9 @@ async def retry_workflow(request: Request) -> Response:
 
 
 async def cancel_workflow(request: Request) -> Response:
-    if (denied := require_admin(request)) is not None:
-        return denied
-    workflow_id = request.path_params["workflow_id"]
-    if not WORKFLOW_ID.fullmatch(workflow_id):
-        return admin_error(400, "bad_request", "not a workflow id")
+    workflow_id = _admitted_workflow_id(request)
+    if isinstance(workflow_id, Response):
+        return workflow_id
     try:
         record = await _workflows(request).engine.cancel(workflow_id)
     except KeyError:
