@@ -125,6 +125,10 @@ PROJECTION_BATCH = 100
 """Events a projection applies at a time: small enough that a catch-up after a restart or a
 first poll never holds the event loop long (requests wait behind it)."""
 
+BACKGROUND_GRACE_S = 5.0
+"""How long a stopping gateway lets pollers, projections and workflow steps finish their
+current work before cutting it short."""
+
 
 def create_app(
     config: GatewayConfig,
@@ -354,7 +358,7 @@ def create_app(
         finally:
             await streams_shutdown.drain(config.subscriptions.shutdown_grace_s)
             stop_background.set()
-            await asyncio.gather(*background, return_exceptions=True)
+            await _stopped(background, BACKGROUND_GRACE_S)
             stop_metrics()
             stop_serving_metrics()
             await runtime.aclose()
@@ -559,3 +563,15 @@ def _letter_summary(letter) -> dict[str, object]:  # type: ignore[no-untyped-def
         "replayed_at": letter.replayed_at.isoformat() if letter.replayed_at else None,
         "replay_outcome": letter.replay_outcome,
     }
+
+
+async def _stopped(tasks: Sequence[asyncio.Task[object]], grace_s: float) -> None:
+    """Waits up to `grace_s` for background tasks to see the stop, then cancels the rest: a
+    poll round or workflow step still waiting on a slow backend must not hold the shutdown,
+    and each is safe to cut short (a cursor moves, a step completes, only once it is stored)."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace_s)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

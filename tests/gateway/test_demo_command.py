@@ -116,7 +116,8 @@ def test_demo_serves_on_the_configured_ports_prints_its_keys_and_stops_its_backe
         assert (admin.status_code, portal.status_code) == (200, 403)
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=20)
+        # streams drain (5 s), background work is cut short (5 s), the backends stop (10 s)
+        process.wait(timeout=40)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(listening(p) for p in backend_ports.values()):
         time.sleep(0.2)
