@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 import hmac
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -41,10 +42,21 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.demo import Gateway, demo_gateway
-from gateway.config import DEMO_CLIENTS
+from gateway.config import DEMO_CLIENTS, GatewayConfig
+from policies.principal import DEFAULT_PLAN
 
 TENANT_KEY = DEMO_CLIENTS["portal-c1001"].api_key
 PROTOCOL = "graphql-transport-ws"
+
+
+def uncapped() -> dict[str, str]:
+    """Rate limits off and the portal's plan allowing a crowd of subscriptions: a thousand
+    subscribers on one key is past any plan's caps, and the pipeline is what is measured."""
+    plans = {name: plan.model_dump(mode="json") for name, plan in GatewayConfig().plans.items()}
+    plans[DEFAULT_PLAN]["max_subscriptions"] = 100_000
+    return {"LG_THROTTLING__ENABLED": "false", "LG_PLANS": orjson.dumps(plans).decode()}
+
+
 UPDATES = """subscription($tn: String!) {
   shipmentUpdated(trackingNumber: $tn) { eventId milestone { occurredAt } }
 }"""
@@ -123,6 +135,9 @@ class Subscriber:
             message = orjson.loads(raw)
             if message.get("type") == "ping":
                 await self.socket.send('{"type":"pong"}')
+            elif message.get("type") == "error":
+                print(f"a subscription was refused: {message['payload']}", file=sys.stderr)
+                return
             elif message.get("type") == "next":
                 update = message["payload"]["data"]["shipmentUpdated"]
                 self.received[update["milestone"]["occurredAt"]] = time.perf_counter()
@@ -304,7 +319,9 @@ def main() -> None:
     arguments = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder,
-        demo_gateway(arguments.engine, arguments.nats, Path(folder), arguments.timeout * 2) as gw,
+        demo_gateway(
+            arguments.engine, arguments.nats, Path(folder), arguments.timeout * 2, uncapped()
+        ) as gw,
     ):
         asyncio.run(measure(gw, arguments))
 
