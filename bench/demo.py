@@ -35,6 +35,8 @@ class Gateway:
     tms_key: str
     pid: int = 0
     """The demo command's process (the gateway, or with workers their supervisor)."""
+    heritage_password: str = ""
+    """What Heritage's pushes authenticate with (HTTP basic, user `heritage`)."""
 
     @property
     def websocket_url(self) -> str:
@@ -103,6 +105,7 @@ def demo_gateway(
             backends,
             defaults.backends.tms.credential,
             process.pid,
+            defaults.webhooks.heritage_password,
         )
     finally:
         os.killpg(process.pid, 15)

@@ -4,12 +4,15 @@ shipments read models, live `shipmentUpdated` out over graphql-transport-ws.
     python -m bench.ingest                                  # embedded SQLite log
     python -m bench.ingest --engine jetstream               # NATS JetStream on loopback
     python -m bench.ingest --events 2000 --concurrency 32 --subscribers 1000 --rounds 3
+    python -m bench.ingest --carrier heritage --batch 50   # X12 214 pushes, 50 statuses each
 
 It starts `logistics-gateway demo` (the reference backends and the gateway, on free ports
 and a state folder of its own), finds C-1001's SwiftParcel shipments through the portal
 API, then measures per round:
 
-- ingest: signed webhooks posted by `--concurrency` clients, spread over the shipments;
+- ingest: signed webhooks posted by `--concurrency` clients, spread over the shipments
+  (SwiftParcel JSON, one event per delivery; or Heritage's X12 214 pushes, `--batch`
+  interchanges per delivery, as EDI senders batch them);
   events/s acknowledged (202, durable in the log) and events/s delivered to one WebSocket
   client subscribed to every shipment (through the projections and the hub), the second
   being the end-to-end figure;
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import hashlib
 import hmac
 import statistics
@@ -44,6 +48,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from bench.demo import Gateway, demo_gateway
 from gateway.config import DEMO_CLIENTS, GatewayConfig
 from policies.principal import DEFAULT_PLAN
+from sandbox import x12
 
 TENANT_KEY = DEMO_CLIENTS["portal-c1001"].api_key
 PROTOCOL = "graphql-transport-ws"
@@ -62,9 +67,11 @@ UPDATES = """subscription($tn: String!) {
 }"""
 
 
-async def portal_shipments(client: httpx.AsyncClient, gateway: Gateway) -> tuple[list, set]:
-    """C-1001's order ids and the tracking numbers of its SwiftParcel shipments, as the portal
-    answers them (the read models)."""
+async def portal_shipments(
+    client: httpx.AsyncClient, gateway: Gateway, carrier: str
+) -> tuple[list, set]:
+    """C-1001's order ids and the tracking numbers of its shipments with `carrier`, as the
+    portal answers them (the read models)."""
     query = """query($after: String) { orders(first: 50, after: $after) {
         orders { id shipments { trackingNumber carrier } } nextCursor } }"""
     orders, trackings, after = [], set(), None
@@ -78,7 +85,7 @@ async def portal_shipments(client: httpx.AsyncClient, gateway: Gateway) -> tuple
         for order in page.get("orders") or ():
             orders.append(order["id"])
             trackings |= {
-                s["trackingNumber"] for s in order["shipments"] or () if s["carrier"] == "SWFT"
+                s["trackingNumber"] for s in order["shipments"] or () if s["carrier"] == carrier
             }
         after = page.get("nextCursor")
         if after is None:
@@ -86,42 +93,61 @@ async def portal_shipments(client: httpx.AsyncClient, gateway: Gateway) -> tuple
     return orders, trackings
 
 
-async def swift_trackings(
-    client: httpx.AsyncClient, gateway: Gateway, wanted: int, timeout: float
-) -> list[str]:
-    """`wanted` SwiftParcel shipments of C-1001: booked in the reference TMS for its orders,
+@dataclass(frozen=True)
+class Booked:
+    tracking_number: str
+    booking_id: str
+    order_id: str
+
+
+CARRIERS = {"swiftparcel": "SWFT", "heritage": "HRTG"}
+PLACES = {
+    "SWFT": ({"country": "NL", "postal_code": "1043 AP"},) * 2,
+    "HRTG": ({"country": "US", "postal_code": "60601"}, {"country": "US", "postal_code": "10001"}),
+}
+
+
+async def booked_shipments(
+    client: httpx.AsyncClient, gateway: Gateway, carrier: str, wanted: int, timeout: float
+) -> list[Booked]:
+    """`wanted` shipments of C-1001 with `carrier`: booked in the reference TMS for its orders,
     then waited for until the read models show them (the booking poller reads the TMS), so
     each shipment's history stays as short as real ones are."""
     deadline = time.monotonic() + timeout
     orders: list[str] = []
     while not orders and time.monotonic() < deadline:
-        orders, _ = await portal_shipments(client, gateway)
+        orders, _ = await portal_shipments(client, gateway, carrier)
         await asyncio.sleep(0.5)
     if not orders:
         raise SystemExit("the orders read model never listed C-1001's orders")
     tms, headers = gateway.backends["tms"], {"X-Api-Key": gateway.tms_key}
-    place = {"country": "NL", "postal_code": "1043 AP"}
+    origin, destination = PLACES[carrier]
     parcel = {"weight_kg": 2.0, "length_cm": 40, "width_cm": 30, "height_cm": 30}
-    booked = set()
+    booked: list[Booked] = []
     for number in range(wanted):
         rated = await client.post(
             f"{tms}/rates",
-            json={"origin": place, "destination": place, "parcels": [parcel]},
+            json={"origin": origin, "destination": destination, "parcels": [parcel]},
             headers=headers,
         )
-        quote = next(q for q in rated.json()["quotes"] if q["carrier"] == "SWFT")
+        quote = next(q for q in rated.json()["quotes"] if q["carrier"] == carrier)
+        order_id = orders[number % len(orders)]
         tendered = await client.post(
             f"{tms}/tenders",
-            json={"quote_id": quote["quote_id"], "order_ref": orders[number % len(orders)]},
+            json={"quote_id": quote["quote_id"], "order_ref": order_id},
             headers=headers,
         )
-        booked.add(tendered.json()["tracking_number"])
+        booking = tendered.json()
+        booked.append(Booked(booking["tracking_number"], booking["booking_id"], order_id))
+    wanted_numbers = {shipment.tracking_number for shipment in booked}
     while time.monotonic() < deadline:
-        _, shown = await portal_shipments(client, gateway)
-        if booked <= shown:
-            return sorted(booked)
+        _, shown = await portal_shipments(client, gateway, carrier)
+        if wanted_numbers <= shown:
+            return booked
         await asyncio.sleep(1.0)
-    raise SystemExit(f"the read models show {len(booked & shown)} of {len(booked)} bookings")
+    raise SystemExit(
+        f"the read models show {len(wanted_numbers & shown)} of {len(booked)} bookings"
+    )
 
 
 @dataclass
@@ -140,7 +166,7 @@ class Subscriber:
                 return
             elif message.get("type") == "next":
                 update = message["payload"]["data"]["shipmentUpdated"]
-                self.received[update["milestone"]["occurredAt"]] = time.perf_counter()
+                self.received[utc_key(update["milestone"]["occurredAt"])] = time.perf_counter()
 
 
 async def subscribe(gateway: Gateway, *trackings: str) -> Subscriber:
@@ -164,43 +190,93 @@ async def subscribe(gateway: Gateway, *trackings: str) -> Subscriber:
     return Subscriber(socket)
 
 
+def utc_key(moment: str | datetime) -> str:
+    """A milestone's time as the key both sides agree on (UTC, ISO 8601)."""
+    parsed = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return parsed.astimezone(UTC).isoformat()
+
+
 @dataclass
 class Sender:
-    """Signed SwiftParcel webhooks, each a new in-transit scan a second later than the last,
-    for the shipments in turn (a shipment's history stays as short as real ones are). Sent
-    with aiohttp, whose client costs this process far less per request than httpx's."""
+    """Webhooks carrying new in-transit statuses, each a step later than the last (a second
+    for SwiftParcel, a minute, X12's resolution, for Heritage), for the shipments in turn
+    (a shipment's history stays as short as real ones are). SwiftParcel's are signed JSON,
+    one event each; Heritage's are X12 214 interchanges, as many per push as asked. Sent with
+    aiohttp, whose client costs this process far less per request than httpx's."""
 
     client: aiohttp.ClientSession
     gateway: Gateway
-    trackings: list[str]
-    start: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    shipments: list[Booked]
+    carrier: str = "SWFT"
+    start: datetime = field(
+        default_factory=lambda: datetime.now(UTC).replace(second=0, microsecond=0)
+    )
     sent: int = 0
     sent_at: dict[str, float] = field(default_factory=dict)
 
-    async def send(self) -> int:
-        occurred = self.start + timedelta(seconds=self.sent)
+    @property
+    def step(self) -> timedelta:
+        return timedelta(minutes=1) if self.carrier == "HRTG" else timedelta(seconds=1)
+
+    def key(self, number: int) -> str:
+        return utc_key(self.start + self.step * number)
+
+    async def send(self, events: int = 1) -> int:
+        """One delivery of `events` statuses; its HTTP status."""
+        numbers = range(self.sent, self.sent + events)
+        self.sent += events
+        if self.carrier == "HRTG":
+            url, body, headers = self._x12(numbers)
+        else:
+            (number,) = numbers
+            url, body, headers = self._swift(number)
+        now = time.perf_counter()
+        for number in numbers:
+            self.sent_at[self.key(number)] = now
+        async with self.client.post(url, data=body, headers=headers) as answer:
+            await answer.read()
+            return answer.status
+
+    def _shipment(self, number: int) -> Booked:
+        return self.shipments[number % len(self.shipments)]
+
+    def _swift(self, number: int) -> tuple[str, bytes, dict[str, str]]:
         event = {
             "id": f"bench-{uuid.uuid4().hex}",
             "code": "IT",
             "description": "Departed hub",
-            "timestamp": occurred.isoformat(),
+            "timestamp": (self.start + self.step * number).isoformat(),
             "location": {"city": "Utrecht", "country": "NL"},
         }
-        tracking = self.trackings[self.sent % len(self.trackings)]
+        tracking = self._shipment(number).tracking_number
         body = orjson.dumps({"trackingNumber": tracking, "event": event})
         signature = hmac.new(self.gateway.swift_secret.encode(), body, hashlib.sha256)
-        self.sent_at[occurred.isoformat()] = time.perf_counter()
-        self.sent += 1
-        async with self.client.post(
-            f"{self.gateway.url}/webhooks/swiftparcel",
-            data=body,
-            headers={
-                "X-Swift-Signature": signature.hexdigest(),
-                "content-type": "application/json",
-            },
-        ) as answer:
-            await answer.read()
-            return answer.status
+        headers = {"X-Swift-Signature": signature.hexdigest(), "content-type": "application/json"}
+        return f"{self.gateway.url}/webhooks/swiftparcel", body, headers
+
+    def _x12(self, numbers: range) -> tuple[str, bytes, dict[str, str]]:
+        interchanges = []
+        for number in numbers:
+            shipment = self._shipment(number)
+            report = x12.StatusReport(
+                order_ref=shipment.order_id,
+                tracking_number=shipment.tracking_number,
+                booking_id=shipment.booking_id,
+                shipper="Acme Supplies",
+                consignee="Northwind Retail",
+                status="X6",
+                reason="NS",
+                occurred_at=self.start + self.step * number,
+                timezone="America/Chicago",
+                city="Chicago",
+                state="IL",
+                country="US",
+                equipment="TL",
+            )
+            interchanges.append(x12.interchange(report, number + 1, datetime.now(UTC)))
+        credentials = base64.b64encode(f"heritage:{self.gateway.heritage_password}".encode())
+        headers = {"Authorization": f"Basic {credentials.decode()}", "content-type": "text/plain"}
+        return f"{self.gateway.url}/webhooks/heritage", "".join(interchanges).encode(), headers
 
 
 async def wait_for(subscribers: list[Subscriber], keys: set[str], timeout: float) -> bool:
@@ -212,28 +288,33 @@ async def wait_for(subscribers: list[Subscriber], keys: set[str], timeout: float
     return False
 
 
-async def ingest_round(sender: Sender, events: int, concurrency: int, timeout: float) -> dict:
-    watcher = await subscribe(sender.gateway, *sender.trackings)
+async def ingest_round(
+    sender: Sender, events: int, concurrency: int, timeout: float, batch: int
+) -> dict:
+    numbers = [shipment.tracking_number for shipment in sender.shipments]
+    watcher = await subscribe(sender.gateway, *numbers)
     listening = asyncio.create_task(watcher.listen())
     await asyncio.sleep(0.5)
     first = sender.sent
-    queue = iter(range(events))
+    deliveries = iter([min(batch, events - start) for start in range(0, events, batch)])
     statuses: list[int] = []
 
     async def worker() -> None:
-        for _ in queue:
-            statuses.append(await sender.send())
+        for size in deliveries:
+            statuses.append(await sender.send(size))
 
     began = time.perf_counter()
     await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), timeout)
     acknowledged = time.perf_counter() - began
-    keys = {(sender.start + timedelta(seconds=n)).isoformat() for n in range(first, first + events)}
+    keys = {sender.key(number) for number in range(first, first + events)}
     complete = await wait_for([watcher], keys, timeout)
     delivered = max(watcher.received.get(key, 0.0) for key in keys) - began
     listening.cancel()
     await watcher.socket.close()
     return {
         "accepted": statuses.count(202),
+        "refused": sorted(set(statuses) - {202}),
+        "deliveries": len(statuses),
         "ack_per_s": events / acknowledged,
         "delivered_per_s": events / delivered if complete else None,
         "complete": complete,
@@ -245,14 +326,14 @@ async def fan_out_round(
 ) -> dict:
     crowd = []
     for _ in range(subscribers):
-        crowd.append(await subscribe(sender.gateway, sender.trackings[0]))
+        crowd.append(await subscribe(sender.gateway, sender.shipments[0].tracking_number))
     tasks = [asyncio.create_task(subscriber.listen()) for subscriber in crowd]
     await asyncio.sleep(1.0)
     keys = set()
     for _ in range(paced):
-        while sender.sent % len(sender.trackings):
+        while sender.sent % len(sender.shipments):
             sender.sent += 1  # the crowd follows the first shipment: send to that one
-        keys.add((sender.start + timedelta(seconds=sender.sent)).isoformat())
+        keys.add(sender.key(sender.sent))
         await sender.send()
         await asyncio.sleep(interval_s)
     complete = await wait_for(crowd, keys, timeout)
@@ -275,40 +356,56 @@ async def fan_out_round(
 
 
 async def measure(gateway: Gateway, arguments: argparse.Namespace) -> None:
+    carrier = CARRIERS[arguments.carrier]
     limits = httpx.Limits(max_connections=arguments.concurrency)
     async with httpx.AsyncClient(timeout=arguments.timeout, limits=limits) as client:
-        trackings = await swift_trackings(
-            client, gateway, arguments.shipments, arguments.timeout * 4
+        shipments = await booked_shipments(
+            client, gateway, carrier, arguments.shipments, arguments.timeout * 4
         )
         connector = aiohttp.TCPConnector(limit=arguments.concurrency)
         timeout = aiohttp.ClientTimeout(total=arguments.timeout)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as webhooks:
-            sender = Sender(webhooks, gateway, trackings)
-            print(f"engine {arguments.engine}, {len(trackings)} shipments", flush=True)
+            sender = Sender(webhooks, gateway, shipments, carrier)
+            print(
+                f"engine {arguments.engine}, {arguments.carrier} webhooks of {arguments.batch} "
+                f"event(s), {len(shipments)} shipments",
+                flush=True,
+            )
             for number in range(1, arguments.rounds + 1):
                 print(await measured_round(sender, number, arguments), flush=True)
 
 
 async def measured_round(sender: Sender, number: int, arguments: argparse.Namespace) -> str:
-    ingest = await ingest_round(sender, arguments.events, arguments.concurrency, arguments.timeout)
+    ingest = await ingest_round(
+        sender, arguments.events, arguments.concurrency, arguments.timeout, arguments.batch
+    )
     fan_out = await fan_out_round(
         sender, arguments.subscribers, arguments.paced, 0.1, arguments.timeout
     )
     delivered = ingest["delivered_per_s"]
     return (
-        f"round {number}: {ingest['accepted']}/{arguments.events} webhooks accepted, "
-        f"{ingest['ack_per_s']:.0f} acknowledged/s, "
+        f"round {number}: {ingest['accepted']}/{ingest['deliveries']} webhooks accepted "
+        f"(other statuses: {ingest['refused'] or 'none'}), "
+        f"{ingest['ack_per_s']:.0f} events acknowledged/s, "
         f"{f'{delivered:.0f}' if delivered else 'not all'} delivered/s end to end; "
         f"{fan_out['deliveries']}/{fan_out['expected']} deliveries to "
-        f"{arguments.subscribers} subscribers, p50 {fan_out['p50_ms']:.1f} ms, "
-        f"p99 {fan_out['p99_ms']:.1f} ms"
+        f"{arguments.subscribers} subscribers, p50 {milliseconds(fan_out['p50_ms'])}, "
+        f"p99 {milliseconds(fan_out['p99_ms'])}"
     )
+
+
+def milliseconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} ms"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", choices=("sql", "jetstream"), default="sql")
     parser.add_argument("--nats", default="nats://127.0.0.1:4222")
+    parser.add_argument("--carrier", choices=tuple(CARRIERS), default="swiftparcel")
+    parser.add_argument(
+        "--batch", type=int, default=1, help="events per delivery (heritage only; SwiftParcel: 1)"
+    )
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--shipments", type=int, default=50, help="shipments the events cover")
@@ -317,6 +414,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=60.0)
     arguments = parser.parse_args()
+    if arguments.batch < 1 or (arguments.batch > 1 and arguments.carrier != "heritage"):
+        parser.error("--batch: 1, or more with --carrier heritage (SwiftParcel sends one each)")
     with (
         tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder,
         demo_gateway(
