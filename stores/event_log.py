@@ -8,6 +8,7 @@ JetStream (`stores.jetstream`) for several replicas.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -125,6 +126,32 @@ APPEND_LOCK_KEY = 0x6C6F675F6170
 MAX_APPEND_BATCH = 500
 """Appends committed together in one transaction at most."""
 
+DECODED_EVENTS_KEPT = 20_000
+"""Recently read events a log keeps decoded: every projection, the subscription hub and the
+workflow triggers read the same new events, and decoding each once is enough."""
+
+
+class DecodedEvents:
+    """Events by position, decoded once for all of a process's readers; a log's rows never
+    change once written, so a position read again is the same event."""
+
+    def __init__(self, capacity: int = DECODED_EVENTS_KEPT) -> None:
+        self._capacity = capacity
+        self._events: OrderedDict[int, StoredEvent] = OrderedDict()
+
+    def known(self, position: int) -> StoredEvent | None:
+        return self._events.get(position)
+
+    def event(self, position: int, encoded: str | bytes) -> StoredEvent:
+        known = self._events.get(position)
+        if known is not None:
+            return known
+        stored = StoredEvent(position=position, envelope=envelope_from_dict(orjson.loads(encoded)))
+        self._events[position] = stored
+        if len(self._events) > self._capacity:
+            self._events.popitem(last=False)
+        return stored
+
 
 class SqlEventLog:
     """The log as a table; the unique event id makes a redelivered event a no-op.
@@ -140,6 +167,7 @@ class SqlEventLog:
     def __init__(self, engine: AsyncEngine, *, max_batch: int = MAX_APPEND_BATCH) -> None:
         self._engine = engine
         self._max_batch = max_batch
+        self._decoded = DecodedEvents()
         self._queued: list[tuple[EventEnvelope, asyncio.Future[AppendResult]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -220,12 +248,7 @@ class SqlEventLog:
         )
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [
-            StoredEvent(
-                position=int(row.position), envelope=envelope_from_dict(orjson.loads(row.envelope))
-            )
-            for row in rows
-        ]
+        return [self._decoded.event(int(row.position), row.envelope) for row in rows]
 
     async def ping(self) -> None:
         async with self._engine.connect() as connection:

@@ -37,8 +37,8 @@ from nats.js.errors import (
     ServiceUnavailableError,
 )
 
-from domain.events import EventEnvelope, envelope_from_dict, envelope_to_dict
-from stores.event_log import AppendResult, EventLogUnavailable, StoredEvent
+from domain.events import EventEnvelope, envelope_to_dict
+from stores.event_log import AppendResult, DecodedEvents, EventLogUnavailable, StoredEvent
 
 _SUBJECT_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _UNREACHABLE = (
@@ -86,6 +86,7 @@ class JetStreamEventLog:
         replicas: int = 1,
     ) -> None:
         self._client = client
+        self._decoded = DecodedEvents()
         self._js: JetStreamContext = client.jetstream(timeout=request_timeout_s)
         self._stream = stream
         self._prefix = subject_prefix
@@ -179,22 +180,26 @@ class JetStreamEventLog:
     async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]:
         """Up to `limit` events after position `after`: the stream's last sequence number, then
         every message up to it asked for at once (one round trip's wait, not one per event);
-        a sequence number with no message (deleted) is skipped."""
+        a sequence number with no message (deleted) is skipped. Events another reader of this
+        process has read already are not asked for again (`DecodedEvents`)."""
         self._require_connection("read")
         try:
             last = int((await self._js.stream_info(self._stream)).state.last_seq)
             wanted = range(after + 1, min(last, after + limit) + 1)
-            messages = await asyncio.gather(*(self._message(sequence) for sequence in wanted))
+            found = {
+                sequence: event
+                for sequence in wanted
+                if (event := self._decoded.known(sequence)) is not None
+            }
+            missing = [sequence for sequence in wanted if sequence not in found]
+            messages = await asyncio.gather(*(self._message(sequence) for sequence in missing))
         except _UNREACHABLE as error:
             raise EventLogUnavailable(f"event log could not be read: {error}") from error
-        return [
-            StoredEvent(
-                position=int(message.seq),
-                envelope=envelope_from_dict(orjson.loads(message.data or b"{}")),
-            )
-            for message in messages
-            if message is not None
-        ]
+        for message in messages:
+            if message is not None:
+                sequence = int(message.seq)
+                found[sequence] = self._decoded.event(sequence, message.data or b"{}")
+        return [found[sequence] for sequence in wanted if sequence in found]
 
     async def _message(self, sequence: int) -> RawStreamMsg | None:
         try:

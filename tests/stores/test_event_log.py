@@ -7,10 +7,13 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
 from domain import EventEnvelope, SourceSystem
+from domain.events import envelope_to_dict
 from stores import EventLog, SqlEventLog, create_tables, open_engine
+from stores.event_log import DecodedEvents
 from stores.jetstream import JetStreamEventLog
 
 
@@ -149,3 +152,28 @@ async def test_a_follower_never_skips_an_event_appended_by_another_process(
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_readers_of_one_log_share_each_event_decoded_once_and_a_bounded_number_of_them():
+    decoded = DecodedEvents(capacity=2)
+    encoded = orjson.dumps(envelope_to_dict(make_event("evt-shared"))).decode()
+    first = decoded.event(7, encoded)
+    assert decoded.event(7, encoded) is first, "a second reader gets the same decoded event"
+    assert first.position == 7 and first.envelope == make_event("evt-shared")
+    decoded.event(8, encoded)
+    decoded.event(9, encoded)
+    assert decoded.event(7, encoded) is not first, "the oldest is forgotten past the capacity"
+
+
+async def test_sql_log_readers_see_equal_events_whoever_read_them_first(tmp_path):
+    engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite3'}")
+    await create_tables(engine)
+    log = SqlEventLog(engine)
+    for number in range(3):
+        await log.append(make_event(f"evt-{number}", number))
+    projection_view = await log.read(after=0, limit=10)
+    hub_view = await log.read(after=1, limit=10)
+    assert [e.envelope.event_id for e in hub_view] == ["evt-1", "evt-2"]
+    assert hub_view == projection_view[1:]
+    assert all(a is b for a, b in zip(hub_view, projection_view[1:], strict=True))
+    await engine.dispose()
