@@ -101,10 +101,15 @@ class SourceFreshness:
             raise ValueError(f"unknown source {source!r}")
         now = time.monotonic()
         every_s = min(NOTE_AT_MOST_EVERY_S, self.windows_s[source] / 4)
-        if now - self._noted.get(source, float("-inf")) < every_s:
+        before = self._noted.get(source, float("-inf"))
+        if now - before < every_s:
             return
-        await self.store.heard(source, self.clock())
-        self._noted[source] = now
+        self._noted[source] = now  # before the write: concurrent deliveries skip theirs
+        try:
+            await self.store.heard(source, self.clock())
+        except BaseException:
+            self._noted[source] = before
+            raise
 
     def listener(self, source: str) -> Callable[[], Awaitable[None]]:
         """`heard_from(source)` as a callback of no arguments, for a poller."""

@@ -106,7 +106,8 @@ async def test_a_burst_of_hearing_costs_one_write_and_unknown_sources_are_refuse
     freshness = SourceFreshness(Counting(), clock=lambda: NOW)
     for _ in range(50):
         await freshness.heard_from("wms")
-    assert writes == ["wms"]
+    await asyncio.gather(*(freshness.heard_from("tms") for _ in range(50)))  # concurrent ones
+    assert writes == ["wms", "tms"]
     assert await freshness.of("wms") == Freshness(NOW, stale=False)
     with pytest.raises(ValueError, match="unknown source"):
         await freshness.heard_from("mainframe")
