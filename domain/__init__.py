@@ -32,6 +32,7 @@ from domain.returns import (
 )
 from domain.shipments import (
     TERMINAL_STATUSES,
+    DecidingMilestones,
     Milestone,
     MilestoneStatus,
     Package,
@@ -47,6 +48,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "Address",
     "Customer",
+    "DecidingMilestones",
     "Disposition",
     "EventEnvelope",
     "FreightCharge",

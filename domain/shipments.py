@@ -129,23 +129,47 @@ def _time_key(milestone: Milestone) -> tuple[datetime, str]:
     return (milestone.occurred_at, milestone.event_id)
 
 
-def current_milestone(milestones: Iterable[Milestone]) -> Milestone | None:
-    """The milestone that states the shipment's current status (see the module docstring)."""
+@dataclass(frozen=True, slots=True)
+class DecidingMilestones:
+    """The two milestones the current status is decided between: the furthest progress (by
+    rank, then occurrence, then event id) and the latest exception (by occurrence, then event
+    id). Each is a maximum over the history, so folding a milestone in is idempotent and
+    commutative: a pair kept up to date event by event, in any order and with redeliveries,
+    is the pair of the whole history, and so decides the same status."""
+
     progress: Milestone | None = None
     exception: Milestone | None = None
-    for milestone in milestones:
+
+    def fold(self, milestone: Milestone) -> DecidingMilestones:
         if milestone.status is MilestoneStatus.EXCEPTION:
-            if exception is None or _time_key(milestone) > _time_key(exception):
-                exception = milestone
-        elif progress is None or _progress_key(milestone) > _progress_key(progress):
-            progress = milestone
-    if exception is None:
-        return progress
-    if progress is None:
-        return exception
-    if progress.status in TERMINAL_STATUSES:
-        return progress
-    return exception if exception.occurred_at > progress.occurred_at else progress
+            if self.exception is None or _time_key(milestone) > _time_key(self.exception):
+                return DecidingMilestones(self.progress, milestone)
+        elif self.progress is None or _progress_key(milestone) > _progress_key(self.progress):
+            return DecidingMilestones(milestone, self.exception)
+        return self
+
+    def fold_all(self, milestones: Iterable[Milestone]) -> DecidingMilestones:
+        deciding = self
+        for milestone in milestones:
+            deciding = deciding.fold(milestone)
+        return deciding
+
+    @property
+    def current(self) -> Milestone | None:
+        """The milestone that states the current status (see the module docstring)."""
+        progress, exception = self.progress, self.exception
+        if exception is None:
+            return progress
+        if progress is None:
+            return exception
+        if progress.status in TERMINAL_STATUSES:
+            return progress
+        return exception if exception.occurred_at > progress.occurred_at else progress
+
+
+def current_milestone(milestones: Iterable[Milestone]) -> Milestone | None:
+    """The milestone that states the shipment's current status (see the module docstring)."""
+    return DecidingMilestones().fold_all(milestones).current
 
 
 def merge_history(*histories: Iterable[Milestone]) -> tuple[Milestone, ...]:

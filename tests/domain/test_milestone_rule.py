@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from domain import (
     TERMINAL_STATUSES,
+    DecidingMilestones,
     EventEnvelope,
     Milestone,
     MilestoneStatus,
@@ -56,6 +57,22 @@ def test_redelivered_events_change_nothing(history, data):
     repeats = data.draw(st.lists(st.sampled_from(history), max_size=5))
     assert current_milestone([*history, *repeats]) == current_milestone(history)
     assert merge_history(history, repeats) == merge_history(history)
+
+
+@given(histories, st.randoms(), st.data())
+def test_the_deciding_pair_kept_event_by_event_is_the_whole_historys(history, random, data):
+    """Folding is idempotent and commutative: milestones folded one by one into a pair, in any
+    order and with redeliveries, give the pair (and the status) of the whole history."""
+    arrivals = [*history, *data.draw(st.lists(st.sampled_from(history), max_size=5))]
+    random.shuffle(arrivals)
+    split = data.draw(st.integers(min_value=0, max_value=len(arrivals)))
+    before, after = DecidingMilestones().fold_all(arrivals[:split]), arrivals[split:]
+    kept = before.fold_all(after)
+    whole = DecidingMilestones().fold_all(history)
+    assert kept == whole
+    assert kept.current == current_milestone(history)
+    assert kept.progress in (None, *history) and kept.exception in (None, *history)
+    assert whole.fold_all(history) == whole
 
 
 @given(histories, st.integers(min_value=0, max_value=200))
