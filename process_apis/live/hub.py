@@ -11,6 +11,9 @@ tail gives it only events after that head.
 Each listener has a bounded buffer. One that falls behind is dropped: it receives what it had
 buffered, then `ListenerFellBehind` with the last position it was given, from where it may
 listen again. The hub never grows memory for a slow listener.
+
+An observer sees every event the tail hands out, whoever listens: state kept from the log in
+memory (`process_apis.live.statuses`) stays as current as the tail, in log order.
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ class Wakeup(Protocol):
     """An in-process notification (`stores.event_log.AppendSignal`): True when notified."""
 
     async def wait(self, timeout_s: float) -> bool: ...
+
+
+Observer = Callable[[StoredEvent], None]
+"""Told of each event the tail hands out, before any listener gets it; it must be quick and
+must not await (the tail runs it)."""
 
 
 class ReadModels(Protocol):
@@ -198,6 +206,7 @@ class SubscriptionHub:
         self._capacity = listener_capacity
         self._max_retry_s = max_retry_s
         self._listeners: dict[tuple[str, str | None], set[Listener]] = {}
+        self._observers: list[Observer] = []
         self._head: int | None = None
         self._starting = asyncio.Lock()
         self._stop = asyncio.Event()
@@ -232,6 +241,11 @@ class SubscriptionHub:
             yield listener
         finally:
             self._forget(listener)
+
+    def observe(self, observer: Observer) -> None:
+        """Tell `observer` of every event handed out from now on, in log order and only once
+        its read models show it; an observer that raises is logged and the tail goes on."""
+        self._observers.append(observer)
 
     async def current_position(self) -> int:
         """The head: a stream started after it misses nothing from now on."""
@@ -308,6 +322,13 @@ class SubscriptionHub:
             await asyncio.wait_for(self._stop.wait(), timeout=seconds)
 
     def _dispatch(self, event: StoredEvent) -> None:
+        for observer in self._observers:
+            try:
+                observer(event)
+            except Exception:
+                logger.exception(
+                    "subscription hub: an observer failed at position %s", event.position
+                )
         envelope = event.envelope
         for key in (
             (envelope.aggregate_type, envelope.aggregate_id),

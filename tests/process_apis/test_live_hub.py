@@ -191,6 +191,25 @@ async def test_closing_the_hub_ends_every_listener(event_log):
             pass
 
 
+async def test_an_observer_is_told_every_event_in_log_order_whoever_listens(hub, event_log):
+    observed: list[int] = []
+
+    def failing(event: StoredEvent) -> None:
+        raise RuntimeError("an observer's own bug")
+
+    hub.observe(failing)
+    hub.observe(lambda event: observed.append(event.position))
+    async with hub.listen(Interest("Shipment", "SP-1")) as listener:
+        positions = await append_all(event_log, ["SP-2", "SP-1", "SP-3"])
+        other = (await event_log.append(envelope("SP-9", aggregate_type="Order"))).position
+        received = await take(aiter(listener), 1)
+    async with asyncio.timeout(WAIT_S):
+        while len(observed) < 4:
+            await asyncio.sleep(0.01)
+    assert observed == [*positions, other], "every event, not only those a listener wants"
+    assert [event.position for event in received] == [positions[1]], "a failing one stops nothing"
+
+
 class CountingLog:
     """The real log, counting reads: how many times the process reads it, whoever listens."""
 
