@@ -118,7 +118,8 @@ class SqlMilestoneStore:
         """The milestones `current_milestone` decides between, and no others: the furthest
         progress and the latest exception (at most two). The status as of a new event is
         `current_milestone` of these and the event's milestone, two indexed lookups however
-        long the history (a live update asks it for every event)."""
+        long the history (live updates ask it once per shipment, then keep the pair current
+        from the log: `process_apis.live.statuses`)."""
         # event ids break ties as Python compares them: by code point, not by locale
         event_id = MILESTONES.c.event_id.collate(
             "C" if self._engine.dialect.name == "postgresql" else "BINARY"

@@ -9,6 +9,7 @@ from process_apis.live.hub import (
     SubscriptionHub,
     log_end,
 )
+from process_apis.live.statuses import ShipmentStatuses
 
 __all__ = [
     "HubClosed",
@@ -16,6 +17,7 @@ __all__ = [
     "Listener",
     "ListenerFellBehind",
     "ReadModelGate",
+    "ShipmentStatuses",
     "SubscriptionHub",
     "log_end",
 ]

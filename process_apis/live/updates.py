@@ -7,24 +7,25 @@ event stamped with another tenant is never delivered (a workflow event must name
 A shipment subscription reports every milestone once (the log deduplicates by event id; a
 stream also skips an event id it already delivered) and a late, lower-ranked milestone is
 still reported, but the shipment's `status` it carries is the current one from the milestone
-history, which never goes backwards; a stream never reports a lower rank than it already did.
-Likewise a stock subscription reports a bin's state once per WMS revision and never an older
-revision after a newer one (a push and a sweep's copy of one state are one change).
+history (kept in memory: `process_apis.live.statuses`), which never goes backwards; a stream
+never reports a lower rank than it already did. Likewise a stock subscription reports a bin's
+state once per WMS revision and never an older revision after a newer one (a push and a
+sweep's copy of one state are one change).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from domain.orders import OrderStatus
-from domain.shipments import MilestoneStatus, current_milestone, progress_rank
+from domain.shipments import MilestoneStatus, progress_rank
 from process_apis.live.changes import InventoryChange, OrderChange, ShipmentChange, WorkflowChange
 from process_apis.live.hub import Interest, SubscriptionHub
+from process_apis.live.statuses import ShipmentStatuses
 from process_apis.ownership import OrderOwnership
 from process_apis.visibility import NotFound, require_visible
 from stores.event_log import StoredEvent
@@ -66,39 +67,6 @@ class _SeenEvents:
         return True
 
 
-class _CurrentStatuses:
-    """The current status of a shipment as of an event, asked of the history once per event
-    however many subscribers report it (concurrent asks share one query)."""
-
-    def __init__(self, history: MilestoneStore, size: int = 1024) -> None:
-        self._history = history
-        self._size = size
-        self._pending: OrderedDict[tuple[str, int], asyncio.Task[MilestoneStatus | None]] = (
-            OrderedDict()
-        )
-
-    async def at(self, event: StoredEvent) -> MilestoneStatus | None:
-        key = (event.envelope.aggregate_id, event.position)
-        task = self._pending.get(key)
-        if task is None:
-            task = asyncio.create_task(self._ask(event))
-            self._pending[key] = task
-            while len(self._pending) > self._size:
-                self._pending.popitem(last=False)
-        try:
-            return await asyncio.shield(task)
-        except Exception:
-            self._pending.pop(key, None)  # a failed ask is asked again by the next subscriber
-            raise
-
-    async def _ask(self, event: StoredEvent) -> MilestoneStatus | None:
-        milestones = list(await self._history.deciding(event.envelope.aggregate_id))
-        if event.envelope.event_type == MILESTONE_EVENT_TYPE:
-            milestones.append(milestone_from_payload(event.envelope.payload))
-        current = current_milestone(milestones)
-        return current.status if current else None
-
-
 class LiveUpdates:
     """The subscriptions' process API over the hub; `max_replay` bounds a resume's catch-up."""
 
@@ -114,7 +82,8 @@ class LiveUpdates:
         self.hub = hub
         self._tms = tms
         self._owners = owners
-        self._statuses = _CurrentStatuses(history)
+        self._statuses = ShipmentStatuses(history)
+        hub.observe(self._statuses.observe)
         self._max_replay = max_replay
 
     async def close(self) -> None:

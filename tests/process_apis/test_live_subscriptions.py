@@ -114,6 +114,8 @@ class Stream:
 
     async def close(self) -> None:
         self._next.cancel()
+        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+            await self._next  # the results are closed once nothing waits on them
         await self._results.aclose()
 
 
