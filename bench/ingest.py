@@ -51,6 +51,9 @@ from policies.principal import DEFAULT_PLAN
 from sandbox import x12
 
 TENANT_KEY = DEMO_CLIENTS["portal-c1001"].api_key
+ADMIN_KEY = DEMO_CLIENTS["operations"].api_key
+HISTORY = "milestone-history"
+"""The projection whose applied-event count says the read models have caught up."""
 PROTOCOL = "graphql-transport-ws"
 
 
@@ -288,6 +291,30 @@ async def wait_for(subscribers: list[Subscriber], keys: set[str], timeout: float
     return False
 
 
+async def applied_events(client: aiohttp.ClientSession, gateway: Gateway) -> int:
+    """Events the milestone-history projection has applied, from `/metrics` (the event lag
+    histogram counts each applied event, by source and consumer)."""
+    async with client.get(f"{gateway.url}/metrics", headers={"X-API-Key": ADMIN_KEY}) as answer:
+        text = await answer.text()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("gateway_event_lag_seconds_count{") and f'consumer="{HISTORY}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+async def read_models_caught_up(
+    client: aiohttp.ClientSession, gateway: Gateway, target: int, timeout: float
+) -> float | None:
+    """When the read models had applied `target` events (perf_counter), or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await applied_events(client, gateway) >= target:
+            return time.perf_counter()
+        await asyncio.sleep(0.02)
+    return None
+
+
 async def ingest_round(
     sender: Sender, events: int, concurrency: int, timeout: float, batch: int
 ) -> dict:
@@ -296,6 +323,7 @@ async def ingest_round(
     listening = asyncio.create_task(watcher.listen())
     await asyncio.sleep(0.5)
     first = sender.sent
+    applied_before = await applied_events(sender.client, sender.gateway)
     deliveries = iter([min(batch, events - start) for start in range(0, events, batch)])
     statuses: list[int] = []
 
@@ -306,6 +334,9 @@ async def ingest_round(
     began = time.perf_counter()
     await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), timeout)
     acknowledged = time.perf_counter() - began
+    caught_up = await read_models_caught_up(
+        sender.client, sender.gateway, applied_before + events, timeout
+    )
     keys = {sender.key(number) for number in range(first, first + events)}
     complete = await wait_for([watcher], keys, timeout)
     delivered = max(watcher.received.get(key, 0.0) for key in keys) - began
@@ -316,6 +347,7 @@ async def ingest_round(
         "refused": sorted(set(statuses) - {202}),
         "deliveries": len(statuses),
         "ack_per_s": events / acknowledged,
+        "read_model_per_s": events / (caught_up - began) if caught_up else None,
         "delivered_per_s": events / delivered if complete else None,
         "complete": complete,
     }
@@ -387,11 +419,16 @@ async def measured_round(sender: Sender, number: int, arguments: argparse.Namesp
         f"round {number}: {ingest['accepted']}/{ingest['deliveries']} webhooks accepted "
         f"(other statuses: {ingest['refused'] or 'none'}), "
         f"{ingest['ack_per_s']:.0f} events acknowledged/s, "
-        f"{f'{delivered:.0f}' if delivered else 'not all'} delivered/s end to end; "
+        f"{per_second(ingest['read_model_per_s'])} in the read models/s, "
+        f"{per_second(delivered)} delivered/s end to end; "
         f"{fan_out['deliveries']}/{fan_out['expected']} deliveries to "
         f"{arguments.subscribers} subscribers, p50 {milliseconds(fan_out['p50_ms'])}, "
         f"p99 {milliseconds(fan_out['p99_ms'])}"
     )
+
+
+def per_second(value: float | None) -> str:
+    return "not all" if value is None else f"{value:.0f}"
 
 
 def milliseconds(value: float | None) -> str:

@@ -35,6 +35,8 @@ from gateway.config import DEMO_CLIENTS, GatewayConfig
 TENANT = "C-1001"
 TENANT_KEY = DEMO_CLIENTS["portal-c1001"].api_key
 ORDERS = "{ orders(first: 20) { orders { id status } nextCursor } }"
+UNTHROTTLED = {"LG_THROTTLING__ENABLED": "false"}
+"""The gateway's own rate limits off: the read path is measured, not the plan's limit."""
 
 Read = Callable[[httpx.AsyncClient], Awaitable[bool]]
 """One read; True when it was answered (not refused, not failed)."""
@@ -165,7 +167,7 @@ def main() -> None:
     arguments = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="bench-read-models-") as folder,
-        demo_gateway("sql", "", Path(folder), 120.0) as gateway,
+        demo_gateway("sql", "", Path(folder), 120.0, UNTHROTTLED) as gateway,
     ):
         asyncio.run(measure(gateway, arguments))
 
