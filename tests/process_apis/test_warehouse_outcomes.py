@@ -28,8 +28,8 @@ from process_apis.warehouse_outcomes import (
 from system_apis.wms.models import PickTask, StockAdjustment, TaskState, TaskType
 
 texts = st.text(
-    st.characters(exclude_characters="\x00"), min_size=1, max_size=30
-)  # canonical text holds no NUL
+    st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=30
+)  # canonical text holds no NUL, and JSON no lone surrogate
 counts = st.decimals(min_value=0, max_value=10**6, places=3, allow_nan=False)
 moments = st.none() | st.datetimes(timezones=st.just(UTC))
 locations = st.builds(Location, warehouse_id=texts, bin=texts)
