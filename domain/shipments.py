@@ -98,9 +98,13 @@ class Milestone:
         check_record(self, MILESTONE_TEXT_LIMITS)
 
 
+_MILESTONE_FIELDS = tuple(field.name for field in fields(Milestone))
+_MILESTONE_ARGUMENTS = frozenset(_MILESTONE_FIELDS) - {"status", "occurred_at"}
+
+
 def milestone_fields(milestone: Milestone) -> dict[str, Any]:
     """Every field by name, the status as its code: the one flat form stores and logs build on."""
-    values = {field.name: getattr(milestone, field.name) for field in fields(Milestone)}
+    values = {name: getattr(milestone, name) for name in _MILESTONE_FIELDS}
     values["status"] = milestone.status.value
     return values
 
@@ -110,7 +114,7 @@ def milestone_from_fields(values: Mapping[str, Any]) -> Milestone:
 
     Optional fields may be absent, so records written before a field existed still read.
     """
-    known = {field.name for field in fields(Milestone)} - {"status", "occurred_at"}
+    known = _MILESTONE_ARGUMENTS
     occurred_at = values["occurred_at"]
     if isinstance(occurred_at, str):
         occurred_at = datetime.fromisoformat(occurred_at)

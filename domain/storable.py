@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import fields
 from datetime import UTC, datetime
+from functools import cache
 
 DEFAULT_TEXT_LENGTH = 2000
 """Free text (descriptions, reasons) without a narrower column of its own."""
@@ -97,11 +98,17 @@ def check_record(record: object, limits: Mapping[str, int]) -> None:
     """Every instant and text field of a canonical dataclass; `limits` gives a text field's
     maximum length by name (`DEFAULT_TEXT_LENGTH` for the others)."""
     kind = type(record).__name__
-    for field in fields(record):  # type: ignore[arg-type]
-        value = getattr(record, field.name)
-        name = f"{kind}.{field.name}"
+    for field_name in _field_names(type(record)):
+        value = getattr(record, field_name)
         if isinstance(value, datetime):
-            check_instant(name, value)
+            check_instant(f"{kind}.{field_name}", value)
         elif isinstance(value, str) or value is None:
-            limit = limits.get(field.name, DEFAULT_TEXT_LENGTH)
-            check_text(name, value, max_length=limit)
+            limit = limits.get(field_name, DEFAULT_TEXT_LENGTH)
+            check_text(f"{kind}.{field_name}", value, max_length=limit)
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    """A dataclass's field names, looked up once per class: every canonical record built is
+    checked, and `dataclasses.fields` walks the class each time."""
+    return tuple(field.name for field in fields(kind))

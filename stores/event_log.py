@@ -208,17 +208,17 @@ class SqlEventLog:
             )
         statement = (
             insert_into(self._engine, EVENTS)
-            .values(list(rows.values()))
             .on_conflict_do_nothing(index_elements=[EVENTS.c.event_id])
             .returning(EVENTS.c.event_id, EVENTS.c.position)
-        )
+        )  # compiled once and cached; the driver layer sends the rows as multi-row INSERTs
         async with self._engine.begin() as connection:
             if self._engine.dialect.name == "postgresql":
                 await connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY}
                 )
             stored = {
-                row.event_id: int(row.position) for row in await connection.execute(statement)
+                row.event_id: int(row.position)
+                for row in await connection.execute(statement, list(rows.values()))
             }
             known = [event_id for event_id in rows if event_id not in stored]
             earlier = {}
