@@ -311,7 +311,7 @@ async def read_models_caught_up(
     while time.monotonic() < deadline:
         if await applied_events(client, gateway) >= target:
             return time.perf_counter()
-        await asyncio.sleep(0.1)  # each look renders every metric: not too often
+        await asyncio.sleep(0.25)  # each look renders every metric: not too often
     return None
 
 
