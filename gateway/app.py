@@ -53,6 +53,7 @@ from federation.router.streaming.operations import router_subscribe
 from federation.router.streaming.websocket import FORBIDDEN, UNAUTHORIZED, serve_websocket
 from federation.router.telemetry import RouterTelemetry
 from gateway.admin import require_admin
+from gateway.background import finish_background
 from gateway.cache_metrics import CacheLookups
 from gateway.config import GatewayConfig
 from gateway.correlation import CorrelationId
@@ -358,7 +359,7 @@ def create_app(
         finally:
             await streams_shutdown.drain(config.subscriptions.shutdown_grace_s)
             stop_background.set()
-            await _stopped(background, BACKGROUND_GRACE_S)
+            await finish_background(background, BACKGROUND_GRACE_S)
             stop_metrics()
             stop_serving_metrics()
             await runtime.aclose()
@@ -563,15 +564,3 @@ def _letter_summary(letter) -> dict[str, object]:  # type: ignore[no-untyped-def
         "replayed_at": letter.replayed_at.isoformat() if letter.replayed_at else None,
         "replay_outcome": letter.replay_outcome,
     }
-
-
-async def _stopped(tasks: Sequence[asyncio.Task[object]], grace_s: float) -> None:
-    """Waits up to `grace_s` for background tasks to see the stop, then cancels the rest: a
-    poll round or workflow step still waiting on a slow backend must not hold the shutdown,
-    and each is safe to cut short (a cursor moves, a step completes, only once it is stored)."""
-    if not tasks:
-        return
-    _, pending = await asyncio.wait(tasks, timeout=grace_s)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
