@@ -2,17 +2,18 @@
 
 Both wrap what the streaming transports already call: each operation's admission (an admitted
 subscription is open until its `release`, whichever transport carries it) and the subscribe
-function (each event the stream yields is handed to the subscriber's connection).
+function (each event the stream yields, or the transport takes from it as it arrives, is handed
+to the subscriber's connection).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from federation.router.streaming import Admission, Admit, Subscribe
-from federation.router.streaming.source import EventStream, StreamEvent
+from federation.router.streaming.source import BufferedEventStream, EventStream, StreamEvent
 from gateway.metrics import GatewayMetrics
 
 
@@ -54,6 +55,31 @@ class _CountedStream:
         await self._stream.aclose()
 
 
+class _CountedBufferedStream(_CountedStream):
+    """A counted stream whose events the transport takes as they arrive."""
+
+    def __init__(self, stream: BufferedEventStream, metrics: GatewayMetrics) -> None:
+        super().__init__(stream, metrics)
+        self._buffered = stream
+
+    def when_ready(self, ready: Callable[[], None] | None) -> None:
+        self._buffered.when_ready(ready)
+
+    def take(self) -> StreamEvent | None:
+        event = self._buffered.take()
+        if event is not None:
+            self._metrics.subscription_event()
+        return event
+
+    @property
+    def buffered(self) -> int:
+        return self._buffered.buffered
+
+    @property
+    def exhausted(self) -> bool:
+        return self._buffered.exhausted
+
+
 def counting_subscribe(subscribe: Subscribe, metrics: GatewayMetrics) -> Subscribe:
     async def counted(
         query: str,
@@ -64,6 +90,8 @@ def counting_subscribe(subscribe: Subscribe, metrics: GatewayMetrics) -> Subscri
         outcome = await subscribe(query, variables, operation_name, **options)
         if isinstance(outcome, dict):
             return outcome
+        if isinstance(outcome, BufferedEventStream):
+            return _CountedBufferedStream(outcome, metrics)
         return _CountedStream(outcome, metrics)
 
     return counted  # type: ignore[return-value]

@@ -57,6 +57,10 @@ class SubscriptionStream:
     Events are buffered up to ``capacity``; a client that falls further behind loses what
     was buffered and gets one last event saying so. The stream is fed by the upstream it
     joined and tells it, through ``leave``, when this client no longer listens.
+
+    Instead of iterating, a transport may be told as each event arrives (``when_ready``) and
+    ``take`` it at once: then nothing of the client waits between events (a
+    ``federation.router.streaming.BufferedEventStream``).
     """
 
     def __init__(self, capacity: int, leave: Callable[[SubscriptionStream], Any]) -> None:
@@ -65,7 +69,10 @@ class SubscriptionStream:
         self._pending: deque[SubscriptionEvent] = deque()
         self._ended = False
         self._closed = False
-        self._wakeup = asyncio.Event()
+        # The consumer waiting for an event: a bare future is cheaper to wake than an Event,
+        # and one upstream event wakes every stream that shares it.
+        self._waiter: asyncio.Future[None] | None = None
+        self._ready: Callable[[], None] | None = None
 
     def __aiter__(self) -> SubscriptionStream:
         return self
@@ -74,9 +81,38 @@ class SubscriptionStream:
         while not self._pending:
             if self._ended:
                 raise StopAsyncIteration
-            self._wakeup.clear()
-            await self._wakeup.wait()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
         return self._pending.popleft()
+
+    def _wake(self) -> None:
+        if self._ready is not None:
+            self._ready()
+            return
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def when_ready(self, ready: Callable[[], None] | None) -> None:
+        """Call ``ready`` at once whenever an event arrives or the stream ends (``None``:
+        stop); the caller then ``take``s the events instead of iterating."""
+        self._ready = ready
+
+    def take(self) -> SubscriptionEvent | None:
+        """The next buffered event, or None when none is buffered now."""
+        return self._pending.popleft() if self._pending else None
+
+    @property
+    def buffered(self) -> int:
+        return len(self._pending)
+
+    @property
+    def exhausted(self) -> bool:
+        """Ended, with every event taken."""
+        return self._ended and not self._pending
 
     async def aclose(self) -> None:
         """Stop listening; when no other client shares the upstream, it is closed too."""
@@ -84,7 +120,7 @@ class SubscriptionStream:
             return
         self._closed = self._ended = True
         self._pending.clear()
-        self._wakeup.set()
+        self._wake()
         left = self._leave(self)
         if asyncio.iscoroutine(left):
             await left
@@ -105,7 +141,7 @@ class SubscriptionStream:
             self.end(_too_slow(self._capacity))
             return False
         self._pending.append(event)
-        self._wakeup.set()
+        self._wake()
         return True
 
     def end(self, final: SubscriptionEvent | None) -> None:
@@ -115,7 +151,7 @@ class SubscriptionStream:
         if final is not None:
             self._pending.append(final)
         self._ended = True
-        self._wakeup.set()
+        self._wake()
 
 
 SubscriptionResult: TypeAlias = dict[str, Any] | SubscriptionStream

@@ -4,20 +4,24 @@ graphql-transport-ws, graphql-sse and multipart, with resume by event id."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 from starlette.requests import HTTPConnection
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from federation.composition import SubgraphSource, compose, load_sdl_from_module
 from federation.router import Router, Supergraph, build_app
 from federation.router.limits import OperationLimits
 from federation.router.streaming import StreamSettings, StreamShutdown, Subscriber
 from tests.federation.streams import Served, serving
+from tests.federation.subgraphs import parcels
 from tests.federation.subgraphs.parcels import ParcelFeed
 from tests.federation.test_streaming_http import MULTIPART, SSE, MultipartReader, read_sse
 from tests.federation.test_streaming_websocket import PROTOCOL, receive, send, until_complete
@@ -36,8 +40,10 @@ def feed() -> ParcelFeed:
     return feed
 
 
-@pytest.fixture(scope="module")
-def server(feed: ParcelFeed) -> Iterator[Served]:
+@contextmanager
+def parcels_served(feed: ParcelFeed, settings: StreamSettings) -> Iterator[Served]:
+    """The router over parcels and tracking on loopback; every client is one caller, so
+    identical subscriptions share their upstream."""
     sources = [
         SubgraphSource(
             name,
@@ -56,8 +62,14 @@ def server(feed: ParcelFeed) -> Iterator[Served]:
         return Subscriber(context={"request": connection, "feed": feed}, sharing_key="tests")
 
     shutdown = StreamShutdown()
-    app = build_app(router, identify=identify, shutdown=shutdown, stream_settings=StreamSettings())
+    app = build_app(router, identify=identify, shutdown=shutdown, stream_settings=settings)
     with serving(app, shutdown) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def server(feed: ParcelFeed) -> Iterator[Served]:
+    with parcels_served(feed, StreamSettings()) as served:
         yield served
 
 
@@ -158,3 +170,95 @@ async def test_an_expensive_subscription_is_refused_by_the_operation_limits(serv
         stream = await read_sse(r)
     assert [e.event for e in stream.events] == ["next", "complete"]
     assert stream.events[0].json()["errors"][0]["extensions"]["code"] == "OPERATION_LIMIT_EXCEEDED"
+
+
+async def initialised(served: Served) -> ClientConnection:
+    socket = await connect(served.ws, subprotocols=[PROTOCOL])  # type: ignore[list-item]
+    await send(socket, {"type": "connection_init"})
+    assert await receive(socket) == {"type": "connection_ack"}
+    return socket
+
+
+def ticked(message: dict[str, Any]) -> int:
+    return int(message["payload"]["data"]["parcelTicks"]["status"].split()[1])
+
+
+async def test_subscribers_sharing_an_upstream_each_get_every_later_event_once_in_order(server):
+    """Twenty clients subscribe to the same ticks while they run: one upstream feeds them all,
+    each client gets every tick from the first it sees to the last, once, in order, under its
+    own operation id; one leaving early changes nothing for the others."""
+    ticks = {"query": 'subscription { parcelTicks(id: "fan", count: 40, pause: 0.05) { status } }'}
+    sockets = [await initialised(server) for _ in range(20)]
+    for number, socket in enumerate(sockets):
+        await send(socket, {"id": f"c{number}", "type": "subscribe", "payload": ticks})
+
+    upstreams: list[int] = []
+
+    async def read(number: int, socket: ClientConnection) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        while True:
+            message = await receive(socket)
+            messages.append(message)
+            if message["type"] in ("complete", "error"):
+                return messages
+            if number == 1 and len(messages) == 10:
+                upstreams.append(parcels.ACTIVE_TICKS.count("fan"))
+            if number == 0 and len(messages) == 5:  # the first client leaves after five ticks
+                await send(socket, {"id": "c0", "type": "complete"})
+                return messages
+
+    received = await asyncio.gather(*(read(n, s) for n, s in enumerate(sockets)))
+    for socket in sockets:
+        await socket.close()
+    assert upstreams == [1], "identical subscriptions did not share one upstream"
+    for number, messages in enumerate(received[1:], start=1):
+        assert {m["id"] for m in messages} == {f"c{number}"}
+        *events, ended, done = messages
+        numbers = [ticked(m) for m in events]
+        assert numbers == list(range(numbers[0], 41)), f"c{number}: {numbers}"
+        assert numbers[0] <= 30, f"c{number} joined late: its first tick was {numbers[0]}"
+        assert ended["payload"]["errors"][0]["extensions"]["code"] == "SUBSCRIPTION_ENDED"
+        assert done == {"id": f"c{number}", "type": "complete"}
+    last_ticks = {orjson.dumps(messages[-3]["payload"]) for messages in received[1:]}
+    assert len(last_ticks) == 1, "subscribers of one upstream saw different payloads"
+    early = [ticked(m) for m in received[0]]
+    assert early == list(range(early[0], early[0] + 5))
+
+
+async def test_a_slow_consumer_of_the_router_is_told_and_disconnected(feed):
+    settings = StreamSettings(max_queued_events=4, slow_consumer_grace_s=1.0)
+    ticks = {
+        "query": "subscription { parcelTicks("
+        'id: "slow", count: 3000, pause: 0.005, padding: 60000) { status } }'
+    }
+    with parcels_served(feed, settings) as served:
+        # No compression: the padding would shrink to nothing and never fill a buffer.
+        socket = await connect(
+            served.ws,
+            subprotocols=[PROTOCOL],  # type: ignore[list-item]
+            max_queue=1,
+            compression=None,
+        )
+        async with socket:
+            await send(socket, {"type": "connection_init"})
+            assert await receive(socket) == {"type": "connection_ack"}
+            await send(socket, {"id": "big", "type": "subscribe", "payload": ticks})
+            # The client reads nothing until the server has given up on it (the upstream,
+            # which would go on for 15 s, then closes: its only subscriber is gone).
+            for _ in range(200):
+                await asyncio.sleep(0.05)
+                if "slow" not in parcels.ACTIVE_TICKS:
+                    break
+            else:
+                raise AssertionError("the upstream of a client that reads nothing never closed")
+            received: list[dict[str, Any]] = []
+            try:
+                while True:
+                    received.append(orjson.loads(await asyncio.wait_for(socket.recv(), 5)))
+            except ConnectionClosed as closed:
+                assert closed.rcvd is not None and closed.rcvd.code == 1008
+    notice = received[-1]
+    assert notice["type"] == "error" and notice["id"] == "big"
+    assert notice["payload"][0]["extensions"]["code"] == "SLOW_CONSUMER"
+    numbers = [ticked(m) for m in received[:-1]]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) < 3000

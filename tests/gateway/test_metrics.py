@@ -19,11 +19,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from federation.router.streaming import StreamShutdown
+from federation.router import SubscriptionEvent, SubscriptionStream
+from federation.router.streaming import BufferedEventStream, StreamShutdown
 from gateway.app import create_app
 from gateway.cache_metrics import CacheLookups
 from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.metrics import GatewayMetrics
+from gateway.subscription_metrics import counting_subscribe
 from stores.bundle import open_stores
 from stores.cache import open_cache
 from tests.federation.streams import ScriptedSource, Served, serving
@@ -324,6 +326,25 @@ async def test_open_subscriptions_and_delivered_events_are_counted(
     assert value(after, "gateway_subscriptions_open", transport="sse") == 0
     streamed = {"operation": "anonymous", "client": "portal", "outcome": "stream"}
     assert value(after, "gateway_requests_total", **streamed) >= 1
+
+
+async def test_events_a_transport_takes_from_a_routers_stream_are_counted_once_each() -> None:
+    """The router's streams hand their events over as they arrive (no iteration): the count
+    follows what is taken, so a subscription delivered that way is counted too."""
+    metrics = GatewayMetrics()
+    stream = SubscriptionStream(8, lambda _: None)
+
+    async def subscribe(*_: object, **__: object) -> SubscriptionStream:
+        return stream
+
+    counted = await counting_subscribe(subscribe, metrics)(TICKS, None, None)  # type: ignore[arg-type]
+    assert isinstance(counted, BufferedEventStream)
+    for tick in range(3):
+        stream.deliver(SubscriptionEvent({"data": {"tick": tick}}))
+    taken = [counted.take() for _ in range(4)]
+    assert [event.payload["data"]["tick"] for event in taken[:3] if event] == [0, 1, 2]
+    assert taken[3] is None
+    assert metrics.registry.get_sample_value("gateway_subscription_events_total") == 3
 
 
 async def test_an_expensive_scrape_stays_bounded(gateway: Served, directory: Path) -> None:

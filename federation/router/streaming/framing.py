@@ -1,7 +1,9 @@
 """How events are written on a long HTTP response: graphql-sse and Apollo's multipart.
 
 Each framing turns the same few moments (the stream opens, an event, silence, the end, a
-final error) into bytes; ``http_streams`` decides when each moment happens.
+final error) into bytes; ``http_streams`` decides when each moment happens. ``event`` takes
+the event already encoded (its payload with its id, as JSON: ``encoding.EncodedPayloads``,
+once for all the subscribers it goes to).
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-
-from federation.router.streaming.source import with_event_id
 
 _SSE_ID_FORBIDDEN = ("\n", "\r", "\x00")
 
@@ -34,21 +34,20 @@ class SseFraming:
     def heartbeat(self) -> bytes:
         return b":\n\n"
 
-    def event(self, payload: dict[str, Any], event_id: str | None) -> bytes:
+    def event(self, encoded: bytes, event_id: str | None) -> bytes:
         prefix = b""
         if event_id is not None and not any(c in event_id for c in _SSE_ID_FORBIDDEN):
             prefix = b"id: " + event_id.encode() + b"\n"
-        body = with_event_id(payload, event_id)
-        return prefix + b"event: next\ndata: " + orjson.dumps(body) + b"\n\n"
+        return prefix + b"event: next\ndata: " + encoded + b"\n\n"
 
     def complete(self) -> bytes:
         return b"event: complete\ndata:\n\n"
 
     def single(self, payload: dict[str, Any]) -> bytes:
-        return self.event(payload, None) + self.complete()
+        return self.event(orjson.dumps(payload), None) + self.complete()
 
     def failure(self, errors: list[dict[str, Any]]) -> bytes:
-        return self.event({"errors": errors}, None) + self.complete()
+        return self.event(orjson.dumps({"errors": errors}), None) + self.complete()
 
     def interrupted(self, errors: list[dict[str, Any]]) -> bytes:
         return b": " + errors[0]["message"].encode() + b"\n\n"
@@ -78,8 +77,8 @@ class MultipartFraming:
     def heartbeat(self) -> bytes:
         return self._part({})
 
-    def event(self, payload: dict[str, Any], event_id: str | None) -> bytes:
-        return self._part({"payload": with_event_id(payload, event_id)})
+    def event(self, encoded: bytes, event_id: str | None) -> bytes:
+        return _PART_HEAD + b'{"payload":' + encoded + b"}"
 
     def complete(self) -> bytes:
         return b"\r\n--" + MULTIPART_BOUNDARY.encode() + b"--\r\n"

@@ -36,6 +36,7 @@ from federation.router.streaming.delivery import (
     shutdown_errors,
     slow_consumer_errors,
 )
+from federation.router.streaming.encoding import EncodedPayloads
 from federation.router.streaming.framing import Framing, MultipartFraming, SseFraming
 from federation.router.streaming.operations import (
     GraphQLParams,
@@ -99,6 +100,7 @@ class GraphQLStreams:
         self.identify = identify
         self.settings = settings
         self.shutdown = shutdown or StreamShutdown()
+        self.payloads = EncodedPayloads()
 
     @staticmethod
     def wants_stream(headers: Mapping[str, str]) -> bool:
@@ -317,8 +319,10 @@ class _Stream(Response):
         if isinstance(outcome, Single):
             return framing.single(outcome.payload)
 
+        payloads = streams.payloads
+
         async def send_event(event: StreamEvent) -> None:
-            await self._write(send, framing.event(event.payload, event.event_id))
+            await self._write(send, framing.event(payloads.json(event), event.event_id))
 
         async def heartbeat() -> None:
             await self._write(send, framing.heartbeat())

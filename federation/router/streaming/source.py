@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from starlette.requests import HTTPConnection
 
@@ -35,6 +35,32 @@ class EventStream(Protocol):
     def __aiter__(self) -> AsyncIterator[StreamEvent]: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class BufferedEventStream(EventStream, Protocol):
+    """A stream whose events wait in its own bounded buffer (``Router.subscribe``'s): the
+    transport is told as each arrives and takes it there and then, instead of waiting for
+    each one in a task (see ``delivery``)."""
+
+    def when_ready(self, ready: Callable[[], None] | None) -> None:
+        """Call ``ready`` (at once, from the task feeding the stream) whenever an event arrives
+        or the stream ends; ``None`` stops it. Iterating and ``ready`` do not mix."""
+        ...
+
+    def take(self) -> StreamEvent | None:
+        """The next buffered event, or None when none is buffered now."""
+        ...
+
+    @property
+    def buffered(self) -> int:
+        """How many events wait to be taken."""
+        ...
+
+    @property
+    def exhausted(self) -> bool:
+        """Ended, with every event taken: nothing more will come."""
+        ...
 
 
 class Subscribe(Protocol):

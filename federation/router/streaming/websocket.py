@@ -36,6 +36,7 @@ from federation.router.streaming.delivery import (
     internal_errors,
     slow_consumer_errors,
 )
+from federation.router.streaming.encoding import EncodedPayloads
 from federation.router.streaming.operations import (
     GraphQLParams,
     InvalidParams,
@@ -58,7 +59,6 @@ from federation.router.streaming.source import (
     Subscribe,
     Subscriber,
     open_identify,
-    with_event_id,
 )
 
 GRAPHQL_TRANSPORT_WS = "graphql-transport-ws"
@@ -100,6 +100,7 @@ class GraphQLWebSocket:
         self.identify = identify
         self.settings = settings
         self.shutdown = shutdown or StreamShutdown()
+        self.payloads = EncodedPayloads()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await serve_websocket(self, WebSocket(scope, receive, send))
@@ -364,9 +365,12 @@ class _Connection:
         await self._finish(operation_id, "complete")
 
     async def _stream(self, operation_id: str, stream: EventStream) -> None:
+        # The payload is encoded once per event for every subscriber; the id is framed around.
+        head = '{"id":' + orjson.dumps(operation_id).decode() + ',"type":"next","payload":'
+        payloads = self.endpoint.payloads
+
         async def send_next(event: StreamEvent) -> None:
-            payload = with_event_id(event.payload, event.event_id)
-            await self._send({"id": operation_id, "type": "next", "payload": payload})
+            await self._send_text(head + payloads.text(event) + "}")
 
         ending = await deliver(
             stream, send_next, settings=self.settings, shutdown=self.endpoint.shutdown
@@ -402,6 +406,17 @@ class _Connection:
             self.finished.set()
             raise ClientGone from error
 
+    async def _send_text(self, text: str) -> None:
+        """``_send`` for a message already encoded."""
+        try:
+            await self._write(text)
+        except Exception as error:
+            self.finished.set()
+            raise ClientGone from error
+
     async def _send_raw(self, message: Mapping[str, Any]) -> None:
+        await self._write(orjson.dumps(message).decode())
+
+    async def _write(self, text: str) -> None:
         async with self.writing:
-            await self.websocket.send_text(orjson.dumps(message).decode())
+            await self.websocket.send_text(text)

@@ -3,7 +3,8 @@
 Events come from a ``ParcelFeed`` the test puts in the context (``feed``), numbered from 1;
 a subscriber resuming with ``last_event_id`` gets what followed that event first. Each
 event's number travels back as ``extensions.eventId`` through the ``EventIds`` extension.
-``parcelTicks`` counts on its own (no feed needed), for subgraphs served over WebSocket.
+``parcelTicks`` counts on its own (no feed needed), for subgraphs served over WebSocket;
+``padding`` spaces lengthen its statuses (events big enough to fill a socket).
 """
 
 from __future__ import annotations
@@ -92,13 +93,18 @@ class Subscription:
 
     @strawberry.subscription
     async def parcel_ticks(
-        self, info: strawberry.Info, id: strawberry.ID, count: int, pause: float = 0.0
+        self,
+        info: strawberry.Info,
+        id: strawberry.ID,
+        count: int,
+        pause: float = 0.0,
+        padding: int = 0,
     ) -> AsyncGenerator[Parcel, None]:
         ACTIVE_TICKS.append(str(id))
         try:
             for number in range(1, count + 1):
                 info.context["event_id"] = str(number)
-                yield Parcel(id=id, status=f"tick {number}")
+                yield Parcel(id=id, status=f"tick {number}" + " " * padding)
                 await asyncio.sleep(pause)
         finally:
             ACTIVE_TICKS.remove(str(id))
