@@ -262,3 +262,15 @@ async def test_a_slow_consumer_of_the_router_is_told_and_disconnected(feed):
     assert notice["payload"][0]["extensions"]["code"] == "SLOW_CONSUMER"
     numbers = [ticked(m) for m in received[:-1]]
     assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) < 3000
+
+
+async def test_a_connection_carrying_events_is_not_pinged_a_quiet_one_is(feed):
+    ticks = {"query": 'subscription { parcelTicks(id: "beat", count: 12, pause: 0.1) { status } }'}
+    with parcels_served(feed, StreamSettings(heartbeat_s=0.3)) as served:
+        async with await initialised(served) as socket:
+            await send(socket, {"id": "b", "type": "subscribe", "payload": ticks})
+            messages = await until_complete(socket, "b")
+            quiet = await receive(socket)
+    assert [m["type"] for m in messages].count("next") == 13  # twelve ticks, then why it ended
+    assert all(m["type"] != "ping" for m in messages), "pinged while events were flowing"
+    assert quiet == {"type": "ping"}

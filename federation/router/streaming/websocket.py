@@ -134,6 +134,8 @@ class _Connection:
         self.finished = asyncio.Event()
         self.closing: tuple[int, str, dict[str, Any] | None] | None = None
         self.writing = asyncio.Lock()
+        self.loop = asyncio.get_running_loop()
+        self.last_sent = self.loop.time()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -178,9 +180,14 @@ class _Connection:
         self.close(GOING_AWAY, "Server shutting down")
 
     async def _beat(self) -> None:
+        """A ``ping`` after ``heartbeat_s`` without a message: a connection that carries
+        events is known to be alive without one."""
         while True:
-            await asyncio.sleep(self.settings.heartbeat_s)
-            await self._send({"type": "ping"})
+            quiet_s = self.loop.time() - self.last_sent
+            if quiet_s >= self.settings.heartbeat_s:
+                await self._send({"type": "ping"})
+            else:
+                await asyncio.sleep(self.settings.heartbeat_s - quiet_s)
 
     # -- receiving ----------------------------------------------------------------------------
 
@@ -420,3 +427,4 @@ class _Connection:
     async def _write(self, text: str) -> None:
         async with self.writing:
             await self.websocket.send_text(text)
+            self.last_sent = self.loop.time()
