@@ -117,6 +117,7 @@ def _serve(config: GatewayConfig, log_level: str, workers: int = 1) -> None:
             log_level=log_level,
             access_log=False,
             ws_max_size=config.subscriptions.max_message_bytes,
+            ws_per_message_deflate=config.subscriptions.websocket_compression,
             timeout_graceful_shutdown=int(config.subscriptions.shutdown_grace_s) + 1,
         )
         return
@@ -129,6 +130,7 @@ def _serve(config: GatewayConfig, log_level: str, workers: int = 1) -> None:
         log_level=log_level,
         access_log=False,
         ws_max_size=config.subscriptions.max_message_bytes,
+        ws_per_message_deflate=config.subscriptions.websocket_compression,
     )
     ShutdownServer(server_config, shutdown, config.subscriptions.shutdown_grace_s).run()
 

@@ -417,9 +417,18 @@ class SubscriptionsConfig(_Section):
     max_message_bytes: int = Field(_STREAMS.max_message_bytes, ge=1024, le=16 * 1024 * 1024)
     shutdown_grace_s: PositiveSeconds = 5.0
     """How long a stopping gateway waits for its subscriptions to close."""
+    websocket_compression: bool = False
+    """Offer WebSocket clients permessage-deflate. Off by default: every connection compresses
+    every message with zlib state of its own (some 40 KB per connection), so the cost grows
+    with subscribers times events, while an event is a few hundred bytes that compression
+    barely shortens; sending one shipment's event to a thousand subscribers spent about a
+    quarter of its time compressing. Worth turning on only for clients on slow links that
+    receive large events."""
 
     def stream_settings(self) -> StreamSettings:
-        return StreamSettings(**self.model_dump(exclude={"shutdown_grace_s"}))
+        return StreamSettings(
+            **self.model_dump(exclude={"shutdown_grace_s", "websocket_compression"})
+        )
 
 
 WAREHOUSE_SCOPE = "warehouse"

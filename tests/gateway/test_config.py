@@ -105,6 +105,10 @@ def test_file_values_keep_the_other_defaults_and_environment_overrides_the_file(
             "(defined: basic, premium, standard)",
         ),
         ("[plans.gold]\nprice = 5\n", "plans.gold.price: unknown key"),
+        (
+            "[subscriptions]\nwebsocket_compression = 'maybe'\n",
+            "subscriptions.websocket_compression: Input should be a valid boolean",
+        ),
         (f"[plans.gold]\ndescription = '{'x' * 201}'\n", "plans.gold.description: String"),
     ],
 )
@@ -114,6 +118,16 @@ def test_a_bad_key_fails_at_start_naming_the_key(tmp_path: Path, text: str, expe
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     assert expected in str(raised.value)
+
+
+def test_websocket_compression_is_off_unless_turned_on(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_config().subscriptions.websocket_compression is False
+    path = tmp_path / "gateway.toml"
+    path.write_text("[subscriptions]\nwebsocket_compression = true\n")
+    assert load_config(path).subscriptions.websocket_compression is True
+    monkeypatch.setenv("LG_SUBSCRIPTIONS__WEBSOCKET_COMPRESSION", "false")
+    assert load_config(path).subscriptions.websocket_compression is False
 
 
 def test_a_bad_environment_override_names_the_key(tmp_path, monkeypatch):
@@ -178,6 +192,7 @@ def test_the_example_configuration_is_valid_and_matches_the_defaults():
         "contracts",
         "deprecations",
         "cors",
+        "subscriptions",
     )
     for section in sections:
         assert getattr(config, section) == getattr(defaults, section), section
