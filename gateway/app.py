@@ -52,6 +52,7 @@ from federation.router.streaming import (
 from federation.router.streaming.operations import router_subscribe
 from federation.router.streaming.websocket import FORBIDDEN, UNAUTHORIZED, serve_websocket
 from federation.router.telemetry import RouterTelemetry
+from gateway import heap
 from gateway.admin import require_admin
 from gateway.background import finish_background
 from gateway.cache_metrics import CacheLookups
@@ -137,11 +138,14 @@ def create_app(
     shutdown: StreamShutdown | None = None,
     subscribe: Subscribe | None = None,
     metrics_ports: int = 1,
+    settle_heap: bool = False,
 ) -> Starlette:
     """The gateway app; ``shutdown`` is what the server closes subscriptions with before it
     stops, ``subscribe`` replaces the router's own (the router's by default);
     ``metrics_ports`` is how many ports from `[metrics] port` this process may take for its
-    metrics (one per worker process when several share the gateway's socket)."""
+    metrics (one per worker process when several share the gateway's socket);
+    ``settle_heap`` (for a serving process) tunes the garbage collector once startup is over
+    (`gateway.heap`)."""
     disclosure = DisclosurePolicy(
         development=config.environment == "development",
         introspecting_clients=config.introspecting_clients(),
@@ -340,6 +344,8 @@ def create_app(
                 static=ops_static,
                 shutdown=streams_shutdown,
             )
+        if settle_heap:
+            heap.settle_heap()
         try:
             yield {
                 "runtime": runtime,

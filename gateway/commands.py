@@ -123,7 +123,7 @@ def _serve(config: GatewayConfig, log_level: str, workers: int = 1) -> None:
         return
     shutdown = StreamShutdown()
     server_config = uvicorn.Config(
-        create_app(config, shutdown=shutdown),
+        create_app(config, shutdown=shutdown, settle_heap=True),
         host=config.server.host,
         port=config.server.port,
         log_config=log_config(log_level),

@@ -104,7 +104,7 @@ def gateway_worker_app():  # type: ignore[no-untyped-def]
     shutdown = StreamShutdown()
     begin_on_exit_signals(shutdown)
     workers = int(os.environ.get(WORKER_COUNT_VARIABLE, "1"))
-    return create_app(config, shutdown=shutdown, metrics_ports=max(1, workers))
+    return create_app(config, shutdown=shutdown, metrics_ports=max(1, workers), settle_heap=True)
 
 
 def serve_worker_app():  # type: ignore[no-untyped-def]
