@@ -394,7 +394,8 @@ async def measure(gateway: Gateway, arguments: argparse.Namespace) -> None:
         shipments = await booked_shipments(
             client, gateway, carrier, arguments.shipments, arguments.timeout * 4
         )
-        connector = aiohttp.TCPConnector(limit=arguments.concurrency)
+        # idle connections are dropped before the server's keep-alive timeout (5 s) would
+        connector = aiohttp.TCPConnector(limit=arguments.concurrency, keepalive_timeout=2.0)
         timeout = aiohttp.ClientTimeout(total=arguments.timeout)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as webhooks:
             sender = Sender(webhooks, gateway, shipments, carrier)
