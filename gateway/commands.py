@@ -104,6 +104,15 @@ def _serve(config: GatewayConfig, log_level: str, workers: int = 1) -> None:
     from gateway.app import create_app
     from gateway.logs import log_config
 
+    served = {  # how either way of serving listens, logs and takes WebSocket messages
+        "host": config.server.host,
+        "port": config.server.port,
+        "log_config": log_config(log_level),
+        "log_level": log_level,
+        "access_log": False,
+        "ws_max_size": config.subscriptions.max_message_bytes,
+        "ws_per_message_deflate": config.subscriptions.websocket_compression,
+    }
     if workers > 1:
         os.environ[WORKER_COUNT_VARIABLE] = str(workers)  # each worker's metrics port
         uvicorn.run(
@@ -111,26 +120,13 @@ def _serve(config: GatewayConfig, log_level: str, workers: int = 1) -> None:
             factory=True,
             timeout_worker_healthcheck=WORKER_START_S,
             workers=workers,
-            host=config.server.host,
-            port=config.server.port,
-            log_config=log_config(log_level),
-            log_level=log_level,
-            access_log=False,
-            ws_max_size=config.subscriptions.max_message_bytes,
-            ws_per_message_deflate=config.subscriptions.websocket_compression,
             timeout_graceful_shutdown=int(config.subscriptions.shutdown_grace_s) + 1,
+            **served,
         )
         return
     shutdown = StreamShutdown()
     server_config = uvicorn.Config(
-        create_app(config, shutdown=shutdown, settle_heap=True),
-        host=config.server.host,
-        port=config.server.port,
-        log_config=log_config(log_level),
-        log_level=log_level,
-        access_log=False,
-        ws_max_size=config.subscriptions.max_message_bytes,
-        ws_per_message_deflate=config.subscriptions.websocket_compression,
+        create_app(config, shutdown=shutdown, settle_heap=True), **served
     )
     ShutdownServer(server_config, shutdown, config.subscriptions.shutdown_grace_s).run()
 
