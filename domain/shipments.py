@@ -17,12 +17,12 @@ function of the *set* of milestones, independent of arrival order:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from domain.storable import check_record
+from domain.storable import check_record, field_names
 from domain.units import Weight
 
 
@@ -98,13 +98,13 @@ class Milestone:
         check_record(self, MILESTONE_TEXT_LIMITS)
 
 
-_MILESTONE_FIELDS = tuple(field.name for field in fields(Milestone))
-_MILESTONE_ARGUMENTS = frozenset(_MILESTONE_FIELDS) - {"status", "occurred_at"}
+_MILESTONE_ARGUMENTS = frozenset(field_names(Milestone)) - {"status", "occurred_at"}
+"""The fields `milestone_from_fields` takes as they are (status and time are converted)."""
 
 
 def milestone_fields(milestone: Milestone) -> dict[str, Any]:
     """Every field by name, the status as its code: the one flat form stores and logs build on."""
-    values = {name: getattr(milestone, name) for name in _MILESTONE_FIELDS}
+    values = {name: getattr(milestone, name) for name in field_names(Milestone)}
     values["status"] = milestone.status.value
     return values
 
@@ -114,12 +114,11 @@ def milestone_from_fields(values: Mapping[str, Any]) -> Milestone:
 
     Optional fields may be absent, so records written before a field existed still read.
     """
-    known = _MILESTONE_ARGUMENTS
     occurred_at = values["occurred_at"]
     if isinstance(occurred_at, str):
         occurred_at = datetime.fromisoformat(occurred_at)
     return Milestone(
-        **{name: value for name, value in values.items() if name in known},
+        **{name: value for name, value in values.items() if name in _MILESTONE_ARGUMENTS},
         status=MilestoneStatus(values["status"]),
         occurred_at=occurred_at,
     )

@@ -98,7 +98,7 @@ def check_record(record: object, limits: Mapping[str, int]) -> None:
     """Every instant and text field of a canonical dataclass; `limits` gives a text field's
     maximum length by name (`DEFAULT_TEXT_LENGTH` for the others)."""
     kind = type(record).__name__
-    for field_name in _field_names(type(record)):
+    for field_name in field_names(type(record)):
         value = getattr(record, field_name)
         if isinstance(value, datetime):
             check_instant(f"{kind}.{field_name}", value)
@@ -108,7 +108,7 @@ def check_record(record: object, limits: Mapping[str, int]) -> None:
 
 
 @cache
-def _field_names(kind: type) -> tuple[str, ...]:
+def field_names(kind: type) -> tuple[str, ...]:
     """A dataclass's field names, looked up once per class: every canonical record built is
     checked, and `dataclasses.fields` walks the class each time."""
     return tuple(field.name for field in fields(kind))
