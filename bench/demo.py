@@ -26,6 +26,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+UNTHROTTLED: dict[str, str] = {"LG_THROTTLING__ENABLED": "false"}
+"""The demo's rate limits off (an override for `demo_gateway`): a benchmark measures the path
+a request takes, not the plan's limit on it."""
+
+
 @dataclass(frozen=True)
 class Gateway:
     url: str

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.demo import Gateway, demo_gateway
+from bench.demo import UNTHROTTLED, Gateway, demo_gateway
 
 RETURNS = "{ returns(first: 20) { returns { id authorizedAt } } }"
 FLOODER_KEY = "demo-key-c1001"
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=0.2, help="seconds between reads")
     parser.add_argument("--fairness", choices=("on", "off"), default="on")
     arguments = parser.parse_args()
-    overrides = {"LG_THROTTLING__ENABLED": "false"}
+    overrides = dict(UNTHROTTLED)  # a copy: the shares may be added to it
     if arguments.fairness == "off":
         overrides |= SHARES_OFF
     with (

@@ -45,7 +45,7 @@ import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.demo import Gateway, demo_gateway
+from bench.demo import UNTHROTTLED, Gateway, demo_gateway
 from gateway.config import DEMO_CLIENTS, GatewayConfig
 from policies.principal import DEFAULT_PLAN
 from sandbox import x12
@@ -62,7 +62,7 @@ def uncapped() -> dict[str, str]:
     subscribers on one key is past any plan's caps, and the pipeline is what is measured."""
     plans = {name: plan.model_dump(mode="json") for name, plan in GatewayConfig().plans.items()}
     plans[DEFAULT_PLAN]["max_subscriptions"] = 100_000
-    return {"LG_THROTTLING__ENABLED": "false", "LG_PLANS": orjson.dumps(plans).decode()}
+    return {**UNTHROTTLED, "LG_PLANS": orjson.dumps(plans).decode()}
 
 
 UPDATES = """subscription($tn: String!) {

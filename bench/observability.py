@@ -47,7 +47,7 @@ from typing import Any
 
 import httpx
 
-from bench.demo import Gateway, demo_gateway
+from bench.demo import UNTHROTTLED, Gateway, demo_gateway
 from bench.read_models import (
     ORDERS,
     TENANT_KEY,
@@ -61,7 +61,7 @@ from gateway.app import create_app
 from gateway.config import DEMO_CLIENTS, GatewayConfig
 
 ADMIN_KEY = DEMO_CLIENTS["operations"].api_key
-QUIET: dict[str, str] = {"LG_THROTTLING__ENABLED": "false"}
+QUIET: dict[str, str] = UNTHROTTLED
 IDLE_S = 3.0
 """Seconds the gateway's own background work (polling, projections, the figures, a scrape a
 second when on) is measured alone, to take it out of the CPU per read."""

@@ -29,14 +29,12 @@ from pathlib import Path
 
 import httpx
 
-from bench.demo import Gateway, demo_gateway
+from bench.demo import UNTHROTTLED, Gateway, demo_gateway
 from gateway.config import DEMO_CLIENTS, GatewayConfig
 
 TENANT = "C-1001"
 TENANT_KEY = DEMO_CLIENTS["portal-c1001"].api_key
 ORDERS = "{ orders(first: 20) { orders { id status } nextCursor } }"
-UNTHROTTLED = {"LG_THROTTLING__ENABLED": "false"}
-"""The gateway's own rate limits off: the read path is measured, not the plan's limit."""
 
 Read = Callable[[httpx.AsyncClient], Awaitable[bool]]
 """One read; True when it was answered (not refused, not failed)."""
