@@ -313,7 +313,8 @@ def test_events_applied_show_their_source_and_lag(ops: ServedOps):
     wms = ops.snapshot(until=applied)["events"]["sources"]["WMS"]
     assert wms["applied_last_hour"] == before + 1, wms
     assert 119 <= wms["lag_max_last_hour_s"] < 300, wms
-    assert len(wms["applied"]) == 60 and wms["applied"][-1] >= 1
+    # Applied this minute, or in the one before when the snapshot was taken just past its end.
+    assert len(wms["applied"]) == 60 and sum(wms["applied"][-2:]) >= 1, wms["applied"][-2:]
 
 
 def test_the_snapshot_shows_the_last_reconciliation_as_the_admin_route_does(ops: ServedOps):
