@@ -154,14 +154,13 @@ class StoredCredentials:
             return "invalid API key" if kind == "api_key" else "invalid client"
         return _inactive(credential) or credential
 
-    async def authenticate_api_key(self, value: str) -> Principal | str | None:
-        """The principal of an issued API key; the refusal's words; None when `value` is not
-        shaped like an issued key at all."""
+    async def authenticate_api_key(self, value: str) -> Credential | str | None:
+        """The active issued API key `value` is (`principal_of` says who it acts for); the
+        refusal's words; None when `value` is not shaped like an issued key at all."""
         parsed = api_key_id(value)
         if parsed is None:
             return None
-        verified = await self.verify(*parsed, "api_key")
-        return verified if isinstance(verified, str) else principal_of(verified)
+        return await self.verify(*parsed, "api_key")
 
     async def active(self, key_id: str) -> Credential | str:
         """The credential if it is still active (not revoked, not expired), else why not."""

@@ -23,17 +23,18 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import orjson
 from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from policies.api_keys import StoredCredentials
+from policies.api_keys import StoredCredentials, principal_of
 from policies.bearer_tokens import BearerTokens, TokenRejected, looks_like_jwt
 from policies.oauth_server import CLIENT_AUTHENTICATED_PATHS, DOCUMENT_PATHS
 from policies.principal import DEFAULT_PLAN, Principal
+from stores.credentials import Credential
 
 PUBLIC_ROUTES = frozenset(
     {"/health", "/ready", "/graphiql", "/webhooks/{source}", "/.well-known/jwks.json"}
@@ -128,6 +129,12 @@ class Authenticated:
     principal: Principal
     by_session: bool = False
     """Decided by a browser session rather than a presented credential (CSRF checks apply)."""
+    credential: str | None = field(default=None, repr=False, compare=False)
+    """The credential it was decided by, to judge again while a live connection lasts (None
+    for a session); never shown."""
+    expires_at: float | None = None
+    """When that credential stops being accepted (POSIX seconds, leeway included); None when
+    it does not expire by itself (a configured key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,14 +196,20 @@ class Authenticator:
             verified = await self.tokens.verify(credential)
             if isinstance(verified, TokenRejected):
                 return Refused(verified.description)
-            return Authenticated(verified.principal)
+            return Authenticated(
+                verified.principal, credential=credential, expires_at=verified.expires_at
+            )
         principal = self.configured.authenticate(credential)
         if principal is not None:
-            return Authenticated(principal)
+            return Authenticated(principal, credential=credential)
         if self.stored is not None:
             issued = await self.stored.authenticate_api_key(credential)
-            if isinstance(issued, Principal):
-                return Authenticated(issued)
+            if isinstance(issued, Credential):
+                return Authenticated(
+                    principal_of(issued),
+                    credential=credential,
+                    expires_at=issued.expires_at.timestamp(),
+                )
             if isinstance(issued, str):
                 return Refused(issued)
         return Refused("invalid API key")
@@ -369,6 +382,7 @@ class AuthenticationMiddleware:
             state = scope.setdefault("state", {})
             state["principal"] = decision.principal
             state["by_session"] = decision.by_session
+            state["authenticated"] = decision  # what a live connection is judged by again
         await self.app(scope, receive, send)
 
 

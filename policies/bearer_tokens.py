@@ -78,6 +78,8 @@ class TokenRejected:
 class VerifiedToken:
     principal: Principal
     claims: Mapping[str, Any]
+    expires_at: float | None = None
+    """When the token stops being accepted: its `exp` plus its issuer's leeway."""
 
 
 TokenCheck = Callable[[Mapping[str, Any]], Awaitable[str | None]]
@@ -162,7 +164,7 @@ class BearerTokens:
             return principal
         if issuer.check is not None and (problem := await issuer.check(claims)) is not None:
             return TokenRejected(problem)
-        return VerifiedToken(principal, dict(claims))
+        return VerifiedToken(principal, dict(claims), float(claims["exp"] + issuer.leeway_s))
 
     def _principal(
         self, claims: dict[str, Any], issuer: TrustedIssuer
