@@ -8,7 +8,8 @@ event in it (the protocols say so: a browser's EventSource cannot read an error 
 A multipart request for a query or mutation gets the ordinary GraphQL-over-HTTP answer.
 
 Resume: ``Last-Event-ID`` (sent by EventSource on reconnection) or
-``extensions.lastEventId`` is passed to the router as ``last_event_id``.
+``extensions.lastEventId`` is passed to the router as ``last_event_id``. A subscription whose
+credential lapses (``Subscriber.lapse``) ends with an ``UNAUTHENTICATED`` error saying why.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from federation.router.bodies import read_bounded
 from federation.router.errors import OperationError
 from federation.router.persisted import PersistedRefusal
 from federation.router.router import Router
+from federation.router.streaming.credential_lapse import lapsed_errors, watch_lapse
 from federation.router.streaming.delivery import (
     Ending,
     deliver,
@@ -327,14 +329,26 @@ class _Stream(Response):
         async def heartbeat() -> None:
             await self._write(send, framing.heartbeat())
 
-        ending = await deliver(
-            outcome,
-            send_event,
-            settings=streams.settings,
-            shutdown=streams.shutdown,
-            heartbeat=heartbeat,
-            disconnected=disconnected,
-        )
+        lapsed: list[str] = []
+
+        def lapse(reason: str) -> None:
+            lapsed.append(reason)
+            disconnected.set()  # delivery stops as for a client gone, then the client is told
+
+        watching = asyncio.create_task(watch_lapse(self.subscriber, lapse))
+        try:
+            ending = await deliver(
+                outcome,
+                send_event,
+                settings=streams.settings,
+                shutdown=streams.shutdown,
+                heartbeat=heartbeat,
+                disconnected=disconnected,
+            )
+        finally:
+            watching.cancel()
+        if lapsed:
+            return framing.failure(lapsed_errors(lapsed[0]))
         if ending is Ending.COMPLETED:
             return framing.complete()
         if ending is Ending.SLOW_CONSUMER:

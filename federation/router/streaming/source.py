@@ -119,13 +119,20 @@ async def admit_everything(kind: str, transport: str) -> Admission:
     return ADMITTED
 
 
+Lapse = Callable[[], Awaitable[str]]
+"""Returns once the credential a client was identified by is no longer valid (its expiry
+passed, it was revoked), with words the client can act on; never while it stays valid."""
+
+
 @dataclass(frozen=True, slots=True)
 class Subscriber:
     """Who a client is, as the embedding app decided: what its operations run with.
 
     ``context`` reaches resolvers; ``sharing_key`` says whose subscriptions may share one
     upstream stream (never two tenants or two sets of permissions); ``admit`` decides each
-    operation before it starts (rate limits, caps on open subscriptions).
+    operation before it starts (rate limits, caps on open subscriptions); ``lapse``, when
+    given, is awaited while the connection lasts: once it returns, the transport ends the
+    connection as unauthenticated (``credential_lapse``).
     """
 
     context: Any
@@ -133,6 +140,7 @@ class Subscriber:
     options: RequestOptions = DEFAULT_OPTIONS
     sharing_key: str | None = None
     admit: Admit = admit_everything
+    lapse: Lapse | None = None
 
 
 @dataclass(frozen=True, slots=True)

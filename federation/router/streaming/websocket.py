@@ -7,7 +7,8 @@ cannot run); ``ping``/``pong`` either way. Queries and mutations run too: one ``
 ``complete``. Every protocol violation closes the socket with the code the protocol gives it
 (4400 bad message, 4401 unauthorized, 4403 forbidden, 4406 sub-protocol, 4408 init timeout,
 4409 duplicate id, 4429 repeated init); a message over ``max_message_bytes`` closes with 1009,
-a slow consumer with 1008 after an ``error`` naming it, a server shutdown with 1001.
+a slow consumer with 1008 after an ``error`` naming it, a server shutdown with 1001, a
+connection whose credential lapses (``Subscriber.lapse``) with 4401 and the reason.
 
 Resume: a ``connection_init`` payload ``lastEventId`` applies to every subscription of the
 connection, a subscribe message's ``extensions.lastEventId`` to its own; each ``next`` carries
@@ -30,6 +31,7 @@ from starlette.websockets import WebSocket
 from federation.router.errors import OperationError
 from federation.router.persisted import PersistedRefusal
 from federation.router.router import Router
+from federation.router.streaming.credential_lapse import watch_lapse
 from federation.router.streaming.delivery import (
     Ending,
     deliver,
@@ -129,6 +131,7 @@ class _Connection:
         self.websocket = websocket
         self.subscriber: Subscriber | None = None
         self.init_received = False
+        self.identified = asyncio.Event()
         self.last_event_id: str | None = None
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.finished = asyncio.Event()
@@ -145,6 +148,7 @@ class _Connection:
             asyncio.create_task(self._await_init()),
             asyncio.create_task(self._beat()),
             asyncio.create_task(self._await_shutdown()),
+            asyncio.create_task(self._await_lapse()),
         ]
         try:
             await self.finished.wait()
@@ -178,6 +182,11 @@ class _Connection:
     async def _await_shutdown(self) -> None:
         await self.endpoint.shutdown.wait()
         self.close(GOING_AWAY, "Server shutting down")
+
+    async def _await_lapse(self) -> None:
+        await self.identified.wait()
+        assert self.subscriber is not None
+        await watch_lapse(self.subscriber, lambda reason: self.close(UNAUTHORIZED, reason))
 
     async def _beat(self) -> None:
         """A ``ping`` after ``heartbeat_s`` without a message: a connection that carries
@@ -262,6 +271,7 @@ class _Connection:
         if isinstance(decided, Refusal):
             return decided.code, decided.message
         self.subscriber = decided
+        self.identified.set()
         await self._send({"type": "connection_ack"})
         return None
 
