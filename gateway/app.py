@@ -5,7 +5,8 @@ connection) → failed-authentication throttle (per source address) → authenti
 keys, bearer tokens: `policies.authn`) → rate limits (per client, `gateway.throttling`) → route.
 `/graphql` runs the federation router over the configured subgraphs, subscriptions included:
 over a WebSocket (graphql-transport-ws; the key on the upgrade or in `connection_init`) and as SSE
-or multipart streams for requests accepting them; `/webhooks/*` take the backends' pushes
+or multipart streams for requests accepting them, each ended once its credential expires or is
+revoked (`policies.live_credentials`); `/webhooks/*` take the backends' pushes
 (each authenticated by its own signature, not by API key); `/admin/*` needs the `admin` scope;
 `/health` (alive), `/ready` (each dependency's state, see `gateway.readiness`), the GraphiQL
 page `/graphiql` (when served) and `/.well-known/jwks.json` (the keys subgraphs verify the
@@ -87,6 +88,7 @@ from gateway.unhandled import UnhandledErrors
 from gateway.webhooks import WebhookIngress
 from gateway.workflow_admin import workflow_routes
 from policies.authn import (
+    Authenticated,
     AuthenticationMiddleware,
     Authenticator,
     Forbidden,
@@ -98,6 +100,7 @@ from policies.cost_ledger import CostLedger
 from policies.demand import DemandPolicy
 from policies.deprecations import DeprecationUsage
 from policies.disclosure import DisclosurePolicy
+from policies.live_credentials import LiveCredentials
 from policies.oauth_server import (
     INTROSPECT_PATH,
     JWKS_PATH,
@@ -191,8 +194,10 @@ def create_app(
         connection: HTTPConnection, in_band: Mapping[str, object] | None
     ) -> Subscriber | Refusal:
         """The one authentication decision, finished for WebSocket clients that present
-        their key in connection_init; the principal becomes the operations' context."""
+        their key in connection_init; the principal becomes the operations' context, and the
+        credential that decided is watched while the connection lasts."""
         principal = getattr(connection.state, "principal", None)
+        authenticated = getattr(connection.state, "authenticated", None)
         if in_band is not None:
             authenticator: Authenticator = connection.state.authenticator
             decided = await decide_connection(principal, in_band, authenticator)
@@ -201,16 +206,24 @@ def create_app(
             if isinstance(decided, Forbidden):
                 return Refusal(FORBIDDEN, decided.message)
             principal = connection.state.principal = decided.principal
+            if decided.credential is not None:  # else the upgrade's credential decided
+                authenticated = decided
             bind_tenant(principal.tenant_id)  # for the operations this task starts
         if not isinstance(principal, Principal):
             return Refusal(UNAUTHORIZED, "an API key is required")
         admit = throttling.admission.for_principal(principal)
+        live_credentials: LiveCredentials = connection.state.live_credentials
         return Subscriber(
             context={"request": connection},
             forwarded=_forwarded(connection),
             options=request_options(connection, principal),
             sharing_key=principal.sharing_key(),
             admit=counting_admit(admit, metrics) if metrics is not None else admit,
+            lapse=(
+                live_credentials.lapse_of(authenticated)
+                if isinstance(authenticated, Authenticated)
+                else None
+            ),
         )
 
     @asynccontextmanager
@@ -350,6 +363,10 @@ def create_app(
             yield {
                 "runtime": runtime,
                 "authenticator": runtime.authentication.authenticator,
+                "live_credentials": LiveCredentials(
+                    runtime.authentication.authenticator,
+                    interval_s=config.subscriptions.credential_check_interval_s,
+                ),
                 "oauth": runtime.authentication.oauth,
                 "services": runtime.services,
                 "cursors": runtime.cursors,

@@ -417,6 +417,10 @@ class SubscriptionsConfig(_Section):
     max_message_bytes: int = Field(_STREAMS.max_message_bytes, ge=1024, le=16 * 1024 * 1024)
     shutdown_grace_s: PositiveSeconds = 5.0
     """How long a stopping gateway waits for its subscriptions to close."""
+    credential_check_interval_s: float = Field(30.0, ge=0.1, le=3600, allow_inf_nan=False)
+    """How often an open connection's credential is judged again (one look-up per connection),
+    so a revoked key, token or OAuth client ends it within this time plus `[api_keys]
+    cache_s`; an expiry ends it when it passes, whatever this says (`policies.live_credentials`)."""
     websocket_compression: bool = False
     """Offer WebSocket clients permessage-deflate. Off by default: every connection compresses
     every message with zlib state of its own (some 40 KB per connection), so the cost grows
@@ -425,9 +429,20 @@ class SubscriptionsConfig(_Section):
     quarter of its time compressing. Worth turning on only for clients on slow links that
     receive large events."""
 
+    @field_validator("credential_check_interval_s", mode="before")
+    @classmethod
+    def _seconds_not_a_switch(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise PydanticCustomError(
+                "not_seconds", "must be a number of seconds (0.1 to 3600), not true or false"
+            )
+        return value
+
     def stream_settings(self) -> StreamSettings:
         return StreamSettings(
-            **self.model_dump(exclude={"shutdown_grace_s", "websocket_compression"})
+            **self.model_dump(
+                exclude={"shutdown_grace_s", "websocket_compression", "credential_check_interval_s"}
+            )
         )
 
 

@@ -110,6 +110,28 @@ def test_file_values_keep_the_other_defaults_and_environment_overrides_the_file(
             "subscriptions.websocket_compression: Input should be a valid boolean",
         ),
         (f"[plans.gold]\ndescription = '{'x' * 201}'\n", "plans.gold.description: String"),
+        (
+            "[subscriptions]\ncredential_check_interval_s = 0\n",
+            "subscriptions.credential_check_interval_s: Input should be greater than or equal "
+            "to 0.1",
+        ),
+        (
+            "[subscriptions]\ncredential_check_interval_s = 7200\n",
+            "subscriptions.credential_check_interval_s: Input should be less than or equal to 3600",
+        ),
+        (
+            "[subscriptions]\ncredential_check_interval_s = nan\n",
+            "subscriptions.credential_check_interval_s: Input should be a finite number",
+        ),
+        (
+            "[subscriptions]\ncredential_check_interval_s = '30s'\n",
+            "subscriptions.credential_check_interval_s: Input should be a valid number",
+        ),
+        (
+            "[subscriptions]\ncredential_check_interval_s = true\n",
+            "subscriptions.credential_check_interval_s: must be a number of seconds (0.1 to "
+            "3600), not true or false",
+        ),
     ],
 )
 def test_a_bad_key_fails_at_start_naming_the_key(tmp_path: Path, text: str, expected: str):
@@ -128,6 +150,16 @@ def test_websocket_compression_is_off_unless_turned_on(tmp_path, monkeypatch):
     assert load_config(path).subscriptions.websocket_compression is True
     monkeypatch.setenv("LG_SUBSCRIPTIONS__WEBSOCKET_COMPRESSION", "false")
     assert load_config(path).subscriptions.websocket_compression is False
+
+
+def test_live_credentials_are_judged_again_every_30_s_unless_configured(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_config().subscriptions.credential_check_interval_s == 30.0
+    path = tmp_path / "gateway.toml"
+    path.write_text("[subscriptions]\ncredential_check_interval_s = 0.5\n")
+    assert load_config(path).subscriptions.credential_check_interval_s == 0.5
+    monkeypatch.setenv("LG_SUBSCRIPTIONS__CREDENTIAL_CHECK_INTERVAL_S", "12")
+    assert load_config(path).subscriptions.credential_check_interval_s == 12.0
 
 
 def test_a_bad_environment_override_names_the_key(tmp_path, monkeypatch):

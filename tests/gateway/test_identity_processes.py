@@ -3,7 +3,8 @@ database in front of the reference backends, and one OAuth issuer and signing ke
 
 A partner's token from one process works on both, over HTTP and WebSocket, until it is revoked;
 an API key made with `logistics-gateway keys create` works on both until `keys revoke`. A
-revocation made elsewhere holds on a process within its `[api_keys] cache_s` (5 s here).
+revocation made elsewhere holds on a process within its `[api_keys] cache_s` (5 s here), and
+ends the live connections it serves within `[subscriptions] credential_check_interval_s` more.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 
 from gateway.oauth_config import DEMO_OAUTH_CLIENTS
 from tests.conftest import fresh_postgres_database
-from tests.gateway.conftest import RunningGateway, gateway_process, write_config
+from tests.gateway.conftest import API_KEYS, RunningGateway, gateway_process, write_config
 from tests.sandbox_processes import Sandbox, free_port
 
 PARTNER = "demo-partner-c1002"
@@ -37,6 +38,10 @@ tenant = "C-1002"
 secret_hash = "{DEMO_OAUTH_CLIENTS[PARTNER].secret_hash}"
 plan = "basic"
 """
+LIVE_SECTION = """[subscriptions]
+credential_check_interval_s = 0.5
+"""
+STOCK_CHANGES = 'subscription { inventoryChanged(sku: "SKU-LIVE-1") { eventId onHand } }'
 REVOCATION_WAIT_S = 30.0
 """Generous: the bound is cache_s (5 s); a loaded machine may answer slowly."""
 
@@ -58,7 +63,7 @@ def gateways(
                 directory / "unused.sqlite3",
                 polling=False,
                 stores=f'database_url = "{database}"',
-                extra=f'[oauth]\nissuer = "{ISSUER}"\n\n{PARTNER_SECTION}',
+                extra=f'[oauth]\nissuer = "{ISSUER}"\n\n{PARTNER_SECTION}\n{LIVE_SECTION}',
                 backend_timeout_s=8.0,
             )
             configs.append(config)
@@ -152,3 +157,73 @@ def test_a_key_from_the_command_works_on_every_process_until_revoked(gateways):
         response = refused_eventually(gateway, {"X-API-Key": api_key})
         assert response.status_code == 401, "a revoked key still works"
         assert "the API key has been revoked" in response.json()["errors"][0]["message"]
+
+
+async def open_subscription(gateway: RunningGateway, credential: dict[str, str]):  # type: ignore[no-untyped-def]
+    """A WebSocket on `gateway` with an item's stock changes subscribed (none come)."""
+    url = gateway.graphql_url().replace("http://", "ws://")
+    socket = await connect(url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    init = {"type": "connection_init", "payload": credential}
+    await socket.send(orjson.dumps(init).decode())
+    assert orjson.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "connection_ack"
+    subscribe = {"id": "stock", "type": "subscribe", "payload": {"query": STOCK_CHANGES}}
+    await socket.send(orjson.dumps(subscribe).decode())
+    return socket
+
+
+async def closed_with(socket) -> tuple[int | None, str]:  # type: ignore[no-untyped-def]
+    try:
+        while True:
+            message = orjson.loads(await asyncio.wait_for(socket.recv(), REVOCATION_WAIT_S))
+            assert message["type"] == "ping", message  # the subscription itself stays silent
+    except ConnectionClosed as closed:
+        return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (None, "")
+
+
+def test_an_oauth_client_revoked_on_one_process_ends_its_websocket_on_the_other(gateways):
+    first, second, _ = gateways
+    admin = {"X-API-Key": API_KEYS["ops"]}
+    made = httpx.post(
+        f"{first.url}/admin/keys",
+        json={"kind": "oauth_client", "client": "live-partner", "scopes": ["read"]},
+        headers=admin,
+        timeout=30,
+    )
+    assert made.status_code == 201, made.text
+    issued = httpx.post(
+        f"{first.url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(made.json()["client_id"], made.json()["client_secret"]),
+        timeout=30,
+    )
+    assert issued.status_code == 200, issued.text
+    token = issued.json()["access_token"]
+
+    async def revoke_while_subscribed() -> tuple[tuple[int | None, str], float]:
+        partner = await open_subscription(second, {"authorization": f"Bearer {token}"})
+        portal = await open_subscription(second, {"x-api-key": API_KEYS["C-1001"]})
+        try:
+            revoked = await asyncio.to_thread(
+                httpx.delete,
+                f"{first.url}/admin/keys/{made.json()['key_id']}",
+                headers=admin,
+                timeout=30,
+            )
+            assert revoked.status_code == 200, revoked.text
+            started = time.monotonic()
+            closed = await closed_with(partner)
+            waited_s = time.monotonic() - started
+            await portal.send(orjson.dumps({"type": "ping"}).decode())
+            while (answer := orjson.loads(await asyncio.wait_for(portal.recv(), 10)))[
+                "type"
+            ] == "ping":
+                pass
+            assert answer == {"type": "pong"}, "the unaffected client's connection ended too"
+            return closed, waited_s
+        finally:
+            await partner.close()
+            await portal.close()
+
+    (code, reason), waited_s = asyncio.run(revoke_while_subscribed())
+    assert (code, reason) == (4401, "the client has been revoked")
+    assert waited_s < 5.0 + 0.5 + 3.0, f"ended {waited_s:.1f} s after the revocation"
