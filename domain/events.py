@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from domain.storable import InvalidCanonicalValue, check_json, check_record
+from domain.storable import InvalidCanonicalValue, RecordChecks, check_json
 
 ENVELOPE_TEXT_LIMITS: Mapping[str, int] = {
     "event_id": 200,
@@ -53,12 +53,15 @@ class EventEnvelope:
 
     def __post_init__(self) -> None:
         """Only what every event log can store and replay unchanged exists (`domain.storable`)."""
-        check_record(self, ENVELOPE_TEXT_LIMITS)
+        _ENVELOPE_CHECKS(self)
         if not self.event_id:
             raise InvalidCanonicalValue("EventEnvelope.event_id", "must not be empty")
         if not self.aggregate_id:
             raise InvalidCanonicalValue("EventEnvelope.aggregate_id", "must not be empty")
         check_json("EventEnvelope.payload", self.payload)
+
+
+_ENVELOPE_CHECKS = RecordChecks.of(EventEnvelope, ENVELOPE_TEXT_LIMITS)
 
 
 def utc_now() -> datetime:

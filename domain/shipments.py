@@ -22,7 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from domain.storable import check_record, field_names
+from domain.storable import RecordChecks, field_names
 from domain.units import Weight
 
 
@@ -95,7 +95,10 @@ class Milestone:
 
     def __post_init__(self) -> None:
         """Only what the event log and the milestone history can store exists."""
-        check_record(self, MILESTONE_TEXT_LIMITS)
+        _MILESTONE_CHECKS(self)
+
+
+_MILESTONE_CHECKS = RecordChecks.of(Milestone, MILESTONE_TEXT_LIMITS)
 
 
 _MILESTONE_ARGUMENTS = frozenset(field_names(Milestone)) - {"status", "occurred_at"}
