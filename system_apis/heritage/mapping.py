@@ -183,7 +183,7 @@ def milestone_from_status(
     code = at7.element(1).strip()
     if not code:
         raise MalformedPayload(f"{at7.where(1)}: status code missing")
-    status = canonical_status(references.scac, code, STATUS, at7.where(1))
+    status = STATUS.get(code) or canonical_status(references.scac, code, STATUS, at7.where(1))
     city, region, country = _place(ms1)
     occurred_at = _occurred_at(at7, layout, region, country, home_zone)
     reason = at7.element(2).strip()
