@@ -7,8 +7,8 @@ The id is current for every backend call made while serving the request.
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,7 +25,7 @@ def correlation_id_of(headers: list[tuple[bytes, bytes]]) -> str:
             if _SANE.fullmatch(candidate):
                 return candidate
             break
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as a UUID4's hex, at a fraction of its cost
 
 
 class CorrelationId:

@@ -16,9 +16,9 @@ A `ContextVar` is per task, so concurrent requests never see each other's id or 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextlib import AbstractContextManager
+from contextvars import ContextVar, Token
+from types import TracebackType
 
 CORRELATION_HEADER = "X-Correlation-ID"
 
@@ -26,14 +26,34 @@ _correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=N
 _tenant: ContextVar[str | None] = ContextVar("tenant", default=None)
 
 
-@contextmanager
-def correlation_scope(correlation_id: str) -> Iterator[str]:
+class _Current(AbstractContextManager[str]):
+    """`value` current in `variable` for the block; a class rather than a generator-based
+    context manager, because one is opened for every request served."""
+
+    __slots__ = ("_token", "_value", "_variable")
+
+    def __init__(self, variable: ContextVar[str | None], value: str) -> None:
+        self._variable = variable
+        self._value = value
+        self._token: Token[str | None] | None = None
+
+    def __enter__(self) -> str:
+        self._token = self._variable.set(self._value)
+        return self._value
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._token is not None:
+            self._variable.reset(self._token)
+
+
+def correlation_scope(correlation_id: str) -> AbstractContextManager[str]:
     """Make `correlation_id` the current one for the calls made inside the block."""
-    token = _correlation_id.set(correlation_id)
-    try:
-        yield correlation_id
-    finally:
-        _correlation_id.reset(token)
+    return _Current(_correlation_id, correlation_id)
 
 
 def current_correlation_id() -> str | None:
@@ -45,14 +65,9 @@ def resolve_correlation_id(explicit: str | None = None) -> str:
     return explicit or _correlation_id.get() or uuid.uuid4().hex
 
 
-@contextmanager
-def tenant_scope(tenant_id: str) -> Iterator[str]:
+def tenant_scope(tenant_id: str) -> AbstractContextManager[str]:
     """Make `tenant_id` the tenant of the calls made inside the block."""
-    token = _tenant.set(tenant_id)
-    try:
-        yield tenant_id
-    finally:
-        _tenant.reset(token)
+    return _Current(_tenant, tenant_id)
 
 
 def bind_tenant(tenant_id: str) -> None:
