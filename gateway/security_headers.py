@@ -41,9 +41,9 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(pair for pair in ALWAYS if pair[0] not in present)
+                headers = list(message.get("headers", ()))
+                present = [name.lower() for name, _ in headers]
+                headers += [pair for pair in ALWAYS if pair[0] not in present]
                 message["headers"] = headers
             await send(message)
 
