@@ -20,6 +20,7 @@ ISA12, as a number (3070, 4010, 5010, ...).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from system_apis.errors import MalformedPayload
 
@@ -223,7 +224,13 @@ def _read_delimiters(text: str, start: int, number: int) -> Delimiters:
             )
     if index + 2 >= len(text):
         raise MalformedPayload(f"interchange {number}: ISA header truncated at ISA16")
-    return Delimiters(element=element, component=text[index + 1], segment=text[index + 2])
+    return _delimiters(element, text[index + 1], text[index + 2])
+
+
+@lru_cache(maxsize=32)
+def _delimiters(element: str, component: str, segment: str) -> Delimiters:
+    """Checked once per choice of delimiters: a batch's interchanges nearly always share one."""
+    return Delimiters(element=element, component=component, segment=segment)
 
 
 def _read_segments(
