@@ -246,9 +246,9 @@ class WebhookIngress:
         if milestones:
             recorded = await self.recorder.record(milestones, correlation_id=correlation_id)
             new += len(recorded.recorded)
-        for envelope in envelopes:
-            appended = await self.event_log.append(envelope)
-            new += 0 if appended.duplicate else 1
+        if envelopes:
+            appended = await self.event_log.append_all(envelopes)
+            new += sum(0 if result.duplicate else 1 for result in appended)
         return Accepted(events=len(items), new=new)
 
     async def _dead_letter(

@@ -9,7 +9,6 @@ follows `domain.current_milestone`, so a late event never moves a shipment backw
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -55,13 +54,11 @@ class MilestoneRecorder:
         correlation = resolve_correlation_id(correlation_id)
         received_at = utc_now()
         batch = list(milestones)
-        appended = await asyncio.gather(
-            *(
-                self.event_log.append(
-                    milestone_envelope(m, received_at=received_at, correlation_id=correlation)
-                )
+        appended = await self.event_log.append_all(
+            [
+                milestone_envelope(m, received_at=received_at, correlation_id=correlation)
                 for m in batch
-            )
+            ]
         )
         recorded = tuple(
             m for m, result in zip(batch, appended, strict=True) if not result.duplicate

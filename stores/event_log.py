@@ -66,6 +66,11 @@ class StoredEvent:
 class EventLog(Protocol):
     async def append(self, envelope: EventEnvelope) -> AppendResult: ...
 
+    async def append_all(self, envelopes: Sequence[EventEnvelope]) -> list[AppendResult]:
+        """`append` of each, in their order, as one call: a delivery's events are durable once
+        it returns (a second copy of an event id among them is a duplicate)."""
+        ...
+
     async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]: ...
 
     async def ping(self) -> None:
@@ -109,6 +114,12 @@ class SignallingEventLog:
         if not result.duplicate:
             self.signal.notify()
         return result
+
+    async def append_all(self, envelopes: Sequence[EventEnvelope]) -> list[AppendResult]:
+        results = await self.inner.append_all(envelopes)
+        if not all(result.duplicate for result in results):
+            self.signal.notify()
+        return results
 
     async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]:
         return await self.inner.read(after=after, limit=limit)
@@ -177,6 +188,21 @@ class SqlEventLog:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
         return await asyncio.shield(result)
+
+    async def append_all(self, envelopes: Sequence[EventEnvelope]) -> list[AppendResult]:
+        """Queued at once, so they go in one transaction unless the queue's batch is full;
+        one wait for them all rather than one task each."""
+        loop = asyncio.get_running_loop()
+        results: list[asyncio.Future[AppendResult]] = []
+        for envelope in envelopes:
+            result: asyncio.Future[AppendResult] = loop.create_future()
+            self._queued.append((envelope, result))
+            results.append(result)
+        if not results:
+            return []
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
+        return await asyncio.shield(asyncio.gather(*results))
 
     async def _write_queued(self) -> None:
         while self._queued:

@@ -177,6 +177,10 @@ class JetStreamEventLog:
             raise EventLogUnavailable(f"event log did not confirm the append: {error}") from error
         return AppendResult(position=int(ack.seq), duplicate=bool(ack.duplicate))
 
+    async def append_all(self, envelopes: Sequence[EventEnvelope]) -> list[AppendResult]:
+        """Published concurrently (started in their order), each acknowledged on its own."""
+        return list(await asyncio.gather(*(self.append(envelope) for envelope in envelopes)))
+
     async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]:
         """Up to `limit` events after position `after`: the stream's last sequence number, then
         every message up to it asked for at once (one round trip's wait, not one per event);

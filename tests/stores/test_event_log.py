@@ -13,7 +13,7 @@ import pytest
 from domain import EventEnvelope, SourceSystem
 from domain.events import envelope_to_dict
 from stores import EventLog, SqlEventLog, create_tables, open_engine
-from stores.event_log import DecodedEvents
+from stores.event_log import AppendResult, AppendSignal, DecodedEvents, SignallingEventLog
 from stores.jetstream import JetStreamEventLog
 
 
@@ -106,6 +106,41 @@ async def test_a_burst_of_concurrent_appends_gets_one_position_each(event_log):
     assert sorted(e.envelope.event_id for e in stored if e.envelope.event_id in set(ids)) == sorted(
         ids
     )
+
+
+async def test_a_delivery_appended_at_once_is_stored_in_order_with_its_repeats_as_duplicates(
+    event_log,
+):
+    earlier = make_event(f"evt-{uuid.uuid4().hex}")
+    before = await event_log.append(earlier)
+    ids = [f"evt-{uuid.uuid4().hex}" for _ in range(5)]
+    delivery = [make_event(i, n) for n, i in enumerate(ids)]
+    results = await event_log.append_all([*delivery, earlier, delivery[1]])
+    fresh = results[:5]
+    assert not any(result.duplicate for result in fresh)
+    assert [r.position for r in fresh] == sorted({r.position for r in fresh}), "in their order"
+    assert results[5] == AppendResult(position=before.position, duplicate=True)
+    assert results[6].duplicate and results[6].position == fresh[1].position
+    stored = await event_log.read(after=before.position, limit=20)
+    assert [e.envelope for e in stored if e.envelope.event_id in ids] == delivery
+    assert await event_log.append_all([]) == []
+
+
+async def test_signalled_log_wakes_its_followers_once_a_delivery_adds_something(tmp_path):
+    engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'signalled.sqlite3'}")
+    await create_tables(engine)
+    signal = AppendSignal()
+    log = SignallingEventLog(SqlEventLog(engine), signal)
+    events = [make_event(f"evt-{uuid.uuid4().hex}", n) for n in range(3)]
+    waiting = asyncio.create_task(signal.wait(5))
+    await asyncio.sleep(0)
+    await log.append_all(events)
+    assert await waiting, "a delivery with new events wakes the followers"
+    waiting = asyncio.create_task(signal.wait(0.2))
+    await asyncio.sleep(0)
+    await log.append_all(events)
+    assert not await waiting, "a delivery of duplicates only is nothing new"
+    await engine.dispose()
 
 
 WRITERS = 4
