@@ -7,10 +7,11 @@ KeyError or TypeError from deep inside a mapping.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from types import TracebackType
 from typing import Any
 
 import orjson
@@ -160,10 +161,25 @@ def json_body(body: bytes, where: str = "body") -> Any:
         ) from None
 
 
-@contextmanager
-def canonical(where: str) -> Iterator[None]:
+def canonical(where: str) -> AbstractContextManager[None]:
     """Building canonical values from a payload: what they refuse is the payload's fault."""
-    try:
-        yield
-    except InvalidCanonicalValue as error:
-        raise MalformedPayload(f"{where}: {error.reason}") from None
+    return _PayloadsFault(where)
+
+
+class _PayloadsFault(AbstractContextManager[None]):
+    """`canonical`'s block; a class rather than a generator-based context manager, because
+    one is opened for every record read (a pushed X12 batch holds dozens)."""
+
+    __slots__ = ("_where",)
+
+    def __init__(self, where: str) -> None:
+        self._where = where
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if isinstance(error, InvalidCanonicalValue):
+            raise MalformedPayload(f"{self._where}: {error.reason}") from None

@@ -23,7 +23,13 @@ from zoneinfo import ZoneInfo
 from domain.shipments import Milestone, MilestoneStatus
 from system_apis.errors import MalformedPayload
 from system_apis.heritage.timezones import is_known_time_code, zone_for_time_code
-from system_apis.heritage.x12 import Interchange, Segment, TransactionSet, release
+from system_apis.heritage.x12 import (
+    FunctionalGroup,
+    Interchange,
+    Segment,
+    TransactionSet,
+    release,
+)
 from system_apis.milestones import canonical_status, derived_event_id
 
 CARRIER = "HRTG"
@@ -88,9 +94,11 @@ BEFORE_004010 = StatusTimeLayout(date=5, century=6, time=7, time_code=8)
 FROM_004010 = StatusTimeLayout(date=5, time=6, time_code=7)
 
 
-def status_time_layout(version: int, where: str) -> StatusTimeLayout:
+def status_time_layout(version: int, group: FunctionalGroup) -> StatusTimeLayout:
     if version < OLDEST_RELEASE:
-        raise MalformedPayload(f"{where}: release {version:06d} is older than 003070, not read")
+        raise MalformedPayload(
+            f"{group.header.where(8)}: release {version:06d} is older than 003070, not read"
+        )
     return BEFORE_004010 if version < 4010 else FROM_004010
 
 
@@ -106,7 +114,7 @@ def milestones_from_interchange(
                 f"{group.header.where(1)}: functional id {group.functional_id!r}, "
                 "status messages come in QM groups"
             )
-        layout = status_time_layout(release(interchange, group), group.header.where(8))
+        layout = status_time_layout(release(interchange, group), group)
         for transaction in group.transaction_sets:
             milestones.extend(milestones_from_transaction(transaction, layout, home_zone=zone))
     return tuple(milestones)
