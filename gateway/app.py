@@ -456,13 +456,13 @@ def create_app(
             return JSONResponse({"error": "not_found", "message": "no such dead letter"}, 404)
         return await ingress.replay(letter)
 
-    routes = [
+    routes = [  # the busiest first: each request is matched against the routes before its own
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_websocket),
+        Route("/webhooks/{source}", webhook, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/.well-known/jwks.json", public_keys, methods=["GET"]),
-        Route("/webhooks/{source}", webhook, methods=["POST"]),
         Route("/admin/dead-letters", dead_letters, methods=["GET"]),
         Route("/admin/dead-letters/{dead_letter_id}/replay", replay, methods=["POST"]),
         Route(TOKEN_PATH, oauth("token"), methods=["POST"]),
