@@ -190,8 +190,9 @@ class SqlEventLog:
         return await asyncio.shield(result)
 
     async def append_all(self, envelopes: Sequence[EventEnvelope]) -> list[AppendResult]:
-        """Queued at once, so they go in one transaction unless the queue's batch is full;
-        one wait for them all rather than one task each."""
+        """Queued at once, so they go in one transaction unless the queue's batch is full,
+        and one wait for them all: the writer settles appends in the order they were queued,
+        so once the last is settled every one is."""
         loop = asyncio.get_running_loop()
         results: list[asyncio.Future[AppendResult]] = []
         for envelope in envelopes:
@@ -202,7 +203,12 @@ class SqlEventLog:
             return []
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
-        return await asyncio.shield(asyncio.gather(*results))
+        await asyncio.wait([results[-1]])
+        failures = [result.exception() for result in results]  # each one's is retrieved
+        for failure in failures:
+            if failure is not None:
+                raise failure
+        return [result.result() for result in results]
 
     async def _write_queued(self) -> None:
         while self._queued:

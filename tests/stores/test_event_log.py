@@ -126,6 +126,25 @@ async def test_a_delivery_appended_at_once_is_stored_in_order_with_its_repeats_a
     assert await event_log.append_all([]) == []
 
 
+async def test_a_delivery_larger_than_a_transaction_is_stored_whole_in_order(tmp_path):
+    engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'batches.sqlite3'}")
+    await create_tables(engine)
+    log = SqlEventLog(engine, max_batch=2)
+    delivery = [make_event(f"evt-{uuid.uuid4().hex}", n) for n in range(5)]
+    results = await log.append_all(delivery)
+    assert [r.position for r in results] == [1, 2, 3, 4, 5]
+    assert [e.envelope for e in await log.read(after=0, limit=10)] == delivery
+    await engine.dispose()
+
+
+async def test_a_delivery_the_log_cannot_store_fails_as_a_whole(tmp_path):
+    engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'tableless.sqlite3'}")
+    log = SqlEventLog(engine, max_batch=2)  # no tables: every transaction of it fails
+    with pytest.raises(Exception, match="no such table"):
+        await log.append_all([make_event(f"evt-{uuid.uuid4().hex}", n) for n in range(3)])
+    await engine.dispose()
+
+
 async def test_signalled_log_wakes_its_followers_once_a_delivery_adds_something(tmp_path):
     engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'signalled.sqlite3'}")
     await create_tables(engine)
