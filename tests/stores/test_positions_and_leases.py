@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stores import SqlLeaseStore, SqlPositionStore, create_tables, open_engine
@@ -59,6 +60,20 @@ async def test_concurrent_writers_leave_the_highest_position(engine):
     await positions.advance(consumer, 1)
     await asyncio.gather(*(positions.advance(consumer, n) for n in [5, 3, 9, 2, 8, 7]))
     assert await positions.get(consumer) == 9
+
+
+async def test_advances_made_at_once_commit_together_and_each_learns_if_it_moved(engine):
+    positions = SqlPositionStore(engine)
+    names = [unique(f"projection-{n}") for n in range(5)]
+    await positions.advance(names[0], 10)
+    commits: list[object] = []
+    event.listen(engine.sync_engine, "commit", commits.append)
+    moved = await asyncio.gather(
+        *(positions.advance(name, 5) for name in names), positions.advance(names[1], 7)
+    )
+    assert moved == [False, True, True, True, True, True]
+    assert [await positions.get(name) for name in names] == [10, 7, 5, 5, 5]
+    assert len(commits) == 2, "five consumers in one transaction, a second move in the next"
 
 
 @settings(max_examples=10, deadline=None)
