@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
-from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, select, text
+from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.events import (
@@ -71,7 +71,11 @@ class EventLog(Protocol):
         it returns (a second copy of an event id among them is a duplicate)."""
         ...
 
-    async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]: ...
+    async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]:
+        """Up to `limit` events after position `after`, in log order. Fewer than `limit` does
+        not mean the log ends there (what is known in memory is answered alone); nothing
+        does, for now."""
+        ...
 
     async def ping(self) -> None:
         """Returns when the log can take appends now; raises otherwise (readiness checks)."""
@@ -144,11 +148,22 @@ workflow triggers read the same new events, and decoding each once is enough."""
 
 class DecodedEvents:
     """Events by position, decoded once for all of a process's readers; a log's rows never
-    change once written, so a position read again is the same event."""
+    change once written, so a position read again is the same event.
+
+    It also remembers which event follows which: a read returns every event after a position
+    up to its last one, and the log makes events visible in position order, so no event can
+    appear later between two a read returned one after the other. The next reader after one of
+    those positions then gets the rest of that run from here, without asking the engine
+    (`run_after`): every projection, the subscription hub and the workflow triggers read the
+    same new events, and one of them asking is enough.
+    """
 
     def __init__(self, capacity: int = DECODED_EVENTS_KEPT) -> None:
         self._capacity = capacity
         self._events: OrderedDict[int, StoredEvent] = OrderedDict()
+        self._following: OrderedDict[int, int] = OrderedDict()
+        """The position of the event that comes next in the log, by the position before it
+        (an event's, or the position a read started after)."""
 
     def known(self, position: int) -> StoredEvent | None:
         return self._events.get(position)
@@ -162,6 +177,33 @@ class DecodedEvents:
         if len(self._events) > self._capacity:
             self._events.popitem(last=False)
         return stored
+
+    def read_run(self, after: int, events: Sequence[StoredEvent]) -> None:
+        """`events` are all the log holds after `after` up to the last of them, in order."""
+        following = self._following
+        previous = after
+        for stored in events:
+            following[previous] = stored.position
+            previous = stored.position
+        while len(following) > self._capacity:
+            following.popitem(last=False)
+
+    def run_after(self, after: int, limit: int) -> list[StoredEvent]:
+        """Up to `limit` events known to follow `after` one after the other, in log order;
+        empty when the event after `after` is not known (yet)."""
+        run: list[StoredEvent] = []
+        following, events = self._following, self._events
+        position = after
+        while len(run) < limit:
+            next_position = following.get(position)
+            if next_position is None:
+                break
+            stored = events.get(next_position)
+            if stored is None:
+                break
+            run.append(stored)
+            position = next_position
+        return run
 
 
 class SqlEventLog:
@@ -179,6 +221,12 @@ class SqlEventLog:
         self._engine = engine
         self._max_batch = max_batch
         self._decoded = DecodedEvents()
+        self._read = (
+            select(EVENTS.c.position, EVENTS.c.envelope)
+            .where(EVENTS.c.position > bindparam("after"))
+            .order_by(EVENTS.c.position)
+            .limit(bindparam("limit"))
+        )
         self._queued: list[tuple[EventEnvelope, asyncio.Future[AppendResult]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -272,15 +320,16 @@ class SqlEventLog:
         return results
 
     async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]:
-        query = (
-            select(EVENTS.c.position, EVENTS.c.envelope)
-            .where(EVENTS.c.position > after)
-            .order_by(EVENTS.c.position)
-            .limit(limit)
-        )
+        """What another reader of this process read already comes from memory; only a reader
+        at the end of what is known asks the database."""
+        known = self._decoded.run_after(after, limit)
+        if known:
+            return known
         async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        return [self._decoded.event(int(row.position), row.envelope) for row in rows]
+            rows = (await connection.execute(self._read, {"after": after, "limit": limit})).all()
+        events = [self._decoded.event(int(row.position), row.envelope) for row in rows]
+        self._decoded.read_run(after, events)
+        return events
 
     async def ping(self) -> None:
         async with self._engine.connect() as connection:

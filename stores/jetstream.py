@@ -185,8 +185,12 @@ class JetStreamEventLog:
         """Up to `limit` events after position `after`: the stream's last sequence number, then
         every message up to it asked for at once (one round trip's wait, not one per event);
         a sequence number with no message (deleted) is skipped. Events another reader of this
-        process has read already are not asked for again (`DecodedEvents`)."""
+        process has read already are not asked for again (`DecodedEvents`): a run of them read
+        after `after` is answered from memory, without asking the stream."""
         self._require_connection("read")
+        known = self._decoded.run_after(after, limit)
+        if known:
+            return known
         try:
             last = int((await self._js.stream_info(self._stream)).state.last_seq)
             wanted = range(after + 1, min(last, after + limit) + 1)
@@ -203,7 +207,9 @@ class JetStreamEventLog:
             if message is not None:
                 sequence = int(message.seq)
                 found[sequence] = self._decoded.event(sequence, message.data or b"{}")
-        return [found[sequence] for sequence in wanted if sequence in found]
+        events = [found[sequence] for sequence in wanted if sequence in found]
+        self._decoded.read_run(after, events)
+        return events
 
     async def _message(self, sequence: int) -> RawStreamMsg | None:
         try:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from sqlalchemy import event
 
 from domain import EventEnvelope, SourceSystem
 from domain.events import envelope_to_dict
@@ -162,6 +163,27 @@ async def test_signalled_log_wakes_its_followers_once_a_delivery_adds_something(
     await engine.dispose()
 
 
+async def test_readers_behind_one_another_see_every_event_once_in_order(event_log):
+    ids = [f"evt-{uuid.uuid4().hex}" for _ in range(6)]
+    start = (await event_log.append(make_event(ids[0], 0))).position - 1
+    for number, event_id in enumerate(ids[1:4], start=1):
+        await event_log.append(make_event(event_id, number))
+    ahead = await event_log.read(after=start, limit=3)  # the first three, now known
+    for number, event_id in enumerate(ids[4:], start=4):
+        await event_log.append(make_event(event_id, number))
+
+    async def follow(after: int) -> list[str]:
+        seen: list[str] = []
+        while batch := await event_log.read(after=after, limit=4):
+            seen += [e.envelope.event_id for e in batch if e.envelope.event_id in ids]
+            after = batch[-1].position
+        return seen
+
+    assert [e.envelope.event_id for e in ahead] == ids[:3]
+    assert await follow(start) == ids
+    assert await follow(ahead[0].position) == ids[1:], "a reader in the middle of a run"
+
+
 WRITERS = 4
 
 
@@ -230,4 +252,23 @@ async def test_sql_log_readers_see_equal_events_whoever_read_them_first(tmp_path
     assert [e.envelope.event_id for e in hub_view] == ["evt-1", "evt-2"]
     assert hub_view == projection_view[1:]
     assert all(a is b for a, b in zip(hub_view, projection_view[1:], strict=True))
+    await engine.dispose()
+
+
+async def test_a_reader_behind_another_is_answered_from_memory(tmp_path):
+    engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite3'}")
+    await create_tables(engine)
+    log = SqlEventLog(engine)
+    for number in range(5):
+        await log.append(make_event(f"evt-{number}", number))
+    queries: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    first = await log.read(after=0, limit=10)
+    second = await log.read(after=0, limit=10)
+    third = await log.read(after=2, limit=2)
+    assert len(queries) == 1, f"expected the first read only to query, got {queries}"
+    assert second == first and third == first[2:4]
+    await log.append(make_event("evt-5", 5))
+    assert [e.envelope.event_id for e in await log.read(after=5, limit=10)] == ["evt-5"]
+    assert len(queries) == 3, "past what was read, the database is asked (append, read)"
     await engine.dispose()
