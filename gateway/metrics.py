@@ -162,12 +162,18 @@ class GatewayMetrics:
         self._subscription_events.inc()
 
     def events_applied(self, consumer: str, events: Sequence[StoredEvent]) -> None:
+        """Each event's lag; the series is looked up once per source in the batch (a batch
+        mostly comes from one source), not once per event."""
         now = datetime.now(UTC)
+        lags: dict[str, list[float]] = {}
         for stored in events:
             envelope = stored.envelope
-            source = self._event_sources(envelope.source_name)
             lag = (now - envelope.occurred_at).total_seconds()
-            self._event_lag.labels(source, consumer).observe(max(0.0, lag))
+            lags.setdefault(envelope.source_name, []).append(lag if lag > 0.0 else 0.0)
+        for source_name, observed in lags.items():
+            series = self._child(self._event_lag, self._event_sources(source_name), consumer)
+            for lag in observed:
+                series.observe(lag)
 
     def webhook_failed(self, source: str, reason: str) -> None:
         self._webhook_failures.labels(source, reason).inc()
