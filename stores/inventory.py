@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     delete,
     func,
     or_,
@@ -89,6 +90,10 @@ def position_key(position: InventoryPosition) -> PositionKey:
 class SqlInventoryStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        table = INVENTORY_POSITIONS
+        self._revisions = select(
+            table.c.warehouse_id, table.c.bin, table.c.sku, table.c.revision
+        ).where(table.c.sku.in_(bindparam("skus", expanding=True)))
 
     async def record(self, facts: Iterable[PositionFact]) -> None:
         """Keep each position's highest revision; on a tie, the copy met first in the log
@@ -142,19 +147,19 @@ class SqlInventoryStore:
         return [_position(row) for row in rows]
 
     async def revisions(self, keys: Iterable[PositionKey]) -> Mapping[PositionKey, int]:
-        """The revision held for each of `keys` that the read model has."""
+        """The revision held for each of `keys` that the read model has (the stock sweep asks
+        for a whole page at a time: rows are unpacked by place, not looked up by name)."""
         wanted = set(keys)
         skus = sorted({sku for _, _, sku in wanted})
-        table = INVENTORY_POSITIONS
         found: dict[PositionKey, int] = {}
         async with self._engine.connect() as connection:
             for start in range(0, len(skus), _KEYS_PER_QUERY):
-                query = select(table.c.warehouse_id, table.c.bin, table.c.sku, table.c.revision)
-                query = query.where(table.c.sku.in_(skus[start : start + _KEYS_PER_QUERY]))
-                for row in (await connection.execute(query)).all():
-                    key = (row.warehouse_id, row.bin, row.sku)
+                chunk = skus[start : start + _KEYS_PER_QUERY]
+                result = await connection.execute(self._revisions, {"skus": chunk})
+                for key_and_revision in result:
+                    key = key_and_revision[:3]
                     if key in wanted:
-                        found[key] = int(row.revision)
+                        found[key] = int(key_and_revision[3])
         return found
 
     async def forget_after(self, position: int) -> None:
