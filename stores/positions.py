@@ -17,7 +17,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import BigInteger, Column, DateTime, String, Table, select, update
+from sqlalchemy import BigInteger, Column, DateTime, String, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stores.sql import METADATA, insert_into
@@ -52,6 +52,10 @@ _Advance = tuple[str, int, "asyncio.Future[bool]"]
 class SqlPositionStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._get = select(POSITIONS.c.position).where(
+            POSITIONS.c.consumer == bindparam("consumer")
+        )
+        """Asked after every batch by whoever waits for the read models (live updates)."""
         statement = insert_into(engine, POSITIONS)
         self._advance = statement.on_conflict_do_update(
             index_elements=[POSITIONS.c.consumer],
@@ -67,9 +71,9 @@ class SqlPositionStore:
         self._writer: asyncio.Task[None] | None = None
 
     async def get(self, consumer: str) -> int:
-        query = select(POSITIONS.c.position).where(POSITIONS.c.consumer == consumer)
         async with self._engine.connect() as connection:
-            position = (await connection.execute(query)).scalar_one_or_none()
+            found = await connection.execute(self._get, {"consumer": consumer})
+            position = found.scalar_one_or_none()
         return int(position or 0)
 
     async def advance(self, consumer: str, position: int) -> bool:
