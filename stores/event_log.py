@@ -206,6 +206,11 @@ class DecodedEvents:
         return run
 
 
+def _retrieve_failure(result: asyncio.Future[AppendResult]) -> None:
+    if not result.cancelled():
+        result.exception()
+
+
 class SqlEventLog:
     """The log as a table; the unique event id makes a redelivered event a no-op.
 
@@ -251,7 +256,12 @@ class SqlEventLog:
             return []
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
-        await asyncio.wait([results[-1]])
+        try:
+            await asyncio.wait([results[-1]])
+        except asyncio.CancelledError:
+            for result in results:  # the appends go on; their failures are nobody's now
+                result.add_done_callback(_retrieve_failure)
+            raise
         failures = [result.exception() for result in results]  # each one's is retrieved
         for failure in failures:
             if failure is not None:
