@@ -15,7 +15,8 @@ API, then measures per round:
   interchanges per delivery, as EDI senders batch them);
   events/s acknowledged (202, durable in the log) and events/s delivered to one WebSocket
   client subscribed to every shipment (through the projections and the hub), the second
-  being the end-to-end figure;
+  being the end-to-end figure; and the same events per second of CPU the gateway process
+  used meanwhile (all its threads), which a busy, shared machine disturbs far less;
 - fan-out: `--subscribers` WebSocket subscribers to one shipment, `--paced` events
   sent one at a time; delivery delay from the webhook's send to each subscriber's receipt
   (p50, p99 over every subscriber and event).
@@ -31,6 +32,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import os
 import statistics
 import sys
 import tempfile
@@ -315,6 +317,12 @@ async def read_models_caught_up(
     return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time the process has used so far, all its threads (Linux `/proc`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def ingest_round(
     sender: Sender, events: int, concurrency: int, timeout: float, batch: int
 ) -> dict:
@@ -331,7 +339,7 @@ async def ingest_round(
         for size in deliveries:
             statuses.append(await sender.send(size))
 
-    began = time.perf_counter()
+    began, cpu_before = time.perf_counter(), cpu_seconds(sender.gateway.pid)
     await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), timeout)
     acknowledged = time.perf_counter() - began
     caught_up = await read_models_caught_up(
@@ -340,6 +348,7 @@ async def ingest_round(
     keys = {sender.key(number) for number in range(first, first + events)}
     complete = await wait_for([watcher], keys, timeout)
     delivered = max(watcher.received.get(key, 0.0) for key in keys) - began
+    cpu_used = cpu_seconds(sender.gateway.pid) - cpu_before
     listening.cancel()
     await watcher.socket.close()
     return {
@@ -349,6 +358,7 @@ async def ingest_round(
         "ack_per_s": events / acknowledged,
         "read_model_per_s": events / (caught_up - began) if caught_up else None,
         "delivered_per_s": events / delivered if complete else None,
+        "per_cpu_s": events / cpu_used if complete and cpu_used > 0 else None,
         "complete": complete,
     }
 
@@ -421,7 +431,8 @@ async def measured_round(sender: Sender, number: int, arguments: argparse.Namesp
         f"(other statuses: {ingest['refused'] or 'none'}), "
         f"{ingest['ack_per_s']:.0f} events acknowledged/s, "
         f"{per_second(ingest['read_model_per_s'])} in the read models/s, "
-        f"{per_second(delivered)} delivered/s end to end; "
+        f"{per_second(delivered)} delivered/s end to end "
+        f"({per_second(ingest['per_cpu_s'])} per second of the gateway's CPU); "
         f"{fan_out['deliveries']}/{fan_out['expected']} deliveries to "
         f"{arguments.subscribers} subscribers, p50 {milliseconds(fan_out['p50_ms'])}, "
         f"p99 {milliseconds(fan_out['p99_ms'])}"

@@ -9,6 +9,7 @@ from process_apis.live.hub import (
     SubscriptionHub,
     log_end,
 )
+from process_apis.live.reported import ReportedMilestones
 from process_apis.live.statuses import ShipmentStatuses
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Listener",
     "ListenerFellBehind",
     "ReadModelGate",
+    "ReportedMilestones",
     "ShipmentStatuses",
     "SubscriptionHub",
     "log_end",

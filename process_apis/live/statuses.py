@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from domain.shipments import DecidingMilestones, Milestone, MilestoneStatus
+from process_apis.live.reported import ReportedMilestones
 from stores.event_log import StoredEvent
-from system_apis.milestones import MILESTONE_EVENT_TYPE, milestone_from_payload
 
 TRACKING_NUMBERS_KEPT = 10_000
 """Shipments whose pair is kept (two milestones each: under 10 MB when all are full)."""
@@ -60,6 +60,7 @@ class ShipmentStatuses:
     def __init__(
         self,
         history: DecidingHistory,
+        milestones: ReportedMilestones,
         *,
         capacity: int = TRACKING_NUMBERS_KEPT,
         answers_kept: int = ANSWERS_KEPT,
@@ -67,6 +68,7 @@ class ShipmentStatuses:
         if capacity < 1 or answers_kept < 1:
             raise ValueError("capacity and answers_kept must be 1 or more")
         self._history = history
+        self._milestones = milestones
         self._capacity = capacity
         self._answers_kept = answers_kept
         self._entries: OrderedDict[str, DecidingMilestones] = OrderedDict()
@@ -76,14 +78,10 @@ class ShipmentStatuses:
 
     def observe(self, event: StoredEvent) -> None:
         """The hub's observer: fold a milestone it hands out into its shipment's pair."""
-        envelope = event.envelope
-        if envelope.event_type != MILESTONE_EVENT_TYPE:
-            return
+        milestone = self._milestones.of(event)
+        if milestone is None:
+            return  # not a milestone, or one the history projection skips too
         self._history_caught_up = True  # the gate held it until the history had reached it
-        try:
-            milestone = milestone_from_payload(envelope.payload)
-        except (KeyError, TypeError, ValueError):
-            return  # the history projection skips it too, so the history never shows it
         tracking_number = milestone.tracking_number
         kept = self._entries.get(tracking_number)
         if kept is not None:
@@ -99,8 +97,9 @@ class ShipmentStatuses:
         if key in self._answers:
             return self._answers[key]
         deciding = await self._deciding(envelope.aggregate_id)
-        if envelope.event_type == MILESTONE_EVENT_TYPE:
-            deciding = deciding.fold(milestone_from_payload(envelope.payload))
+        milestone = self._milestones.of(event)
+        if milestone is not None:
+            deciding = deciding.fold(milestone)
         current = deciding.current
         status = self._answers.setdefault(key, current.status if current else None)
         while len(self._answers) > self._answers_kept:

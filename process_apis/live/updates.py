@@ -25,13 +25,13 @@ from domain.orders import OrderStatus
 from domain.shipments import MilestoneStatus, progress_rank
 from process_apis.live.changes import InventoryChange, OrderChange, ShipmentChange, WorkflowChange
 from process_apis.live.hub import Interest, SubscriptionHub
+from process_apis.live.reported import ReportedMilestones
 from process_apis.live.statuses import ShipmentStatuses
 from process_apis.ownership import OrderOwnership
 from process_apis.visibility import NotFound, require_visible
 from stores.event_log import StoredEvent
 from stores.milestones import MilestoneStore
 from system_apis.errors import BackendNotFound
-from system_apis.milestones import MILESTONE_EVENT_TYPE, milestone_from_payload
 from system_apis.tms.client import TmsClient
 
 DISPATCHED_EVENT_TYPE = "shipment.dispatched"
@@ -82,7 +82,8 @@ class LiveUpdates:
         self.hub = hub
         self._tms = tms
         self._owners = owners
-        self._statuses = ShipmentStatuses(history)
+        self._milestones = ReportedMilestones()
+        self._statuses = ShipmentStatuses(history, self._milestones)
         hub.observe(self._statuses.observe)
         self._max_replay = max_replay
 
@@ -127,13 +128,12 @@ class LiveUpdates:
             elif rank is not None:
                 ranks[shipment] = rank
             statuses[shipment] = status
-            is_milestone = envelope.event_type == MILESTONE_EVENT_TYPE
             yield ShipmentChange(
                 position=event.position,
                 event_type=envelope.event_type,
                 occurred_at=envelope.occurred_at,
                 tracking_number=shipment,
-                milestone=milestone_from_payload(envelope.payload) if is_milestone else None,
+                milestone=self._milestones.of(event),
                 status=status,
             )
 

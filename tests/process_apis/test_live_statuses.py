@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from domain import Milestone, MilestoneStatus, current_milestone
 from process_apis.consumers import runner_for
-from process_apis.live import ShipmentStatuses
+from process_apis.live import ReportedMilestones, ShipmentStatuses
 from process_apis.projections import build_projections, run_projections
 from process_apis.services import LogisticsServices, build_services
 from stores import SqlMilestoneStore, StoredEvent, Stores, create_tables, open_engine
@@ -131,7 +131,8 @@ def test_the_kept_status_is_the_one_the_whole_history_gives(tmp_path, earlier, s
             await engine.dispose()
 
     async def run(history: HeldHistory) -> None:
-        statuses = ShipmentStatuses(history, capacity=1)  # asking another evicts
+        # asking another evicts
+        statuses = ShipmentStatuses(history, ReportedMilestones(), capacity=1)
         arrived: list[Milestone] = []
         pending: list[tuple[str, asyncio.Task[MilestoneStatus | None]]] = []
         position = 0
@@ -218,7 +219,7 @@ async def test_a_status_loaded_before_the_first_milestone_handed_out_is_asked_ag
     try:
         await create_tables(engine)
         history = HeldHistory(SqlMilestoneStore(engine))
-        statuses = ShipmentStatuses(history)
+        statuses = ShipmentStatuses(history, ReportedMilestones())
         tracking_number, other = TRACKING_NUMBERS[:2]
         in_transit = Milestone("it", tracking_number, MilestoneStatus.IN_TRANSIT, START, "S", "IT")
         replayed = logged(in_transit, 1)  # from before the hub's head, not in the history yet
