@@ -113,6 +113,7 @@ from policies.persisted import RegisteredOperationsPolicy
 from policies.principal import Principal
 from process_apis.cache_invalidation import SharedCacheInvalidation, purge_in_process
 from process_apis.consumers import AppliedObserver, ConsumerRunner, runner_for
+from process_apis.expired_keys import purge_expired_keys
 from process_apis.live.gate import ReadModelGate
 from process_apis.polling import ERP_ORDERS_FEED, FeedLease, build_pollers
 from process_apis.polling_positions import build_position_poller
@@ -266,6 +267,13 @@ def create_app(
         figures = StoreFiguresCollector(runtime.stores.engine, config.metrics)
         stop_metrics = _start_metrics(
             config, metrics, runtime, figures, stop_background, background
+        )
+        background.append(
+            asyncio.create_task(
+                purge_expired_keys(
+                    runtime.stores.idempotency, config.idempotency.purge_interval_s, stop_background
+                )
+            )
         )
         deprecations = DeprecationUsage(runtime.stores.deprecated_uses)
         background.append(

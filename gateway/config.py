@@ -498,6 +498,8 @@ class IdempotencyConfig(_Section):
     """A request holds its key this long at most (longer than any backend call)."""
     wait_s: float = Field(2.0, ge=0, le=30)
     """A duplicate of a running command waits this long for its answer, then is told to retry."""
+    purge_interval_s: float = Field(3_600.0, ge=1, le=86_400)
+    """How often each process deletes the records whose `ttl_s` has passed."""
 
 
 def strict_switch(value: object) -> object:
