@@ -50,10 +50,12 @@ def build_throttling(
             subscription_caps=caps, open_subscriptions=open_subscriptions, on_refused=on_refused
         )
         return Throttling((), (), admission, _nothing)
-    storage = open_rate_limit_storage(
-        settings.storage_url(config.stores.cache), namespace=config.stores.cache_namespace
-    )
-    limits = RateLimits(storage.storage, settings.strategy)
+    url = settings.storage_url(config.stores.cache)
+    storage = open_rate_limit_storage(url, namespace=config.stores.cache_namespace)
+    fallback = None
+    if url != "memory" and settings.when_storage_unreachable == "count-in-process":
+        fallback = open_rate_limit_storage("memory", namespace=config.stores.cache_namespace)
+    limits = RateLimits(storage.storage, settings.strategy, fallback=fallback and fallback.storage)
     quotas = QuotaBook(
         {name: quotas_of(plan.rate_limits) for name, plan in config.plans.items()},
         {

@@ -6,6 +6,8 @@ The numbers themselves are per plan (`[plans.<name>] rate_limits`) or per client
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from gateway.plans import RateLimitList
@@ -25,6 +27,9 @@ class ThrottlingConfig(BaseModel):
     """Where the counters live: `cache` (wherever `[stores] cache` is: memory, or that Redis,
     shared by every process of the deployment), `memory` (this process only) or a redis://
     URL of its own. Keys are namespaced by `[stores] cache_namespace`."""
+    when_storage_unreachable: Literal["count-in-process", "let-through"] = "count-in-process"
+    """When the shared counters (Redis) do not answer: count in each process's memory until
+    they do (each process holds callers to the quotas on its own), or let requests pass."""
     unauthenticated_failures: RateLimitList = ("30/minute",)
     """Failed authentications one source address may cause per window; past them its
     requests are answered 429 before their credentials are looked at."""

@@ -23,8 +23,12 @@ Headers follow draft-ietf-httpapi-ratelimit-headers-11 (May 2026): `RateLimit-Po
 each quota as `"<window>s";q=<quota>;w=<window>` and `RateLimit` the state of each as
 `"<window>s";r=<remaining>;t=<seconds until more quota>`; a refusal adds `Retry-After`.
 
-When the storage cannot be reached, requests pass (logged): a limiter is a guard, and a
-Redis outage must not take the API down with it.
+When the shared storage cannot be reached, a Redis outage must not take the API down with
+it, nor leave it unguarded: with a `fallback` storage (this process's memory), requests are
+counted there, so each process still holds every caller to its quotas (a deployment of N
+processes then admits up to N times a quota), and the shared storage is tried again
+`RETRY_SHARED_AFTER_S` later. Without one, requests pass. Either way it is logged, once per
+outage rather than once per request.
 """
 
 from __future__ import annotations
@@ -57,6 +61,9 @@ MAX_WINDOW_S = 86_400
 MAX_AMOUNT = 1_000_000_000
 _NOTATION = "write COUNT/PERIOD, as 600/minute, 20/second or 1000/10 minutes"
 _logger = logging.getLogger("policies.rate_limits")
+RETRY_SHARED_AFTER_S = 5.0
+"""After the shared counters failed, how long requests are counted in the fallback before the
+shared storage is tried again (a request never waits on a storage known to be down)."""
 
 
 def parse_quota(text: object) -> RateLimitItem:
@@ -181,10 +188,14 @@ class RateLimits:
         storage: Storage,
         strategy: Strategy = "sliding-window-counter",
         *,
+        fallback: Storage | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._limiter = STRATEGIES[strategy](storage)
+        self._fallback = None if fallback is None else STRATEGIES[strategy](fallback)
         self._clock = clock
+        self._shared_down_until: float | None = None
+        """While set, the shared storage is known to be down: count in the fallback."""
 
     async def hit(self, key: Sequence[str], quotas: Sequence[Quota]) -> Verdict:
         """Spend one unit of every quota of `key`; refused when one of them is spent.
@@ -192,44 +203,71 @@ class RateLimits:
         Quotas are spent in order of their windows, shortest first, and spending stops at
         the first refused one, so a burst refused by the per-second quota costs none of the
         per-minute one."""
-        return await self._check(key, quotas, self._limiter.hit)
+        return await self._check(key, quotas, "hit")
 
     async def peek(self, key: Sequence[str], quotas: Sequence[Quota]) -> Verdict:
         """Whether `key` could spend a unit now, spending none."""
-        return await self._check(key, quotas, self._limiter.test)
+        return await self._check(key, quotas, "test")
 
-    async def _check(
-        self,
-        key: Sequence[str],
-        quotas: Sequence[Quota],
-        probe: Callable[..., Awaitable[bool]],
-    ) -> Verdict:
-        """`probe` (spend or test) each quota, shortest window first, up to the first refusal."""
+    async def _check(self, key: Sequence[str], quotas: Sequence[Quota], probe: str) -> Verdict:
+        """`probe` (spend or test) each quota, shortest window first, up to the first refusal:
+        in the shared storage, or in the fallback while the shared one is down."""
         if not quotas:
             return PASS
         ordered = sorted(quotas, key=lambda quota: quota.window_s)
-        try:
-            exceeded = None
-            for quota in ordered:
-                if not await probe(quota.item, *key):
-                    exceeded = quota
-                    break
-            return await self._verdict(key, ordered, exceeded)
-        except Exception:
-            _logger.warning("rate limit counters unreachable; request let through", exc_info=True)
+        down_until = self._shared_down_until
+        if down_until is None or self._clock() >= down_until:
+            try:
+                verdict = await self._counted(self._limiter, key, ordered, probe)
+            except Exception:
+                self._shared_failed(down_until is not None)
+            else:
+                if down_until is not None:
+                    _logger.warning("rate limit counters reachable again")
+                self._shared_down_until = None
+                return verdict
+        if self._fallback is None:
             return PASS
+        return await self._counted(self._fallback, key, ordered, probe)
+
+    def _shared_failed(self, known: bool) -> None:
+        self._shared_down_until = self._clock() + RETRY_SHARED_AFTER_S
+        if not known:
+            where = "counted in this process" if self._fallback is not None else "let through"
+            _logger.warning(
+                "rate limit counters unreachable; requests %s until they answer again",
+                where,
+                exc_info=True,
+            )
+
+    async def _counted(
+        self, limiter: RateLimiter, key: Sequence[str], ordered: Sequence[Quota], probe: str
+    ) -> Verdict:
+        spend: Callable[..., Awaitable[bool]] = getattr(limiter, probe)
+        exceeded = None
+        for quota in ordered:
+            if not await spend(quota.item, *key):
+                exceeded = quota
+                break
+        return await self._verdict(limiter, key, ordered, exceeded)
 
     async def clear(self, key: Sequence[str], quotas: Sequence[Quota]) -> None:
         for quota in quotas:
             await self._limiter.clear(quota.item, *key)
+            if self._fallback is not None:
+                await self._fallback.clear(quota.item, *key)
 
     async def _verdict(
-        self, key: Sequence[str], quotas: Sequence[Quota], exceeded: Quota | None
+        self,
+        limiter: RateLimiter,
+        key: Sequence[str],
+        quotas: Sequence[Quota],
+        exceeded: Quota | None,
     ) -> Verdict:
         now = self._clock()
         states = []
         for quota in quotas:
-            stats = await self._limiter.get_window_stats(quota.item, *key)
+            stats = await limiter.get_window_stats(quota.item, *key)
             remaining = 0 if quota is exceeded else max(0, stats.remaining)
             reset = min(quota.window_s, max(0, math.ceil(stats.reset_time - now)))
             if remaining <= 0:

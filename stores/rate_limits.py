@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 
+COUNT_TIMEOUT_S = 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class RateLimitStorage:
@@ -31,7 +33,11 @@ def open_rate_limit_storage(url: str, *, namespace: str) -> RateLimitStorage:
         raise ValueError(f"rate limit storage must be 'memory' or redis://…, got {url!r}")
     import redis.asyncio
 
-    pool = redis.asyncio.ConnectionPool.from_url(url)
+    # a Redis that stops answering fails a count within a second (see `RateLimits`' fallback)
+    # instead of holding the request; timeouts in the URL's query take precedence
+    pool = redis.asyncio.ConnectionPool.from_url(
+        url, socket_connect_timeout=COUNT_TIMEOUT_S, socket_timeout=COUNT_TIMEOUT_S
+    )
     storage = RedisStorage(
         f"async+{url}",
         implementation="redispy",

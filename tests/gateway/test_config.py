@@ -59,6 +59,7 @@ def test_file_values_keep_the_other_defaults_and_environment_overrides_the_file(
         ("[polling]\nerp_orders_interval_s = 0\n", "polling.erp_orders_interval_s: Input"),
         ("[polling]\nerp_orders_interval_s = 301\n", "polling.erp_orders_interval_s: Input"),
         ("[idempotency]\npurge_interval_s = 0\n", "idempotency.purge_interval_s: Input should be"),
+        ("[throttling]\nwhen_storage_unreachable = 'deny'\n", "when_storage_unreachable: Input"),
         ("[idempotency]\npurge_interval_s = 1e9\n", "idempotency.purge_interval_s: Input should"),
         ("[idempotency]\npurge_interval_s = 'hourly'\n", "idempotency.purge_interval_s: Input"),
         ("[polling]\nerp_orders_interval_s = '5s'\n", "polling.erp_orders_interval_s: Input"),
