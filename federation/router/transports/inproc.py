@@ -6,6 +6,7 @@ the subgraph module only when told to and never depends on it in code.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -45,7 +46,7 @@ class InProcessTransport:
         try:
             result = await self.schema.execute(
                 request.query,
-                variable_values=request.variables or None,
+                variable_values=_own_copy(request.variables),
                 context_value=request.context,
             )
         except Exception as error:
@@ -70,7 +71,7 @@ class InProcessTransport:
         try:
             source = await self.schema.subscribe(
                 request.query,
-                variable_values=request.variables or None,
+                variable_values=_own_copy(request.variables),
                 context_value=context,
             )
         except Exception as error:
@@ -101,6 +102,14 @@ class InProcessTransport:
 
     async def aclose(self) -> None:
         return None
+
+
+def _own_copy(variables: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The variables as the subgraph's to change: a subgraph may change what it is given
+    (strawberry's `_entities` takes `__typename` out of each representation), and over HTTP it
+    would have changed its own copy; the router still reads the representations it sent (the
+    entity cache tags each answer by them)."""
+    return copy.deepcopy(dict(variables)) if variables else None
 
 
 def _response(result: Any) -> dict[str, Any]:
