@@ -7,7 +7,8 @@ old row, be cached again. Where the purge must happen depends on where entries l
 
 - in memory, each process holds its own entries, so each process purges them from its own
   tail of the log (the subscription hub's, which holds events back until the read models
-  show them); it starts at the log's end, since a new process has nothing cached;
+  show them); it starts where the read models are, since a new process has nothing cached
+  but what it reads from them, and events they have yet to show must still purge;
 - on Redis, entries are shared, so one process per deployment purges them (a consumer with a
   lease and a durable position, like the projections): once, and after a restart from where
   it stopped, so no change made while every gateway was down is missed.

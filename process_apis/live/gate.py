@@ -44,6 +44,13 @@ class ReadModelGate:
         self._warn_every_polls = max(1, round(warn_every_s / poll_interval_s))
         self._reached: dict[str, int] = {}
 
+    async def shown_up_to(self) -> int:
+        """The position every projection named here has reached: what the read models show."""
+        names = sorted({name for names in self._consumers.values() for name in names})
+        for name in names:
+            self._reached[name] = max(self._reached.get(name, 0), await self._positions.get(name))
+        return min((self._reached[name] for name in names), default=0)
+
     async def applied(self, event: StoredEvent, stop: asyncio.Event) -> bool:
         for consumer in self._consumers.get(event.envelope.aggregate_type, ()):
             polls = 0

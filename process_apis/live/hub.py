@@ -6,7 +6,9 @@ by other processes) and hands each event to the listeners interested in its aggr
 listener may start from a position it already saw (`after`): it first reads what it missed
 from the log, then the live events, with no gap and no duplicate, because it is registered
 (synchronously, between two dispatches) before it reads the log up to the tail's head, and the
-tail gives it only events after that head.
+tail gives it only events after that head. The tail starts at the log's end, or where the
+read models are when they are behind it: an event they have yet to show is handed out once they
+show it, like any later one, so nothing appended before a process started goes unannounced.
 
 Each listener has a bounded buffer. One that falls behind is dropped: it receives what it had
 buffered, then `ListenerFellBehind` with the last position it was given, from where it may
@@ -44,6 +46,10 @@ must not await (the tail runs it)."""
 
 class ReadModels(Protocol):
     """Holds an event back until the read models it concerns show it (`process_apis.live.gate`)."""
+
+    async def shown_up_to(self) -> int:
+        """The position all of them have reached (where the tail starts)."""
+        ...
 
     async def applied(self, event: StoredEvent, stop: asyncio.Event) -> bool:
         """True once they show `event`; False when `stop` was set first."""
@@ -268,6 +274,10 @@ class SubscriptionHub:
         async with self._starting:
             if self._head is None:
                 self._head = await log_end(self.event_log)
+                if self._read_models is not None:
+                    # read models behind the log: what they have yet to show is handed out
+                    # as they show it (answers read meanwhile lack it, and hear of it then)
+                    self._head = min(self._head, await self._read_models.shown_up_to())
                 self._tail = asyncio.create_task(self._follow(), name="subscription-hub-tail")
             return self._head
 
