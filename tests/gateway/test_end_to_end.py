@@ -42,8 +42,17 @@ async def graphql(
     return response.json()
 
 
+CARRIER_BACKENDS = {"SWFT": "swiftparcel", "RDLN": "roadline", "HRTG": "heritage"}
+UNDER_WAY = ("INFO_RECEIVED", "IN_TRANSIT", "OUT_FOR_DELIVERY")
+
+
 async def first_order_with_carrier(
-    gateway: RunningGateway, tenant: str, carrier: str, *, delivered: bool = False
+    gateway: RunningGateway,
+    tenant: str,
+    carrier: str,
+    *,
+    delivered: bool = False,
+    sandbox: Sandbox | None = None,
 ) -> dict:
     """An order of `tenant` shipped with `carrier`, with a status, found through the public API.
 
@@ -51,10 +60,14 @@ async def first_order_with_carrier(
     bookings and the carriers' events after it starts: the first answers may come before.
     A shipment already returned to its shipper is passed over. Tests that send milestones ask
     for a `delivered` one: a shipment still under way may be on its way back to the shipper
-    (its carrier's history still being read), and RETURNED outranks whatever they send."""
+    (its carrier's history still being read), and RETURNED outranks whatever they send. With
+    the `sandbox`, when none is delivered yet, the carrier delivers one that is under way (the
+    seeded shipments need not hold a delivered one of each carrier for each tenant)."""
     deadline = time.monotonic() + READ_MODEL_WAIT_S
+    delivering: str | None = None
     while time.monotonic() < deadline:
         after = None
+        under_way: list[dict] = []
         for _ in range(15):
             result = await graphql(
                 gateway,
@@ -66,15 +79,22 @@ async def first_order_with_carrier(
             page = result["data"]["orders"]
             for order in page["orders"]:
                 for shipment in order["shipments"] or ():
+                    if shipment["carrier"] != carrier:
+                        continue
                     status = shipment["status"]
-                    wanted = (
-                        status == "DELIVERED" if delivered else status not in (None, "RETURNED")
-                    )
-                    if shipment["carrier"] == carrier and wanted:
-                        return {"order_id": order["id"], "tracking": shipment["trackingNumber"]}
+                    found = {"order_id": order["id"], "tracking": shipment["trackingNumber"]}
+                    if status == "DELIVERED" or (
+                        not delivered and status not in (None, "RETURNED")
+                    ):
+                        return found
+                    if status in UNDER_WAY:
+                        under_way.append(found)
             after = page["nextCursor"]
             if after is None:
                 break
+        if delivered and sandbox is not None and delivering is None and under_way:
+            delivering = under_way[0]["tracking"]
+            await sandbox.aemit(CARRIER_BACKENDS[carrier], delivering, "DL")
         await asyncio.sleep(0.5)
     pytest.fail(f"no order of {tenant} ships with {carrier}")
 
@@ -268,7 +288,9 @@ async def test_carrier_webhooks_are_recorded_and_a_late_in_transit_never_undoes_
     gateway, clean_faults
 ):
     sandbox: Sandbox = clean_faults
-    found = await first_order_with_carrier(gateway, "C-1001", "SWFT", delivered=True)
+    found = await first_order_with_carrier(
+        gateway, "C-1001", "SWFT", delivered=True, sandbox=clean_faults
+    )
     tracking = found["tracking"]
     await sandbox.aset_webhook(
         "swiftparcel", gateway.webhook_url("swiftparcel"), WEBHOOK_SECRETS["swiftparcel"]
@@ -298,7 +320,9 @@ async def test_carrier_webhooks_are_recorded_and_a_late_in_transit_never_undoes_
 
 async def test_duplicate_and_out_of_order_deliveries_record_each_event_once(gateway, clean_faults):
     sandbox: Sandbox = clean_faults
-    found = await first_order_with_carrier(gateway, "C-1001", "SWFT", delivered=True)
+    found = await first_order_with_carrier(
+        gateway, "C-1001", "SWFT", delivered=True, sandbox=sandbox
+    )
     tracking = found["tracking"]
     await sandbox.aset_webhook(
         "swiftparcel", gateway.webhook_url("swiftparcel"), WEBHOOK_SECRETS["swiftparcel"]

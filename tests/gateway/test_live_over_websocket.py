@@ -107,8 +107,10 @@ async def updates_until(
     return found
 
 
-async def test_each_milestone_once_in_rank_order_then_a_resume_without_gap(gateway):
-    found = await first_order_with_carrier(gateway, "C-1001", "SWFT", delivered=True)
+async def test_each_milestone_once_in_rank_order_then_a_resume_without_gap(gateway, sandbox):
+    found = await first_order_with_carrier(
+        gateway, "C-1001", "SWFT", delivered=True, sandbox=sandbox
+    )
     tracking = found["tracking"]
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
     socket = await opened(gateway, "C-1001")

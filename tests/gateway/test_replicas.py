@@ -181,10 +181,12 @@ def test_the_replica_run_with_two_workers_serves_from_two_processes(deployment):
 
 
 async def test_a_webhook_accepted_by_one_replica_reaches_a_subscriber_of_another_once(
-    deployment,
+    deployment, sandbox
 ):
     sender, listener = deployment.replicas[0], deployment.replicas[1]
-    found = await first_order_with_carrier(listener, "C-1001", "SWFT", delivered=True)
+    found = await first_order_with_carrier(
+        listener, "C-1001", "SWFT", delivered=True, sandbox=sandbox
+    )
     tracking = found["tracking"]
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=40)
     socket = await opened(listener, "C-1001")
@@ -245,10 +247,10 @@ async def test_an_idempotent_mutation_retried_against_another_replica_gets_the_f
 
 
 async def test_an_answer_cached_by_two_replicas_is_purged_on_both_by_a_delivery_to_a_third(
-    deployment,
+    deployment, sandbox
 ):
     a, b, c = deployment.replicas
-    found = await first_order_with_carrier(a, "C-1001", "SWFT", delivered=True)
+    found = await first_order_with_carrier(a, "C-1001", "SWFT", delivered=True, sandbox=sandbox)
     tracking = found["tracking"]
     before = post(a, SHIPMENT, t=tracking)["data"]["shipment"]["milestones"]
     assert post(c, SHIPMENT, t=tracking)["data"]["shipment"]["milestones"] == before

@@ -92,9 +92,9 @@ def test_an_answer_kept_by_one_process_is_served_by_the_other(gateways, sandbox)
     assert post(first, "{ me { id } }", "C-1001")["data"]["me"]["id"] == "C-1001"
 
 
-async def test_a_delivery_told_to_one_process_purges_what_the_other_serves(gateways):
+async def test_a_delivery_told_to_one_process_purges_what_the_other_serves(gateways, sandbox):
     first, second = gateways
-    found = await first_order_with_carrier(first, "C-1001", "SWFT", delivered=True)
+    found = await first_order_with_carrier(first, "C-1001", "SWFT", delivered=True, sandbox=sandbox)
     tracking = found["tracking"]
     before = post(first, SHIPMENT, t=tracking)["data"]["shipment"]["milestones"]
     assert post(second, SHIPMENT, t=tracking)["data"]["shipment"]["milestones"] == before
