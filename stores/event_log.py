@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import orjson
@@ -71,11 +71,7 @@ class EventLog(Protocol):
         it returns (a second copy of an event id among them is a duplicate)."""
         ...
 
-    async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]:
-        """Up to `limit` events after position `after`, in log order. Fewer than `limit` does
-        not mean the log ends there (what is known in memory is answered alone); nothing
-        does, for now."""
-        ...
+    async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]: ...
 
     async def ping(self) -> None:
         """Returns when the log can take appends now; raises otherwise (readiness checks)."""
@@ -146,6 +142,20 @@ DECODED_EVENTS_KEPT = 20_000
 workflow triggers read the same new events, and decoding each once is enough."""
 
 
+FetchEvents = Callable[[int, int, Callable[[], None]], Awaitable[list[StoredEvent]]]
+"""An engine's read of up to `limit` events after a position, all it holds up to the last; it
+calls its third argument just before it asks the engine."""
+
+
+@dataclass(slots=True)
+class _Reading:
+    limit: int
+    events: asyncio.Future[list[StoredEvent]] = field(init=False)
+    joinable: bool = True
+    """Until the engine is asked: a reader that joins then gets what the engine holds after
+    its own call, as if it had asked itself."""
+
+
 class DecodedEvents:
     """Events by position, decoded once for all of a process's readers; a log's rows never
     change once written, so a position read again is the same event.
@@ -155,7 +165,8 @@ class DecodedEvents:
     appear later between two a read returned one after the other. The next reader after one of
     those positions then gets the rest of that run from here, without asking the engine
     (`run_after`): every projection, the subscription hub and the workflow triggers read the
-    same new events, and one of them asking is enough.
+    same new events, and one of them asking is enough. Readers that reach the end of what is
+    known together, as a process's consumers woken by one append do, share one read (`read`).
     """
 
     def __init__(self, capacity: int = DECODED_EVENTS_KEPT) -> None:
@@ -164,6 +175,44 @@ class DecodedEvents:
         self._following: OrderedDict[int, int] = OrderedDict()
         """The position of the event that comes next in the log, by the position before it
         (an event's, or the position a read started after)."""
+        self._reading: dict[int, _Reading] = {}
+        """The engine read under way after a position."""
+
+    async def read(self, after: int, limit: int, fetch: FetchEvents) -> list[StoredEvent]:
+        """Up to `limit` events after `after`, every one the log holds up to the last: the run
+        known here, then what `fetch` finds after it (and remembered)."""
+        known = self.run_after(after, limit)
+        if len(known) == limit:
+            return known
+        start = known[-1].position if known else after
+        return known + await self._fetched_after(start, limit - len(known), fetch)
+
+    async def _fetched_after(self, after: int, limit: int, fetch: FetchEvents) -> list[StoredEvent]:
+        """One engine read for every reader after `after` that comes before it is sent: what
+        it finds is then no older than any of their calls."""
+        reading = self._reading.get(after)
+        if reading is None or not reading.joinable or reading.limit < limit:
+            reading = self._reading[after] = _Reading(limit)
+            reading.events = asyncio.ensure_future(self._fetched(after, reading, fetch))
+            reading.events.add_done_callback(lambda _: self._read_done(after, reading))
+        events = await asyncio.shield(reading.events)  # one reader's cancellation is its own
+        return events[:limit]
+
+    async def _fetched(
+        self, after: int, reading: _Reading, fetch: FetchEvents
+    ) -> list[StoredEvent]:
+        def sending() -> None:
+            reading.joinable = False
+
+        events = await fetch(after, reading.limit, sending)
+        self.read_run(after, events)
+        return events
+
+    def _read_done(self, after: int, reading: _Reading) -> None:
+        if self._reading.get(after) is reading:
+            del self._reading[after]
+        if not reading.events.cancelled():
+            reading.events.exception()  # retrieved: when every reader went away, nobody else will
 
     def known(self, position: int) -> StoredEvent | None:
         return self._events.get(position)
@@ -330,16 +379,17 @@ class SqlEventLog:
         return results
 
     async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]:
-        """What another reader of this process read already comes from memory; only a reader
-        at the end of what is known asks the database."""
-        known = self._decoded.run_after(after, limit)
-        if known:
-            return known
+        """What another reader of this process read already comes from memory; only readers
+        at the end of what is known ask the database, once for all of them (`DecodedEvents`)."""
+        return await self._decoded.read(after, limit, self._fetch)
+
+    async def _fetch(
+        self, after: int, limit: int, sending: Callable[[], None]
+    ) -> list[StoredEvent]:
         async with self._engine.connect() as connection:
+            sending()
             rows = (await connection.execute(self._read, {"after": after, "limit": limit})).all()
-        events = [self._decoded.event(int(row.position), row.envelope) for row in rows]
-        self._decoded.read_run(after, events)
-        return events
+        return [self._decoded.event(int(row.position), row.envelope) for row in rows]
 
     async def ping(self) -> None:
         async with self._engine.connect() as connection:

@@ -188,9 +188,12 @@ class JetStreamEventLog:
         process has read already are not asked for again (`DecodedEvents`): a run of them read
         after `after` is answered from memory, without asking the stream."""
         self._require_connection("read")
-        known = self._decoded.run_after(after, limit)
-        if known:
-            return known
+        return await self._decoded.read(after, limit, self._fetch)
+
+    async def _fetch(
+        self, after: int, limit: int, sending: Callable[[], None]
+    ) -> list[StoredEvent]:
+        sending()
         try:
             last = int((await self._js.stream_info(self._stream)).state.last_seq)
             wanted = range(after + 1, min(last, after + limit) + 1)
@@ -207,9 +210,7 @@ class JetStreamEventLog:
             if message is not None:
                 sequence = int(message.seq)
                 found[sequence] = self._decoded.event(sequence, message.data or b"{}")
-        events = [found[sequence] for sequence in wanted if sequence in found]
-        self._decoded.read_run(after, events)
-        return events
+        return [found[sequence] for sequence in wanted if sequence in found]
 
     async def _message(self, sequence: int) -> RawStreamMsg | None:
         try:

@@ -264,11 +264,54 @@ async def test_a_reader_behind_another_is_answered_from_memory(tmp_path):
     queries: list[str] = []
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
     first = await log.read(after=0, limit=10)
-    second = await log.read(after=0, limit=10)
+    second = await log.read(after=0, limit=5)
     third = await log.read(after=2, limit=2)
     assert len(queries) == 1, f"expected the first read only to query, got {queries}"
     assert second == first and third == first[2:4]
     await log.append(make_event("evt-5", 5))
-    assert [e.envelope.event_id for e in await log.read(after=5, limit=10)] == ["evt-5"]
-    assert len(queries) == 3, "past what was read, the database is asked (append, read)"
+    queries.clear()
+    fourth = await log.read(after=0, limit=10)
+    assert [e.envelope.event_id for e in fourth] == [f"evt-{number}" for number in range(6)]
+    assert len(queries) == 1, "past what is known, the database is asked, once"
+    assert "event_log.position >" in queries[0]
     await engine.dispose()
+
+
+async def test_readers_reaching_the_end_together_share_one_query(tmp_path):
+    engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite3'}")
+    await create_tables(engine)
+    log = SqlEventLog(engine)
+    for number in range(3):
+        await log.append(make_event(f"evt-{number}", number))
+    queries: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    reads = await asyncio.gather(*(log.read(after=0, limit=10) for _ in range(4)))
+    assert len(queries) == 1, f"four readers woken together asked {len(queries)} times"
+    assert all(read == reads[0] for read in reads) and len(reads[0]) == 3
+    await engine.dispose()
+
+
+async def test_a_reader_joins_an_engine_read_only_until_the_engine_is_asked():
+    decoded = DecodedEvents()
+    encoded = orjson.dumps(envelope_to_dict(make_event("evt-shared"))).decode()
+    asked: list[int] = []
+    connected, sent, answer = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def fetch(after: int, limit: int, sending) -> list:
+        await connected.wait()  # waiting for a connection: nothing asked yet
+        sending()
+        asked.append(after)
+        sent.set()
+        await answer.wait()
+        return [decoded.event(after + 1, encoded)]
+
+    early = [asyncio.create_task(decoded.read(0, 10, fetch)) for _ in range(2)]
+    await asyncio.sleep(0)
+    connected.set()
+    await sent.wait()
+    late = asyncio.create_task(decoded.read(0, 10, fetch))  # may come after a commit: asks anew
+    await asyncio.sleep(0)
+    answer.set()
+    results = await asyncio.gather(*early, late)
+    assert asked == [0, 0], "the two early readers shared a read, the late one made its own"
+    assert results[0] == results[1] == results[2]
