@@ -7,7 +7,9 @@ a given consumer at a time: the runner holds a lease named after it, renews it b
 and another process takes over when the holder dies and its lease expires.
 
 The runner wakes at once on appends made in this process (`AppendSignal`) and polls for appends
-made by other processes every `idle_s`.
+made by other processes every `idle_s`; once it has applied everything this process appended
+(a batch shorter than `batch_size` that reaches the signal's last position), it waits for the
+next append or poll rather than asking the log again at once.
 """
 
 from __future__ import annotations
@@ -149,7 +151,9 @@ class ConsumerRunner:
             events = await self.event_log.read(after=position, limit=self.batch_size)
             if events:
                 position = await self._apply(consumer, events)
-                continue
+                if len(events) == self.batch_size or position < self.appended.last_position:
+                    continue
+                # applied all this process appended: no need to ask the log for more now
             waiting = asyncio.ensure_future(self.appended.wait(self.idle_s))
             stopping = asyncio.ensure_future(stop.wait())
             try:

@@ -87,9 +87,14 @@ class AppendSignal:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self.last_position = 0
+        """The highest position an append here was notified with: a follower that applied up
+        to it has nothing of this process's left to read, and can wait for the next append."""
 
-    def notify(self) -> None:
+    def notify(self, position: int = 0) -> None:
         """Wake every current waiter; later waiters wait for the next notification."""
+        if position > self.last_position:
+            self.last_position = position
         self._event.set()
         self._event = asyncio.Event()
 
@@ -112,13 +117,14 @@ class SignallingEventLog:
     async def append(self, envelope: EventEnvelope) -> AppendResult:
         result = await self.inner.append(envelope)
         if not result.duplicate:
-            self.signal.notify()
+            self.signal.notify(result.position)
         return result
 
     async def append_all(self, envelopes: Sequence[EventEnvelope]) -> list[AppendResult]:
         results = await self.inner.append_all(envelopes)
-        if not all(result.duplicate for result in results):
-            self.signal.notify()
+        stored = [result.position for result in results if not result.duplicate]
+        if stored:
+            self.signal.notify(max(stored))
         return results
 
     async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]:

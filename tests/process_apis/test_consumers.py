@@ -109,6 +109,37 @@ async def test_a_running_consumer_follows_new_appends(stores):
 
 
 @dataclass
+class CountedReads:
+    """The log as a runner sees it, counting the reads it makes."""
+
+    log: SignallingEventLog
+    reads: int = 0
+
+    async def read(self, *, after: int = 0, limit: int = 100) -> Sequence[StoredEvent]:
+        self.reads += 1
+        return await self.log.read(after=after, limit=limit)
+
+
+async def test_a_runner_that_applied_all_this_process_appended_waits_for_the_next_append(stores):
+    tally = Tally(unique_name())
+    stop = asyncio.Event()
+    following = runner(stores, idle_s=30.0)  # no polls for other processes' appends here
+    following.event_log = counted = CountedReads(stores.event_log)  # type: ignore[assignment]
+    task = asyncio.create_task(following.run(tally, stop))
+    try:
+        await eventually(lambda: counted.reads == 1, "the runner looked at the log")
+        ids = await append(stores, 1)
+        await eventually(lambda: tally.applied == ids, "the append is applied")
+        await asyncio.sleep(0.2)
+        assert counted.reads == 2, "after applying it, the log is not asked again until an append"
+        more = await append(stores, 2)
+        await eventually(lambda: tally.applied == ids + more, "the next appends are applied")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, WAIT_S)
+
+
+@dataclass
 class DyingLeases:
     """Process a's view of the leases: once it dies it neither renews nor releases, so its
     lease stays behind until it expires, as when a process is killed."""
