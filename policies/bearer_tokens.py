@@ -6,6 +6,13 @@ check that the token was not revoked and its client still exists). Which issuer 
 to come from (`iss`) only selects the keys and rules; the signature must then verify with that
 issuer's keys, and every claim is checked against that issuer's settings.
 
+A signature, once verified, is trusted again for `SIGNATURE_KEPT_S` (a bounded memory by the
+token's digest): a client presents the same token on every request, and checking its signature
+costs more than the rest of authentication. Everything that can change between two requests is
+still checked on each: expiry and not-before against the clock, and the issuer's further check
+(revocation, the client still existing). A key the issuer withdraws stops being accepted within
+that time.
+
 Only asymmetric algorithms are accepted (RS256, ES256, EdDSA), each with a key of its own type:
 `alg: none` and an HS256 token "signed" with a public key never verify. Every refusal says
 what was wrong in words a client can act on (the `error_description` of RFC 6750's
@@ -16,9 +23,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +37,7 @@ from authlib.deprecate import AuthlibDeprecationWarning
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", AuthlibDeprecationWarning)
-    from authlib.jose import JsonWebToken
+    from authlib.jose import JsonWebToken, JWTClaims
     from authlib.jose.errors import (
         BadSignatureError,
         ExpiredTokenError,
@@ -46,6 +55,9 @@ ALGORITHMS = frozenset(KEY_TYPES)
 MAX_TOKEN_BYTES = 8192
 MAX_CLAIM_LENGTH = 200
 MAX_SCOPES = 100
+SIGNATURES_KEPT = 4096
+"""Verified tokens remembered (a digest, the claims and the principal each: a few MB at most)."""
+SIGNATURE_KEPT_S = 60.0
 _JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 _WAREHOUSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -98,6 +110,16 @@ class TrustedIssuer:
     check: TokenCheck | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token whose signature and claims verified: what a later request with it reuses."""
+
+    issuer: TrustedIssuer
+    claims: JWTClaims
+    principal: Principal
+    verified_at: float
+
+
 class BearerTokens:
     """Verifies tokens of the trusted issuers; one instance serves the whole process."""
 
@@ -113,10 +135,38 @@ class BearerTokens:
         self._plans = frozenset(plans)
         self._max_token_bytes = max_token_bytes
         self._clock = clock
+        self._verified: OrderedDict[bytes, _Verified] = OrderedDict()
 
     async def verify(self, token: str) -> VerifiedToken | TokenRejected:
         if len(token) > self._max_token_bytes:
             return TokenRejected(f"the token is longer than {self._max_token_bytes} bytes")
+        digest = hashlib.sha256(token.encode()).digest()
+        kept = self._verified.get(digest)
+        if kept is not None and self._clock() - kept.verified_at < SIGNATURE_KEPT_S:
+            self._verified.move_to_end(digest)
+            return await self._accepted(kept.issuer, kept.claims, kept.principal)
+        verified = await self._verify_signed(token)
+        if isinstance(verified, TokenRejected):
+            return verified
+        self._verified[digest] = verified
+        self._verified.move_to_end(digest)
+        if len(self._verified) > SIGNATURES_KEPT:
+            self._verified.popitem(last=False)
+        return await self._accepted(verified.issuer, verified.claims, verified.principal)
+
+    async def _accepted(
+        self, issuer: TrustedIssuer, claims: JWTClaims, principal: Principal
+    ) -> VerifiedToken | TokenRejected:
+        """What is checked on every request: the time claims and the issuer's own check."""
+        problem = self._time_problem(claims, issuer)
+        if problem is not None:
+            return TokenRejected(problem)
+        if issuer.check is not None and (problem := await issuer.check(claims)) is not None:
+            return TokenRejected(problem)
+        return VerifiedToken(principal, dict(claims), float(claims["exp"] + issuer.leeway_s))
+
+    async def _verify_signed(self, token: str) -> _Verified | TokenRejected:
+        """Signature, issuer, audience and the principal the claims map to."""
         parts = _unverified_parts(token)
         if parts is None:
             return TokenRejected("the token is malformed")
@@ -144,27 +194,33 @@ class BearerTokens:
             return TokenRejected("the token's signature is invalid")
         except (JoseError, ValueError, TypeError):
             return TokenRejected("the token is malformed")
+        problem = self._time_problem(claims, issuer)
+        if problem is not None:
+            return TokenRejected(problem)
+        principal = self._principal(dict(claims), issuer)
+        if isinstance(principal, TokenRejected):
+            return principal
+        return _Verified(issuer, claims, principal, self._clock())
+
+    def _time_problem(self, claims: JWTClaims, issuer: TrustedIssuer) -> str | None:
+        """The claims checked against the clock (and issuer and audience again): None when
+        they hold, else the refusal's words."""
         try:
             claims.validate(now=int(self._clock()), leeway=issuer.leeway_s)
         except ExpiredTokenError:
-            return TokenRejected("the token has expired")
+            return "the token has expired"
         except InvalidTokenError as error:
             issued_later = "future" in (error.description or "")
-            return TokenRejected(
+            return (
                 "the token was issued in the future"
                 if issued_later
                 else "the token is not valid yet"
             )
         except (InvalidClaimError, MissingClaimError) as error:
-            return TokenRejected(_claim_problem(error))
+            return _claim_problem(error)
         except (JoseError, ValueError, TypeError):
-            return TokenRejected("the token is malformed")
-        principal = self._principal(dict(claims), issuer)
-        if isinstance(principal, TokenRejected):
-            return principal
-        if issuer.check is not None and (problem := await issuer.check(claims)) is not None:
-            return TokenRejected(problem)
-        return VerifiedToken(principal, dict(claims), float(claims["exp"] + issuer.leeway_s))
+            return "the token is malformed"
+        return None
 
     def _principal(
         self, claims: dict[str, Any], issuer: TrustedIssuer
