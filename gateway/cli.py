@@ -4,35 +4,34 @@ Each subcommand is one ``add_<name>_command(subparsers)`` function that register
 and sets ``handler``; ``main`` only dispatches. ``serve`` runs the federation router over
 any supergraph; ``run``, ``demo`` and ``compose`` live in ``gateway.commands``, ``keys`` in
 ``gateway.keys_command``.
+
+A subcommand's module is imported only when it is asked for (or for the whole help): the
+gateway's own modules take seconds to import, and ``schema check`` or ``keys list`` in a CI
+step or a script need a fraction of them.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
-from federation.router.limits import DEFAULT_LIMITS, OperationLimits
-from gateway.commands import (
-    add_compose_command,
-    add_demo_command,
-    add_run_command,
-    add_workers_argument,
-    workers_problem,
-)
-from gateway.keys_command import add_keys_command
-from gateway.operator import add_admin_command
-from gateway.schema_command import add_schema_command
-from gateway.workers import SERVE_ARGUMENTS_VARIABLE, WORKER_START_S
+if TYPE_CHECKING:
+    from federation.router.limits import OperationLimits
 
 
 def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
     """``serve``: the federation router over HTTP for one supergraph."""
+    from federation.router.limits import DEFAULT_LIMITS
+    from gateway.commands import add_workers_argument
+
     parser = subparsers.add_parser(
         "serve",
         help="serve a supergraph over GraphQL over HTTP",
@@ -78,6 +77,8 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
 
 def _parse_limits(items: Sequence[str]) -> OperationLimits:
     """``--limit`` values over the router's defaults; a bad name or value stops the command."""
+    from federation.router.limits import DEFAULT_LIMITS, OperationLimits
+
     known = asdict(DEFAULT_LIMITS)
     chosen: dict[str, int | None] = {}
     for item in items:
@@ -124,6 +125,8 @@ def _serve(arguments: argparse.Namespace) -> int:
     import uvicorn
 
     from federation.router import SupergraphError
+    from gateway.commands import workers_problem
+    from gateway.workers import SERVE_ARGUMENTS_VARIABLE, WORKER_START_S
 
     if (problem := workers_problem(arguments.workers)) is not None:
         print(problem, file=sys.stderr)
@@ -164,32 +167,39 @@ def _serve(arguments: argparse.Namespace) -> int:
     return 0
 
 
-#: Subcommand registrars, in help order.
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    add_serve_command,
-    add_run_command,
-    add_demo_command,
-    add_compose_command,
-    add_schema_command,
-    add_keys_command,
-    add_admin_command,
-]
+#: Each subcommand's registrar (``module:function``), in help order.
+_COMMANDS: dict[str, str] = {
+    "serve": "gateway.cli:add_serve_command",
+    "run": "gateway.commands:add_run_command",
+    "demo": "gateway.commands:add_demo_command",
+    "compose": "gateway.commands:add_compose_command",
+    "schema": "gateway.schema_command:add_schema_command",
+    "keys": "gateway.keys_command:add_keys_command",
+    "admin": "gateway.operator:add_admin_command",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _registrar(name: str) -> Callable[[argparse._SubParsersAction], None]:
+    module, _, function = _COMMANDS[name].partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every subcommand's parser, or only the one named (importing only its module)."""
     parser = argparse.ArgumentParser(
         prog="logistics-gateway", description="GraphQL federation gateway for logistics."
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for register in _COMMANDS:
-        register(subparsers)
+    for name in [only] if only in _COMMANDS else _COMMANDS:
+        _registrar(name)(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point."""
-    parser = build_parser()
-    arguments = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(given[0] if given else None)
+    arguments = parser.parse_args(given)
     handler = getattr(arguments, "handler", None)
     if handler is None:
         parser.print_help()

@@ -28,6 +28,32 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "serve" in capsys.readouterr().out
 
 
+def test_a_command_imports_only_what_it_needs_and_the_help_lists_every_command() -> None:
+    """`schema check` in a CI step should not pay for importing the whole gateway."""
+    probe = (
+        "import sys\n"
+        "from gateway.cli import main\n"
+        "try:\n"
+        "    main(['schema', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted({'sqlalchemy', 'uvicorn', 'gateway.app'} & set(sys.modules)))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert ran.stdout.strip().splitlines()[-1] == "[]", ran.stdout
+    listed = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    for command in ("serve", "run", "demo", "compose", "schema", "keys", "admin"):
+        assert command in listed.stdout
+
+
 def test_missing_supergraph_file_fails_cleanly(tmp_path: Path) -> None:
     assert main(["serve", "--supergraph", str(tmp_path / "missing.graphql")]) == 2
 
