@@ -144,23 +144,23 @@ class BearerTokens:
         kept = self._verified.get(digest)
         if kept is not None and self._clock() - kept.verified_at < SIGNATURE_KEPT_S:
             self._verified.move_to_end(digest)
-            return await self._accepted(kept.issuer, kept.claims, kept.principal)
-        verified = await self._verify_signed(token)
+            problem = self._time_problem(kept.claims, kept.issuer)
+            if problem is not None:
+                return TokenRejected(problem)
+            return await self._accepted(kept)
+        verified = await self._verify_signed(token)  # the time claims are checked there
         if isinstance(verified, TokenRejected):
             return verified
         self._verified[digest] = verified
         self._verified.move_to_end(digest)
         if len(self._verified) > SIGNATURES_KEPT:
             self._verified.popitem(last=False)
-        return await self._accepted(verified.issuer, verified.claims, verified.principal)
+        return await self._accepted(verified)
 
-    async def _accepted(
-        self, issuer: TrustedIssuer, claims: JWTClaims, principal: Principal
-    ) -> VerifiedToken | TokenRejected:
-        """What is checked on every request: the time claims and the issuer's own check."""
-        problem = self._time_problem(claims, issuer)
-        if problem is not None:
-            return TokenRejected(problem)
+    async def _accepted(self, verified: _Verified) -> VerifiedToken | TokenRejected:
+        """The issuer's own check (revocation, the client still existing), on every request;
+        the time claims have been checked against the clock just before."""
+        issuer, claims, principal = verified.issuer, verified.claims, verified.principal
         if issuer.check is not None and (problem := await issuer.check(claims)) is not None:
             return TokenRejected(problem)
         return VerifiedToken(principal, dict(claims), float(claims["exp"] + issuer.leeway_s))
